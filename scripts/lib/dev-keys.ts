@@ -1,0 +1,23 @@
+// The development keys that the README promises: a user key for tenant "dev" and an admin key.
+import type postgres from "postgres";
+import { hashApiKey, keyPrefix } from "../../src/auth/api-key.ts";
+
+export interface DevKeys {
+  userKey: string;
+  adminKey: string;
+  tenant: string;
+}
+
+export const DEFAULT_DEV_KEYS: DevKeys = { userKey: "dev-local-key", adminKey: "dev-admin-key", tenant: "dev" };
+
+/** Inserts the keys (idempotent). An empty key disables it. */
+export async function ensureDevKeys(sql: postgres.Sql, keys: DevKeys = DEFAULT_DEV_KEYS): Promise<void> {
+  await sql`INSERT INTO tenants (id) VALUES (${keys.tenant}) ON CONFLICT (id) DO NOTHING`;
+  for (const [key, role] of [[keys.userKey, "user"], [keys.adminKey, "admin"]] as const) {
+    if (!key) continue;
+    await sql`
+      INSERT INTO api_keys (tenant_id, key_hash, key_prefix, role)
+      VALUES (${keys.tenant}, ${hashApiKey(key)}, ${keyPrefix(key)}, ${role})
+      ON CONFLICT (key_hash) DO NOTHING`;
+  }
+}

@@ -1,0 +1,69 @@
+// Runs `wrangler dev` as a child process with the Hyperdrive binding pointed at a local Postgres.
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const WRANGLER = fileURLToPath(new URL("../../node_modules/wrangler/bin/wrangler.js", import.meta.url));
+
+export interface WranglerDev {
+  child: ChildProcess;
+  url: string;
+  stop(): Promise<void>;
+  exited: Promise<number>;
+}
+
+export function startWranglerDev(options: { port: number; databaseUrl: string; persistTo: string; vars?: Record<string, string>; quiet?: boolean }): WranglerDev {
+  const args = [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(options.port), "--persist-to", options.persistTo, "--show-interactive-dev-session=false"];
+  for (const [k, v] of Object.entries(options.vars ?? {})) args.push("--var", `${k}:${v}`);
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    // Own process group, so stop() can end wrangler and the workerd it starts together.
+    detached: true,
+    stdio: options.quiet ? ["ignore", "ignore", "inherit"] : ["ignore", "inherit", "inherit"],
+    env: {
+      ...process.env,
+      WRANGLER_SEND_METRICS: "false",
+      CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: options.databaseUrl,
+    },
+  });
+  const exited = new Promise<number>((resolve) => child.once("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+  return {
+    child,
+    url: `http://127.0.0.1:${options.port}`,
+    exited,
+    async stop() {
+      if (child.exitCode !== null || child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {
+        return;
+      }
+      const timer = setTimeout(() => {
+        try {
+          process.kill(-child.pid!, "SIGKILL");
+        } catch {}
+      }, 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Polls GET /health until it answers 200, or throws after `timeoutMs`. */
+export async function waitForHealthy(url: string, timeoutMs: number, exited?: Promise<number>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let gone = false;
+  void exited?.then(() => (gone = true));
+  let last = "no answer";
+  while (Date.now() < deadline && !gone) {
+    try {
+      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
+      if (res.ok) return;
+      last = `${res.status} ${await res.text()}`;
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(gone ? "wrangler dev exited before it became healthy" : `API not healthy after ${timeoutMs} ms: ${last}`);
+}

@@ -1,0 +1,15 @@
+import type { Config } from "./config";
+import type { Sql } from "./db/client";
+import type { KeyOwner } from "./db/api-keys";
+
+/** Hono's type parameter for the whole app: bindings from `wrangler types`, per-request variables. */
+export type AppEnv = {
+  Bindings: Env;
+  Variables: {
+    requestId: string;
+    config: Config;
+    /** The request's Postgres client, created on first use and closed when the request ends. */
+    sql: () => Sql;
+    auth: KeyOwner;
+  };
+};

@@ -1,0 +1,32 @@
+import { Hono } from "hono";
+import { requestId } from "hono/request-id";
+import type { AppEnv } from "./app-env";
+import { notFound } from "./errors";
+import { apiKeyAuth, requireAdmin } from "./middleware/auth";
+import { requestContext } from "./middleware/context";
+import { onError } from "./middleware/errors";
+import { schemaReady } from "./middleware/schema-ready";
+import { adminKeyRoutes } from "./routes/admin-keys";
+import { conversationRoutes } from "./routes/conversations";
+import { healthRoutes } from "./routes/health";
+
+/** Builds the Hono app: shared middleware, then one route group per file. */
+export function createApp() {
+  const app = new Hono<AppEnv>();
+  app.use(requestId({ headerName: "x-request-id" }));
+  app.use(requestContext());
+  app.onError(onError);
+  app.notFound((c) => {
+    throw notFound(`no route for ${c.req.method} ${c.req.path}`);
+  });
+
+  app.route("/health", healthRoutes);
+
+  app.use("/api/*", apiKeyAuth());
+  app.use("/api/admin/*", requireAdmin());
+  app.use("/api/conversations/*", schemaReady());
+  app.use("/api/conversations", schemaReady());
+  app.route("/api/conversations", conversationRoutes);
+  app.route("/api/admin/keys", adminKeyRoutes);
+  return app;
+}

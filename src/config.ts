@@ -1,0 +1,82 @@
+import { z } from "zod";
+
+/** Validated, typed configuration: parsed from the Worker's env once per isolate. */
+export interface Config {
+  embedding: {
+    provider: "local" | "openai";
+    model: string;
+    dimensions: number;
+    batchSize: number;
+  };
+  openai: { apiKey: string | undefined; baseURL: string | undefined; timeoutMs: number };
+  chunkMaxTokens: number;
+  /** Messages further apart than this start a new chunk (a new session of the conversation). */
+  chunkSessionGapMinutes: number;
+  maxBodyBytes: number;
+  maxMessagesPerRequest: number;
+  maxMessageChars: number;
+  statementTimeoutMs: number;
+}
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const schema = z.object({
+  EMBEDDING_PROVIDER: z.enum(["local", "openai"]).default("local"),
+  EMBEDDING_MODEL: z.string().min(1).optional(),
+  EMBEDDING_DIMENSIONS: int(1, 16000).default(384),
+  EMBEDDING_BATCH_SIZE: int(1, 2048).default(64),
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  OPENAI_BASE_URL: z.url().optional(),
+  OPENAI_TIMEOUT_MS: int(100, 600_000).default(20_000),
+  CHUNK_MAX_TOKENS: int(32, 8192).default(160),
+  CHUNK_SESSION_GAP_MINUTES: int(1, 525_600).default(60),
+  MAX_BODY_BYTES: int(1024, 100 * 1024 * 1024).default(5 * 1024 * 1024),
+  MAX_MESSAGES_PER_REQUEST: int(1, 100_000).default(5000),
+  MAX_MESSAGE_CHARS: int(1, 1_000_000).default(32_000),
+  DB_STATEMENT_TIMEOUT_MS: int(100, 600_000).default(15_000),
+});
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Parses raw variables into a Config; throws ConfigError naming every bad variable. */
+export function parseConfig(vars: Record<string, unknown>): Config {
+  const present = Object.fromEntries(Object.entries(vars).filter(([, v]) => v !== "" && v !== undefined));
+  const result = schema.safeParse(present);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new ConfigError(`invalid configuration: ${problems}`);
+  }
+  const v = result.data;
+  if (v.EMBEDDING_PROVIDER === "openai" && !v.OPENAI_API_KEY && !v.OPENAI_BASE_URL) {
+    throw new ConfigError("invalid configuration: EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)");
+  }
+  return {
+    embedding: {
+      provider: v.EMBEDDING_PROVIDER,
+      model: v.EMBEDDING_MODEL ?? (v.EMBEDDING_PROVIDER === "local" ? "local-hash-v1" : "text-embedding-3-small"),
+      dimensions: v.EMBEDDING_DIMENSIONS,
+      batchSize: v.EMBEDDING_BATCH_SIZE,
+    },
+    openai: { apiKey: v.OPENAI_API_KEY, baseURL: v.OPENAI_BASE_URL, timeoutMs: v.OPENAI_TIMEOUT_MS },
+    chunkMaxTokens: v.CHUNK_MAX_TOKENS,
+    chunkSessionGapMinutes: v.CHUNK_SESSION_GAP_MINUTES,
+    maxBodyBytes: v.MAX_BODY_BYTES,
+    maxMessagesPerRequest: v.MAX_MESSAGES_PER_REQUEST,
+    maxMessageChars: v.MAX_MESSAGE_CHARS,
+    statementTimeoutMs: v.DB_STATEMENT_TIMEOUT_MS,
+  };
+}
+
+const perIsolate = new WeakMap<object, Config>();
+
+/** The Config for this env, parsed on first use in the isolate. */
+export function configFor(env: Env): Config {
+  let config = perIsolate.get(env);
+  if (!config) {
+    config = parseConfig(env as unknown as Record<string, unknown>);
+    perIsolate.set(env, config);
+  }
+  return config;
+}

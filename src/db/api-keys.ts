@@ -1,0 +1,44 @@
+import type { Role } from "../auth/api-key";
+import type { Db } from "./client";
+
+export interface KeyOwner {
+  keyId: string;
+  tenantId: string;
+  role: Role;
+}
+
+export async function findKeyOwner(db: Db, keyHash: string): Promise<KeyOwner | undefined> {
+  const [row] = await db<{ id: string; tenant_id: string; role: Role }[]>`
+    SELECT id, tenant_id, role FROM api_keys WHERE key_hash = ${keyHash} AND revoked_at IS NULL`;
+  return row && { keyId: row.id, tenantId: row.tenant_id, role: row.role };
+}
+
+export interface KeyRecord {
+  id: string;
+  tenant: string;
+  role: Role;
+  prefix: string;
+  created_at: Date;
+  revoked_at: Date | null;
+}
+
+/** Creates the tenant on first use, then the key. */
+export async function insertApiKey(db: Db, tenantId: string, role: Role, keyHash: string, prefix: string): Promise<KeyRecord> {
+  await db`INSERT INTO tenants (id) VALUES (${tenantId}) ON CONFLICT (id) DO NOTHING`;
+  const [row] = await db<KeyRecord[]>`
+    INSERT INTO api_keys (tenant_id, key_hash, key_prefix, role) VALUES (${tenantId}, ${keyHash}, ${prefix}, ${role})
+    RETURNING id, tenant_id AS tenant, role, key_prefix AS prefix, created_at, revoked_at`;
+  return row!;
+}
+
+export async function listApiKeys(db: Db, tenantId: string): Promise<KeyRecord[]> {
+  return db<KeyRecord[]>`
+    SELECT id, tenant_id AS tenant, role, key_prefix AS prefix, created_at, revoked_at
+    FROM api_keys WHERE tenant_id = ${tenantId} ORDER BY created_at`;
+}
+
+/** Revokes a key; false when no such (unrevoked) key exists. */
+export async function revokeApiKey(db: Db, id: string): Promise<boolean> {
+  const rows = await db`UPDATE api_keys SET revoked_at = now() WHERE id = ${id}::uuid AND revoked_at IS NULL RETURNING id`;
+  return rows.length > 0;
+}

@@ -1,0 +1,73 @@
+import type { Chunk } from "../ingest/chunker";
+import type { Db } from "./client";
+import { json } from "./json";
+import { toVectorLiteral } from "./vector";
+
+export interface StoredChunkRef {
+  id: string;
+  orderIndex: number;
+  contentHash: string;
+}
+
+export async function listChunkRefs(db: Db, tenantId: string, conversationId: string): Promise<StoredChunkRef[]> {
+  const rows = await db<{ id: string; order_index: number; content_hash: string }[]>`
+    SELECT id, order_index, content_hash FROM conversation_chunks
+    WHERE tenant_id = ${tenantId} AND conversation_id = ${conversationId} ORDER BY order_index`;
+  return rows.map((r) => ({ id: r.id, orderIndex: r.order_index, contentHash: r.content_hash }));
+}
+
+export interface NewChunk extends Chunk {
+  contentHash: string;
+  embedding: Float32Array;
+}
+
+export async function insertChunks(db: Db, tenantId: string, conversationId: string, model: string, chunks: NewChunk[]): Promise<void> {
+  if (chunks.length === 0) return;
+  const rows = chunks.map((c) => ({
+    order_index: c.orderIndex,
+    text: c.text,
+    message_ids: c.messageIds,
+    authors: c.authors,
+    author_types: c.authorTypes,
+    author_type: c.authorType,
+    start_ts: c.start.toISOString(),
+    end_ts: c.end.toISOString(),
+    token_count: c.tokenCount,
+    content_hash: c.contentHash,
+    embedding: toVectorLiteral(c.embedding),
+  }));
+  await db`
+    INSERT INTO conversation_chunks (tenant_id, conversation_id, order_index, text, message_ids, authors, author_types,
+      author_type, start_ts, end_ts, token_count, content_hash, embedding_model, embedding)
+    SELECT ${tenantId}, ${conversationId}, r.order_index, r.text, r.message_ids, r.authors, r.author_types,
+      r.author_type, r.start_ts, r.end_ts, r.token_count, r.content_hash, ${model}, r.embedding::vector
+    FROM jsonb_to_recordset(${json(db, rows)}::jsonb) AS r(order_index int, text text, message_ids text[],
+      authors text[], author_types text[], author_type text, start_ts timestamptz, end_ts timestamptz,
+      token_count int, content_hash text, embedding text)`;
+}
+
+/** Moves kept chunks to their new positions after messages were inserted before them. */
+export async function reorderChunks(db: Db, tenantId: string, moves: { id: string; orderIndex: number }[]): Promise<void> {
+  if (moves.length === 0) return;
+  await db`
+    UPDATE conversation_chunks c SET order_index = r.order_index
+    FROM jsonb_to_recordset(${json(db, moves.map((m) => ({ id: m.id, order_index: m.orderIndex })))}::jsonb)
+      AS r(id uuid, order_index int)
+    WHERE c.tenant_id = ${tenantId} AND c.id = r.id`;
+}
+
+/**
+ * Deletes chunks and, with them, the embedding-cache rows of their text, unless a chunk that
+ * stays (`keepTextHashes`) has the same text.
+ */
+export async function deleteChunks(db: Db, tenantId: string, conversationId: string, ids: string[], keepTextHashes: string[] = []): Promise<void> {
+  if (ids.length === 0) return;
+  await db`
+    WITH gone AS (
+      DELETE FROM conversation_chunks
+      WHERE tenant_id = ${tenantId} AND conversation_id = ${conversationId} AND id IN (SELECT jsonb_array_elements_text(${json(db, ids)}::jsonb)::uuid)
+      RETURNING embedding_model, encode(sha256(convert_to(text, 'UTF8')), 'hex') AS text_hash)
+    DELETE FROM embedding_cache e USING gone
+    WHERE e.model = gone.embedding_model AND e.content_hash = gone.text_hash
+      AND gone.text_hash NOT IN (SELECT jsonb_array_elements_text(${json(db, keepTextHashes)}::jsonb))`;
+}

@@ -1,0 +1,113 @@
+import type { Db } from "./client";
+import { json } from "./json";
+
+export interface ConversationSummary {
+  id: string;
+  title: string | null;
+  metadata: Record<string, unknown>;
+  version: number;
+  messageCount: number;
+  chunkCount: number;
+  start: Date | null;
+  end: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+type Row = {
+  id: string;
+  title: string | null;
+  metadata: unknown;
+  version: string | number;
+  message_count: number;
+  chunk_count: number;
+  start_ts: Date | null;
+  end_ts: Date | null;
+  created_at: Date;
+  updated_at: Date;
+};
+
+const toSummary = (r: Row): ConversationSummary => ({
+  id: r.id,
+  title: r.title,
+  metadata: (typeof r.metadata === "string" ? JSON.parse(r.metadata) : r.metadata) as Record<string, unknown>,
+  version: Number(r.version),
+  messageCount: r.message_count,
+  chunkCount: r.chunk_count,
+  start: r.start_ts && new Date(r.start_ts),
+  end: r.end_ts && new Date(r.end_ts),
+  createdAt: new Date(r.created_at),
+  updatedAt: new Date(r.updated_at),
+});
+
+export async function getConversation(db: Db, tenantId: string, id: string): Promise<ConversationSummary | undefined> {
+  const [row] = await db<Row[]>`
+    SELECT id, title, metadata, version, message_count, chunk_count, start_ts, end_ts, created_at, updated_at
+    FROM conversations WHERE tenant_id = ${tenantId} AND id = ${id}`;
+  return row && toSummary(row);
+}
+
+/** One page in id order; `after` is the last id of the previous page. */
+export async function listConversations(db: Db, tenantId: string, limit: number, after: string | undefined): Promise<ConversationSummary[]> {
+  const rows = await db<Row[]>`
+    SELECT id, title, metadata, version, message_count, chunk_count, start_ts, end_ts, created_at, updated_at
+    FROM conversations
+    WHERE tenant_id = ${tenantId} ${after === undefined ? db`` : db`AND id > ${after}`}
+    ORDER BY id LIMIT ${limit}`;
+  return rows.map(toSummary);
+}
+
+export interface ConversationWrite {
+  title: string | null | undefined;
+  metadata: Record<string, unknown> | undefined;
+}
+
+/** Creates the conversation row if missing; returns whether it was created and its title/metadata before. */
+export async function ensureConversation(db: Db, tenantId: string, id: string): Promise<{ created: boolean; title: string | null; metadata: string }> {
+  const [row] = await db<{ created: boolean; title: string | null; metadata: string }[]>`
+    WITH ins AS (
+      INSERT INTO conversations (tenant_id, id) VALUES (${tenantId}, ${id})
+      ON CONFLICT (tenant_id, id) DO NOTHING RETURNING true AS created, title, metadata::text AS metadata)
+    SELECT created, title, metadata FROM ins
+    UNION ALL
+    SELECT false, title, metadata::text FROM conversations WHERE tenant_id = ${tenantId} AND id = ${id}
+    LIMIT 1`;
+  return row!;
+}
+
+/** Writes title/metadata and the derived counts; bumps the data version when anything changed. */
+export async function finishConversation(
+  db: Db,
+  tenantId: string,
+  id: string,
+  write: ConversationWrite & { changed: boolean; created: boolean },
+): Promise<number> {
+  const [row] = await db<{ version: string }[]>`
+    UPDATE conversations c SET
+      title = ${write.title === undefined ? db`c.title` : db`${write.title}`},
+      metadata = ${write.metadata === undefined ? db`c.metadata` : db`${json(db, write.metadata)}::jsonb`},
+      version = c.version + ${write.changed && !write.created ? 1 : 0},
+      updated_at = ${write.changed ? db`now()` : db`c.updated_at`},
+      message_count = (SELECT count(*) FROM messages m WHERE m.tenant_id = c.tenant_id AND m.conversation_id = c.id),
+      chunk_count = (SELECT count(*) FROM conversation_chunks k WHERE k.tenant_id = c.tenant_id AND k.conversation_id = c.id),
+      start_ts = (SELECT min("timestamp") FROM messages m WHERE m.tenant_id = c.tenant_id AND m.conversation_id = c.id),
+      end_ts = (SELECT max("timestamp") FROM messages m WHERE m.tenant_id = c.tenant_id AND m.conversation_id = c.id)
+    WHERE c.tenant_id = ${tenantId} AND c.id = ${id}
+    RETURNING version`;
+  return Number(row!.version);
+}
+
+/**
+ * Deletes a conversation with its messages and chunks (cascade) and the embedding-cache rows of
+ * its chunks' text. Returns false when the tenant has no such conversation.
+ */
+export async function deleteConversation(db: Db, tenantId: string, id: string): Promise<boolean> {
+  const rows = await db`
+    WITH texts AS (
+      SELECT DISTINCT embedding_model, encode(sha256(convert_to(text, 'UTF8')), 'hex') AS text_hash
+      FROM conversation_chunks WHERE tenant_id = ${tenantId} AND conversation_id = ${id}),
+    cache AS (
+      DELETE FROM embedding_cache e USING texts t WHERE e.model = t.embedding_model AND e.content_hash = t.text_hash)
+    DELETE FROM conversations WHERE tenant_id = ${tenantId} AND id = ${id} RETURNING id`;
+  return rows.length > 0;
+}

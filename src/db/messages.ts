@@ -1,0 +1,55 @@
+import type { Db } from "./client";
+import { json } from "./json";
+
+export interface StoredMessage {
+  id: string;
+  authorName: string;
+  authorType: string;
+  text: string;
+  timestamp: Date;
+  orderIndex: number;
+  contentHash: string;
+}
+
+export async function listMessages(db: Db, tenantId: string, conversationId: string): Promise<StoredMessage[]> {
+  const rows = await db<{ id: string; author_name: string; author_type: string; text: string; ts: Date; order_index: number; content_hash: string }[]>`
+    SELECT id, author_name, author_type, text, "timestamp" AS ts, order_index, content_hash
+    FROM messages WHERE tenant_id = ${tenantId} AND conversation_id = ${conversationId}
+    ORDER BY order_index`;
+  return rows.map((r) => ({
+    id: r.id,
+    authorName: r.author_name,
+    authorType: r.author_type,
+    text: r.text,
+    timestamp: new Date(r.ts),
+    orderIndex: r.order_index,
+    contentHash: r.content_hash,
+  }));
+}
+
+/** Inserts or updates messages in one statement (the batch travels as one JSON parameter). */
+export async function upsertMessages(db: Db, tenantId: string, conversationId: string, messages: StoredMessage[]): Promise<void> {
+  if (messages.length === 0) return;
+  const rows = messages.map((m) => ({
+    id: m.id,
+    author_name: m.authorName,
+    author_type: m.authorType,
+    text: m.text,
+    ts: m.timestamp.toISOString(),
+    order_index: m.orderIndex,
+    content_hash: m.contentHash,
+  }));
+  await db`
+    INSERT INTO messages (tenant_id, conversation_id, id, author_name, author_type, text, "timestamp", order_index, content_hash)
+    SELECT ${tenantId}, ${conversationId}, r.id, r.author_name, r.author_type, r.text, r.ts, r.order_index, r.content_hash
+    FROM jsonb_to_recordset(${json(db, rows)}::jsonb)
+      AS r(id text, author_name text, author_type text, text text, ts timestamptz, order_index int, content_hash text)
+    ON CONFLICT (tenant_id, conversation_id, id) DO UPDATE SET
+      author_name = excluded.author_name, author_type = excluded.author_type, text = excluded.text,
+      "timestamp" = excluded."timestamp", order_index = excluded.order_index, content_hash = excluded.content_hash`;
+}
+
+export async function deleteMessages(db: Db, tenantId: string, conversationId: string, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db`DELETE FROM messages WHERE tenant_id = ${tenantId} AND conversation_id = ${conversationId} AND id IN (SELECT jsonb_array_elements_text(${json(db, ids)}::jsonb))`;
+}

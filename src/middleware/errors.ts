@@ -1,0 +1,39 @@
+import type { Context, ErrorHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { AppEnv } from "../app-env";
+import { ConfigError } from "../config";
+import { ApiError, problemBody } from "../errors";
+import { EmbeddingError } from "../providers/embedder";
+
+/** Postgres errors that mean "try again later" rather than "this request is wrong". */
+const TRANSIENT_SQLSTATE = new Set(["57014", "57P01", "57P03", "53300", "08000", "08003", "08006", "08001", "40001", "40P01"]);
+const CONNECTION_CODES = new Set(["CONNECT_TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED", "ECONNREFUSED", "ECONNRESET"]);
+
+/** Maps anything thrown to an ApiError; unknown errors become a 500 that reveals nothing internal. */
+export function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof HTTPException) return new ApiError(err.status, "http-error", err.message || "request failed");
+  if (err instanceof ConfigError) return new ApiError(500, "misconfigured", err.message);
+  if (err instanceof EmbeddingError) return new ApiError(503, "embedding-unavailable", "the embedding provider failed; nothing was stored", [], { "retry-after": "5" });
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && (TRANSIENT_SQLSTATE.has(code) || CONNECTION_CODES.has(code))) {
+    return new ApiError(503, "database-unavailable", "the database is unavailable or timed out; nothing was stored", [], { "retry-after": "5" });
+  }
+  return new ApiError(500, "internal", "unexpected error; the request id identifies it in the logs");
+}
+
+/** Renders an ApiError as application/problem+json. */
+export function problemResponse(c: Context, err: ApiError): Response {
+  const res = c.json(problemBody(err, c.req.path), err.status as 400, err.headers);
+  res.headers.set("content-type", "application/problem+json");
+  return res;
+}
+
+/** The one error handler: everything thrown becomes problem+json; 5xx are logged with the request id. */
+export const onError: ErrorHandler<AppEnv> = (err, c) => {
+  const apiError = toApiError(err);
+  if (apiError.status >= 500) {
+    console.error(JSON.stringify({ level: "error", request_id: c.var.requestId, code: apiError.code, error: String(err), stack: (err as Error).stack }));
+  }
+  return problemResponse(c, apiError);
+};

@@ -1,0 +1,25 @@
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../app-env";
+import { dimensionMismatch, readSchemaStatus } from "../db/schema";
+import { ApiError } from "../errors";
+
+const verified = new WeakMap<object, true>();
+
+/**
+ * Checks once per isolate that migrations are applied and the configured embedding size fits
+ * the schema, so a misconfiguration is a clear 503 on the first request, not a cryptic failure later.
+ */
+export function schemaReady(): MiddlewareHandler<AppEnv> {
+  return async function schemaReady(c, next) {
+    if (!verified.has(c.env)) {
+      const status = await readSchemaStatus(c.var.sql());
+      if (status.pending.length > 0) {
+        throw new ApiError(503, "migrations-pending", `database migrations are not applied: ${status.pending.join(", ")}; run npm run migrate`);
+      }
+      const mismatch = dimensionMismatch(status, c.var.config.embedding.dimensions);
+      if (mismatch) throw new ApiError(503, "misconfigured", mismatch);
+      verified.set(c.env, true);
+    }
+    await next();
+  };
+}

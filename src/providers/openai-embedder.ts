@@ -1,0 +1,53 @@
+import OpenAI from "openai";
+import { EmbeddingError, type Embedder } from "./embedder";
+
+export interface OpenAIEmbedderOptions {
+  apiKey: string | undefined;
+  baseURL: string | undefined;
+  model: string;
+  dimensions: number;
+  batchSize: number;
+  timeoutMs: number;
+}
+
+/**
+ * Embeddings from any OpenAI-compatible server through the official SDK. Asks for the
+ * configured `dimensions` (text-embedding-3-* shorten natively) and checks what comes back.
+ */
+export function openAIEmbedder(options: OpenAIEmbedderOptions): Embedder {
+  const client = new OpenAI({
+    apiKey: options.apiKey ?? "not-needed",
+    baseURL: options.baseURL,
+    timeout: options.timeoutMs,
+    // Retries belong to one layer only; ingestion is retried by the caller, not here.
+    maxRetries: 0,
+  });
+  return {
+    model: options.model,
+    dimensions: options.dimensions,
+    batchSize: options.batchSize,
+    async embed(texts, signal) {
+      if (texts.length === 0) return [];
+      let response: OpenAI.CreateEmbeddingResponse;
+      try {
+        response = await client.embeddings.create(
+          { model: options.model, input: texts, dimensions: options.dimensions },
+          { signal },
+        );
+      } catch (err) {
+        throw new EmbeddingError(`embedding provider call failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      }
+      const vectors = new Array<Float32Array>(texts.length);
+      for (const item of response.data) {
+        if (item.embedding.length !== options.dimensions) {
+          throw new EmbeddingError(`embedding provider returned ${item.embedding.length} dimensions, expected ${options.dimensions}`);
+        }
+        vectors[item.index] = Float32Array.from(item.embedding);
+      }
+      if (response.data.length !== texts.length || vectors.some((v) => v === undefined)) {
+        throw new EmbeddingError(`embedding provider returned ${response.data.length} vectors for ${texts.length} texts`);
+      }
+      return vectors;
+    },
+  };
+}

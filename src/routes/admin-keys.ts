@@ -1,0 +1,33 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import type { AppEnv } from "../app-env";
+import { generateApiKey, hashApiKey, keyPrefix } from "../auth/api-key";
+import { insertApiKey, listApiKeys, revokeApiKey } from "../db/api-keys";
+import { notFound } from "../errors";
+import { readJson } from "../http/read-json";
+import { parseBody } from "../http/validate";
+
+const tenantId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "must be 1-63 characters of a-z, 0-9, '_' and '-', starting with a letter or digit");
+
+const createBody = z.object({ tenant: tenantId, role: z.enum(["user", "admin"]).default("user") });
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** /api/admin/keys (admin only): create a tenant's key (the secret is shown once), list, revoke. */
+export const adminKeyRoutes = new Hono<AppEnv>()
+  .post("/", async (c) => {
+    const body = parseBody(createBody, await readJson(c, 16 * 1024), "key request");
+    const key = generateApiKey();
+    const record = await insertApiKey(c.var.sql(), body.tenant, body.role, hashApiKey(key), keyPrefix(key));
+    return c.json({ id: record.id, key, tenant: record.tenant, role: record.role, created_at: record.created_at }, 201);
+  })
+  .get("/", async (c) => {
+    const query = parseBody(z.object({ tenant: tenantId }), c.req.query(), "query string");
+    return c.json({ keys: await listApiKeys(c.var.sql(), query.tenant) });
+  })
+  .delete("/:id", async (c) => {
+    const id = c.req.param("id");
+    if (!UUID.test(id) || !(await revokeApiKey(c.var.sql(), id))) throw notFound(`API key '${id.slice(0, 64)}' does not exist or is already revoked`);
+    return c.body(null, 204);
+  });

@@ -1,0 +1,83 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import type { AppEnv } from "../app-env";
+import { deleteConversation, getConversation, listConversations, type ConversationSummary } from "../db/conversations";
+import { badRequest, notFound } from "../errors";
+import { readJson } from "../http/read-json";
+import { parseBody } from "../http/validate";
+import { ingestSchema } from "../ingest/ingest-schema";
+import { ingestConversation } from "../ingest/ingest-service";
+import { createEmbedder } from "../providers";
+import { tiktoken } from "../tokens/tokenizer";
+
+const listQuery = z.object({
+  limit: z.coerce.number().int().min(1, "must be at least 1").max(100, "must be at most 100").default(20),
+  cursor: z.string().max(400).optional(),
+});
+
+const present = (s: ConversationSummary) => ({
+  id: s.id,
+  title: s.title,
+  metadata: s.metadata,
+  message_count: s.messageCount,
+  chunk_count: s.chunkCount,
+  start: s.start?.toISOString() ?? null,
+  end: s.end?.toISOString() ?? null,
+  version: s.version,
+  created_at: s.createdAt.toISOString(),
+  updated_at: s.updatedAt.toISOString(),
+});
+
+const encodeCursor = (id: string) => btoa(String.fromCharCode(...new TextEncoder().encode(id)));
+const decodeCursor = (cursor: string) => {
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(Uint8Array.from(atob(cursor), (ch) => ch.charCodeAt(0)));
+  } catch {
+    return undefined;
+  }
+};
+
+/** /api/conversations: ingest (idempotent upsert), list, read, delete; all scoped to the key's tenant. */
+export const conversationRoutes = new Hono<AppEnv>()
+  .post("/", async (c) => {
+    const config = c.var.config;
+    const body = parseBody(ingestSchema(config), await readJson(c, config.maxBodyBytes), "conversation");
+    const result = await ingestConversation(
+      {
+        sql: c.var.sql(),
+        embedder: createEmbedder(config),
+        tokenizer: await tiktoken(),
+        chunking: { maxTokens: config.chunkMaxTokens, sessionGapMs: config.chunkSessionGapMinutes * 60_000 },
+        statementTimeoutMs: config.statementTimeoutMs,
+      },
+      c.var.auth.tenantId,
+      body,
+    );
+    return c.json(result, result.created ? 201 : 200);
+  })
+  .get("/", async (c) => {
+    const query = parseBody(listQuery, c.req.query(), "query string");
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    if (query.cursor !== undefined && after === undefined) {
+      const detail = "is not a cursor returned by this API";
+      throw badRequest(`invalid query string: cursor: ${detail}`, [{ pointer: "#/cursor", detail }]);
+    }
+    const page = await listConversations(c.var.sql(), c.var.auth.tenantId, query.limit + 1, after);
+    const hasMore = page.length > query.limit;
+    const items = page.slice(0, query.limit);
+    return c.json({
+      conversations: items.map(present),
+      next_cursor: hasMore ? encodeCursor(items[items.length - 1]!.id) : null,
+    });
+  })
+  .get("/:id", async (c) => {
+    const id = c.req.param("id");
+    const conversation = await getConversation(c.var.sql(), c.var.auth.tenantId, id);
+    if (!conversation) throw notFound(`conversation '${id.slice(0, 256)}' does not exist`);
+    return c.json(present(conversation));
+  })
+  .delete("/:id", async (c) => {
+    const id = c.req.param("id");
+    if (!(await deleteConversation(c.var.sql(), c.var.auth.tenantId, id))) throw notFound(`conversation '${id.slice(0, 256)}' does not exist`);
+    return c.body(null, 204);
+  });
