@@ -25,10 +25,17 @@ export function words(text: string): string[] {
     .match(/[\p{L}\p{N}]+(?:'[\p{L}]+)?/gu) ?? [];
 }
 
-/** Cheap suffix folding so "meetings", "meeting" and "met" do not land in three unrelated buckets. */
-function stem(w: string): string {
-  if (w.length <= 4) return w;
-  return w.replace(/(?:'s|ies|ing|ed|es|s|ly)$/u, "");
+/** Light suffix folding so "meetings", "meeting" and "meet" share a feature. */
+export function stem(word: string): string {
+  let s = word.endsWith("'s") ? word.slice(0, -2) : word;
+  if (s.length <= 3) return s;
+  if (s.endsWith("ies") && s.length > 4) s = `${s.slice(0, -3)}y`;
+  else if (s.endsWith("sses")) s = s.slice(0, -2);
+  else if (s.endsWith("s") && !/(?:ss|us|is)$/.test(s)) s = s.slice(0, -1);
+  if (s.length > 5 && s.endsWith("ing")) s = s.slice(0, -3);
+  else if (s.length > 4 && s.endsWith("ed")) s = s.slice(0, -2);
+  if (s.length > 4 && s.endsWith("e")) s = s.slice(0, -1);
+  return s;
 }
 
 /**

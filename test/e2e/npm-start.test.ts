@@ -1,0 +1,88 @@
+// Runs `npm start`'s script as a user would, then every curl example of the README against it,
+// then Ctrl-C (SIGINT), and checks that everything it started has stopped.
+import { execFile, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** The curl commands of the README's sh blocks, continuation lines joined. */
+function readmeCurlCommands(): string[] {
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  const commands: string[] = [];
+  for (const block of blocks) {
+    const joined = block.replace(/\\\n\s*/g, " ").replace(/\n\s+(?=[{"\]])/g, " ");
+    commands.push(...joined.split("\n").filter((line) => line.startsWith("curl ")));
+  }
+  return commands;
+}
+
+describe("npm start", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "convo-rag-e2e-"));
+  let port = 0;
+  let child: ReturnType<typeof spawn>;
+  let output = "";
+  let exited: Promise<number | null>;
+
+  beforeAll(async () => {
+    port = await freePort();
+    child = spawn(process.execPath, ["scripts/dev.ts"], {
+      env: { ...process.env, PORT: String(port), RAG_DATA_DIR: dataDir, WRANGLER_SEND_METRICS: "false" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+    child.stdout!.on("data", (d) => (output += d));
+    child.stderr!.on("data", (d) => (output += d));
+    const deadline = Date.now() + 120_000;
+    while (!/\[start\] ready in/.test(output)) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`npm start did not become ready:\n${output}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }, 130_000);
+
+  afterAll(() => {
+    if (child.exitCode === null) child.kill("SIGKILL");
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("serves the demo data", async () => {
+    expect(output).toMatch(/loaded the demo data set \(34 messages\)/);
+    const res = await fetch(`http://127.0.0.1:${port}/api/conversations`, { headers: { authorization: "Bearer dev-local-key" } });
+    const body = (await res.json()) as { conversations: { id: string }[] };
+    expect(body.conversations.map((c) => c.id)).toEqual(["support-4711", "team-sync-42"]);
+  });
+
+  it("answers every curl example of the README with a 2xx", async () => {
+    const commands = readmeCurlCommands();
+    expect(commands.length).toBeGreaterThanOrEqual(7);
+    for (const command of commands) {
+      const local = command.replaceAll("127.0.0.1:8787", `127.0.0.1:${port}`);
+      const { stdout } = await run("bash", ["-c", `${local} -sS -o /dev/null -w '%{http_code}'`]);
+      expect(Number(stdout), command).toBeGreaterThanOrEqual(200);
+      expect(Number(stdout), command).toBeLessThan(300);
+    }
+  }, 60_000);
+
+  it("stops everything on Ctrl-C", async () => {
+    child.kill("SIGINT");
+    expect(await exited).toBe(0);
+    await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+    // wrangler and its children carry the data folder in their command lines; none may be left.
+    const pattern = `[${dataDir[0]}]${dataDir.slice(1)}`;
+    const { stdout } = await run("bash", ["-c", `pgrep -f -- '${pattern}' || true`]);
+    expect(stdout.trim()).toBe("");
+  }, 30_000);
+});

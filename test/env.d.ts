@@ -1,0 +1,6 @@
+// Bindings that only the tests have (set in vitest.config.mts).
+declare namespace Cloudflare {
+  interface Env {
+    FAKE_OPENAI_URL: string;
+  }
+}

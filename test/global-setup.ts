@@ -1,0 +1,30 @@
+// Runs in Node before the workerd tests: an in-memory PGlite + pgvector served over the
+// Postgres wire protocol, migrated and seeded with the dev keys, and a fake OpenAI server.
+import postgres from "postgres";
+import type { TestProject } from "vitest/node";
+import { ensureDevKeys } from "../scripts/lib/dev-keys.ts";
+import { startEmbeddedPostgres } from "../scripts/lib/embedded-postgres.ts";
+import { migrate } from "../scripts/lib/migrations.ts";
+import { startFakeOpenAI } from "./helpers/fake-openai.ts";
+
+export default async function setup({ provide }: TestProject) {
+  const pg = await startEmbeddedPostgres({ maxConnections: 128 });
+  const sql = postgres(pg.url, { max: 1, onnotice: () => {} });
+  await migrate(sql);
+  await ensureDevKeys(sql);
+  await sql.end();
+  const openai = await startFakeOpenAI();
+  provide("databaseUrl", pg.url);
+  provide("fakeOpenAIUrl", openai.url);
+  return async () => {
+    await openai.close();
+    await pg.stop();
+  };
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    databaseUrl: string;
+    fakeOpenAIUrl: string;
+  }
+}

@@ -1,0 +1,156 @@
+import { describe, expect, it } from "vitest";
+import { api, conversation, directSql, newTenantKey, problem, uid } from "./support/api";
+
+const sql = directSql();
+
+/** Sends a bad ingest body and checks the tenant still has nothing stored. */
+async function rejects(body: string | Uint8Array | object, status: number, headers: Record<string, string> = {}) {
+  const { key, tenant } = await newTenantKey("bad");
+  const res = await api("POST", "/api/conversations", { key, body, headers });
+  expect(res.status).toBe(status);
+  const p = await problem(res);
+  expect(p.status).toBe(status);
+  expect(p.instance).toBe("/api/conversations");
+  const [counts] = await sql`
+    SELECT (SELECT count(*) FROM conversations WHERE tenant_id = ${tenant})::int AS c,
+           (SELECT count(*) FROM messages WHERE tenant_id = ${tenant})::int AS m,
+           (SELECT count(*) FROM conversation_chunks WHERE tenant_id = ${tenant})::int AS k`;
+  expect(counts).toEqual({ c: 0, m: 0, k: 0 });
+  return p;
+}
+
+const valid = () => conversation(uid("bad"), 3);
+
+describe("ingest rejects bad input with problem+json and stores nothing", () => {
+  it("malformed JSON → 400", async () => {
+    const p = await rejects('{"id": "x", "messages": [', 400);
+    expect(p.detail).toMatch(/malformed JSON/);
+  });
+
+  it("a content type other than JSON → 415", async () => {
+    const p = await rejects(JSON.stringify(valid()), 415, { "content-type": "text/plain" });
+    expect(p.detail).toMatch(/application\/json/);
+  });
+
+  it("a body that is not an object → 400", async () => {
+    await rejects("[1,2,3]", 400);
+  });
+
+  it("missing fields → 400 naming each field", async () => {
+    const p = await rejects({ messages: [{ id: "m1", text: "hi" }] }, 400);
+    const pointers = p.errors!.map((e) => e.pointer);
+    expect(pointers).toEqual(expect.arrayContaining(["#/id", "#/messages/0/author_name", "#/messages/0/timestamp"]));
+  });
+
+  it("empty fields → 400", async () => {
+    const body = valid();
+    body.id = "  ";
+    body.messages[1]!.text = "   ";
+    const p = await rejects(body, 400);
+    expect(p.errors!.map((e) => e.pointer)).toEqual(expect.arrayContaining(["#/id", "#/messages/1/text"]));
+  });
+
+  it("an empty message list → 400", async () => {
+    const p = await rejects({ id: "x", messages: [] }, 400);
+    expect(p.errors![0]!.pointer).toBe("#/messages");
+  });
+
+  it("unparsable or impossible timestamps → 400 naming the message", async () => {
+    const body = valid();
+    body.messages[0]!.timestamp = "yesterday at noon";
+    body.messages[2]!.timestamp = "2025-02-30T10:00:00Z";
+    const p = await rejects(body, 400);
+    expect(p.errors!.map((e) => e.pointer)).toEqual(["#/messages/0/timestamp", "#/messages/2/timestamp"]);
+    expect(p.detail).toMatch(/ISO 8601/);
+  });
+
+  it("duplicate message ids in one request → 400", async () => {
+    const body = valid();
+    body.messages[2]!.id = body.messages[0]!.id;
+    const p = await rejects(body, 400);
+    expect(p.errors).toEqual([{ pointer: "#/messages/2/id", detail: expect.stringMatching(/duplicate message id 'm1'/) }]);
+  });
+
+  it("a body above the configured limit → 413", async () => {
+    const body = valid();
+    body.messages[0]!.text = "x".repeat(300_000);
+    const p = await rejects(body, 413);
+    expect(p.detail).toMatch(/262144 bytes/);
+  });
+
+  it("a body over the limit without Content-Length (streamed) → 413", async () => {
+    const { key } = await newTenantKey("bad");
+    const chunk = new TextEncoder().encode("x".repeat(64 * 1024));
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 6) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const res = await api("POST", "/api/conversations", { key, body: stream });
+    expect(res.status).toBe(413);
+    await problem(res);
+  });
+
+  it("invalid UTF-8 → 400", async () => {
+    const bytes = new TextEncoder().encode(JSON.stringify(valid()));
+    const broken = new Uint8Array([...bytes.slice(0, 20), 0xff, 0xfe, ...bytes.slice(20)]);
+    const p = await rejects(broken, 400);
+    expect(p.detail).toMatch(/UTF-8/);
+  });
+
+  it("NUL characters → 400 naming the field", async () => {
+    const body = valid();
+    body.messages[1]!.author_name = "Jo\u0000hn";
+    const p = await rejects(body, 400);
+    expect(p.errors).toEqual([{ pointer: "#/messages/1/author_name", detail: expect.stringMatching(/NUL/) }]);
+  });
+
+  it("lone surrogates → 400 naming the field", async () => {
+    const p = await rejects(`{"id":"s","messages":[{"id":"m1","author_name":"A","text":"bad \\ud800 text","timestamp":"2025-01-01T00:00:00Z"}]}`, 400);
+    expect(p.errors).toEqual([{ pointer: "#/messages/0/text", detail: expect.stringMatching(/surrogate/) }]);
+  });
+
+  it("an invalid author_type or mode → 400", async () => {
+    const body = { ...valid(), mode: "upsert" } as Record<string, unknown>;
+    (body.messages as { author_type?: string }[])[0]!.author_type = "Human Being";
+    const p = await rejects(body, 400);
+    expect(p.errors!.map((e) => e.pointer)).toEqual(expect.arrayContaining(["#/mode", "#/messages/0/author_type"]));
+  });
+});
+
+describe("auth errors", () => {
+  it("a missing key → 401 with WWW-Authenticate", async () => {
+    const res = await api("GET", "/api/conversations", { key: null });
+    expect(res.status).toBe(401);
+    expect(res.headers.get("www-authenticate")).toMatch(/^Bearer/);
+    expect((await problem(res)).detail).toMatch(/missing/);
+  });
+
+  it("an unknown key → 401", async () => {
+    const res = await api("GET", "/api/conversations", { key: "crag_not-a-real-key" });
+    expect(res.status).toBe(401);
+    await problem(res);
+  });
+
+  it("a user key on an admin route → 403", async () => {
+    const res = await api("POST", "/api/admin/keys", { body: { tenant: "x" } });
+    expect(res.status).toBe(403);
+    await problem(res);
+  });
+
+  it("bad query parameters → 400", async () => {
+    const res = await api("GET", "/api/conversations?limit=0");
+    expect(res.status).toBe(400);
+    expect((await problem(res)).errors![0]!.pointer).toBe("#/limit");
+    const cursor = await api("GET", "/api/conversations?cursor=%%%");
+    expect(cursor.status).toBe(400);
+  });
+
+  it("an unknown route → 404 problem", async () => {
+    const res = await api("GET", "/api/nothing-here");
+    expect(res.status).toBe(404);
+    await problem(res);
+  });
+});

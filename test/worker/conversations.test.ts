@@ -1,0 +1,176 @@
+import { describe, expect, it } from "vitest";
+import type { IngestResult } from "../../src/ingest/ingest-service";
+import { api, conversation, directSql, newTenantKey, uid } from "./support/api";
+
+const sql = directSql();
+
+
+
+const ingest = async (body: unknown, key?: string) => {
+  const res = await api("POST", "/api/conversations", { body, key });
+  return { status: res.status, body: (await res.json()) as IngestResult };
+};
+
+describe("POST /api/conversations", () => {
+  it("stores messages and chunks that keep speakers, dates and message ids", async () => {
+    const { key, tenant } = await newTenantKey("ingest");
+    const conv = conversation(uid("conv"), 30);
+    const { status, body } = await ingest(conv, key);
+    expect(status).toBe(201);
+    expect(body).toMatchObject({ id: conv.id, created: true, changed: true, version: 1 });
+    expect(body.messages).toMatchObject({ total: 30, inserted: 30, updated: 0, deleted: 0 });
+    expect(body.chunks.total).toBeGreaterThan(1);
+    expect(body.embeddings.computed + body.embeddings.cached).toBe(body.chunks.total);
+
+    const messages = await sql`SELECT id, order_index, author_name FROM messages WHERE tenant_id = ${tenant} AND conversation_id = ${conv.id} ORDER BY order_index`;
+    expect(messages.map((m) => m.id)).toEqual(conv.messages.map((m) => m.id));
+
+    const chunks = await sql`
+      SELECT order_index, text, message_ids, authors, start_ts, end_ts, token_count, vector_dims(embedding) AS dims
+      FROM conversation_chunks WHERE tenant_id = ${tenant} AND conversation_id = ${conv.id} ORDER BY order_index`;
+    expect(chunks).toHaveLength(body.chunks.total);
+    // Every message lands in exactly one chunk, in order, and chunk texts quote them with speaker and time.
+    const ids = chunks.flatMap((c) => c.message_ids as string[]);
+    expect(ids).toEqual(conv.messages.map((m) => m.id));
+    expect(chunks[0]!.text).toMatch(/^\[2025-03-03 10:00\] John: Message 1: /);
+    for (const c of chunks) {
+      expect(c.dims).toBe(384);
+      expect(c.token_count).toBeGreaterThan(0);
+      expect(c.token_count).toBeLessThanOrEqual(160);
+      expect(new Date(c.start_ts as string) <= new Date(c.end_ts as string)).toBe(true);
+    }
+    expect(new Set(chunks.flatMap((c) => c.authors as string[]))).toEqual(new Set(["John", "Priya", "Marco"]));
+  });
+
+  it("is idempotent: sending the same conversation again changes nothing", async () => {
+    const { key, tenant } = await newTenantKey("idem");
+    const conv = conversation(uid("conv"), 20);
+    const first = await ingest(conv, key);
+    const before = await sql`SELECT id, order_index, content_hash FROM conversation_chunks WHERE tenant_id = ${tenant} ORDER BY order_index`;
+    const again = await ingest(conv, key);
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ created: false, changed: false, version: first.body.version });
+    expect(again.body.messages).toMatchObject({ inserted: 0, updated: 0, deleted: 0, unchanged: 20 });
+    expect(again.body.chunks).toMatchObject({ inserted: 0, deleted: 0 });
+    expect(again.body.embeddings.provider_calls).toBe(0);
+    const after = await sql`SELECT id, order_index, content_hash FROM conversation_chunks WHERE tenant_id = ${tenant} ORDER BY order_index`;
+    expect(after).toEqual(before);
+  });
+
+  it("updates exactly the edited and new messages, keeping untouched chunks", async () => {
+    const { key, tenant } = await newTenantKey("edit");
+    const conv = conversation(uid("conv"), 40);
+    await ingest(conv, key);
+    const before = await sql`SELECT id, message_ids FROM conversation_chunks WHERE tenant_id = ${tenant} ORDER BY order_index`;
+
+    const edited = structuredClone(conv);
+    edited.messages[39]!.text = "Message 40: actually the launch is on April 14.";
+    edited.messages.push({ id: "m41", author_name: "Priya", text: "Agreed, April 14 it is.", timestamp: "2025-03-03T10:40:00Z" });
+    // Merge semantics: only the changed and new messages need to be sent.
+    const { status, body } = await ingest({ id: conv.id, messages: edited.messages.slice(39) }, key);
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ changed: true, version: 2 });
+    expect(body.messages).toMatchObject({ total: 41, inserted: 1, updated: 1, deleted: 0, unchanged: 39 });
+    expect(body.chunks.deleted).toBeGreaterThanOrEqual(1);
+    expect(body.chunks.unchanged).toBeGreaterThan(0);
+
+    const after = await sql`SELECT id, message_ids, text FROM conversation_chunks WHERE tenant_id = ${tenant} ORDER BY order_index`;
+    const keptIds = new Set(after.map((c) => c.id));
+    const untouched = before.filter((c) => !(c.message_ids as string[]).includes("m40"));
+    for (const c of untouched) expect(keptIds.has(c.id)).toBe(true);
+    expect(after.at(-1)!.text).toContain("Agreed, April 14 it is.");
+    const [m40] = await sql`SELECT text FROM messages WHERE tenant_id = ${tenant} AND conversation_id = ${conv.id} AND id = 'm40'`;
+    expect(m40!.text).toBe("Message 40: actually the launch is on April 14.");
+  });
+
+  it("with mode replace deletes the messages the request leaves out", async () => {
+    const { key, tenant } = await newTenantKey("replace");
+    const conv = conversation(uid("conv"), 10);
+    await ingest(conv, key);
+    const { body } = await ingest({ ...conv, mode: "replace", messages: conv.messages.slice(0, 6) }, key);
+    expect(body.messages).toMatchObject({ total: 6, deleted: 4 });
+    const rows = await sql`SELECT count(*)::int AS n FROM messages WHERE tenant_id = ${tenant} AND conversation_id = ${conv.id}`;
+    expect(rows[0]!.n).toBe(6);
+    const ids = await sql`SELECT message_ids FROM conversation_chunks WHERE tenant_id = ${tenant} AND conversation_id = ${conv.id}`;
+    expect(ids.flatMap((r) => r.message_ids as string[]).sort()).toEqual(["m1", "m2", "m3", "m4", "m5", "m6"]);
+  });
+
+  it("orders messages by timestamp whatever order they arrive in", async () => {
+    const { key, tenant } = await newTenantKey("order");
+    const conv = conversation(uid("conv"), 5);
+    await ingest({ ...conv, messages: [...conv.messages].reverse() }, key);
+    const rows = await sql`SELECT id FROM messages WHERE tenant_id = ${tenant} ORDER BY order_index`;
+    expect(rows.map((r) => r.id)).toEqual(["m1", "m2", "m3", "m4", "m5"]);
+  });
+
+  it("reuses cached embeddings for identical chunk text", async () => {
+    const a = await newTenantKey("cache-a");
+    const b = await newTenantKey("cache-b");
+    const conv = conversation(uid("conv"), 12);
+    const first = await ingest(conv, a.key);
+    const second = await ingest(conv, b.key);
+    expect(first.body.embeddings.computed).toBeGreaterThan(0);
+    expect(second.body.embeddings).toMatchObject({ computed: 0, cached: first.body.chunks.total, provider_calls: 0 });
+  });
+});
+
+describe("GET and DELETE /api/conversations", () => {
+  it("reads a conversation with counts and its time range", async () => {
+    const { key } = await newTenantKey("read");
+    const conv = conversation(uid("conv"), 8);
+    const { body: ingested } = await ingest({ ...conv, metadata: { team: "atlas" } }, key);
+    const res = await api("GET", `/api/conversations/${conv.id}`, { key });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({
+      id: conv.id,
+      title: conv.title,
+      metadata: { team: "atlas" },
+      message_count: 8,
+      chunk_count: ingested.chunks.total,
+      start: "2025-03-03T10:00:00.000Z",
+      end: "2025-03-03T10:07:00.000Z",
+    });
+  });
+
+  it("lists conversations in pages", async () => {
+    const { key } = await newTenantKey("list");
+    const ids = ["c-a", "c-b", "c-c", "c-d", "c-e"];
+    for (const id of ids) await ingest(conversation(id, 2), key);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res = await api("GET", `/api/conversations?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { key });
+      expect(res.status).toBe(200);
+      const page = (await res.json()) as { conversations: { id: string }[]; next_cursor: string | null };
+      expect(page.conversations.length).toBeLessThanOrEqual(2);
+      seen.push(...page.conversations.map((c) => c.id));
+      cursor = page.next_cursor;
+    } while (cursor);
+    expect(seen).toEqual(ids);
+  });
+
+  it("deletes a conversation with its messages, chunks and embedding-cache rows", async () => {
+    const { key, tenant } = await newTenantKey("delete");
+    const conv = conversation(uid("conv"), 9);
+    conv.messages[0]!.text = `A sentence only this test uses: ${crypto.randomUUID()}`;
+    await ingest(conv, key);
+    const [cache] = await sql`
+      SELECT count(*)::int AS n FROM embedding_cache e JOIN conversation_chunks c
+        ON e.content_hash = encode(sha256(convert_to(c.text, 'UTF8')), 'hex')
+      WHERE c.tenant_id = ${tenant} AND c.conversation_id = ${conv.id}`;
+    expect(cache!.n).toBeGreaterThan(0);
+    const hashes = await sql`SELECT encode(sha256(convert_to(text, 'UTF8')), 'hex') AS h FROM conversation_chunks WHERE tenant_id = ${tenant}`;
+
+    const res = await api("DELETE", `/api/conversations/${conv.id}`, { key });
+    expect(res.status).toBe(204);
+    const counts = await sql`
+      SELECT (SELECT count(*) FROM conversations WHERE tenant_id = ${tenant})::int AS conversations,
+             (SELECT count(*) FROM messages WHERE tenant_id = ${tenant})::int AS messages,
+             (SELECT count(*) FROM conversation_chunks WHERE tenant_id = ${tenant})::int AS chunks`;
+    expect(counts[0]).toEqual({ conversations: 0, messages: 0, chunks: 0 });
+    const left = await sql`SELECT count(*)::int AS n FROM embedding_cache WHERE content_hash IN ${sql(hashes.map((h) => h.h as string))}`;
+    expect(left[0]!.n).toBe(0);
+    expect((await api("GET", `/api/conversations/${conv.id}`, { key })).status).toBe(404);
+    expect((await api("DELETE", `/api/conversations/${conv.id}`, { key })).status).toBe(404);
+  });
+});
