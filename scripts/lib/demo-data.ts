@@ -1,15 +1,15 @@
 // The demo conversations shipped in demo/: loaded into an empty database by `npm start`.
 import { readdirSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 
-const DEMO_DIR = fileURLToPath(new URL("../../demo/", import.meta.url));
+const DEMO_DIR = join(import.meta.dirname, "../../demo");
 
 export function demoConversations(): { id: string; body: string }[] {
   return readdirSync(DEMO_DIR)
     .filter((f) => f.endsWith(".json"))
     .sort()
     .map((f) => {
-      const body = readFileSync(`${DEMO_DIR}/${f}`, "utf8");
+      const body = readFileSync(join(DEMO_DIR, f), "utf8");
       return { id: (JSON.parse(body) as { id: string }).id, body };
     });
 }

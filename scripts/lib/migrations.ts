@@ -2,10 +2,10 @@
 // transaction, recorded in schema_migrations with a checksum so an edited file is caught.
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import type postgres from "postgres";
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL("../../migrations/", import.meta.url));
+export const MIGRATIONS_DIR = join(import.meta.dirname, "../../migrations");
 
 export interface Migration {
   version: string;
@@ -18,7 +18,7 @@ export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
     .filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f))
     .sort()
     .map((file) => {
-      const sql = readFileSync(`${dir}/${file}`, "utf8");
+      const sql = readFileSync(join(dir, file), "utf8");
       return { version: file.replace(/\.sql$/, ""), sql, checksum: createHash("sha256").update(sql).digest("hex") };
     });
 }

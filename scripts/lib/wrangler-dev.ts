@@ -1,9 +1,9 @@
 // Runs `wrangler dev` as a child process with the Hyperdrive binding pointed at a local Postgres.
 import { spawn, type ChildProcess } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const WRANGLER = fileURLToPath(new URL("../../node_modules/wrangler/bin/wrangler.js", import.meta.url));
+const ROOT = join(import.meta.dirname, "../..");
+const WRANGLER = join(ROOT, "node_modules/wrangler/bin/wrangler.js");
 
 export interface WranglerDev {
   child: ChildProcess;

@@ -20,7 +20,7 @@ async function freePort(): Promise<number> {
 
 /** The curl commands of the README's sh blocks, continuation lines joined. */
 function readmeCurlCommands(): string[] {
-  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const readme = readFileSync(join(import.meta.dirname, "../../README.md"), "utf8");
   const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
   const commands: string[] = [];
   for (const block of blocks) {
