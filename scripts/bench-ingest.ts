@@ -3,13 +3,13 @@
 // demo conversations. Prints a table and writes reports/bench-ingest.json.
 import postgres from "postgres";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureDevKeys } from "./lib/dev-keys.ts";
 import { startEmbeddedPostgres } from "./lib/embedded-postgres.ts";
 import { migrate } from "./lib/migrations.ts";
 import { startWranglerDev, waitForHealthy } from "./lib/wrangler-dev.ts";
+import { freePort } from "./lib/free-port.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const LOCOMO = join(ROOT, "../shared/data/locomo-dev");
@@ -31,14 +31,6 @@ function loadConversations(): { source: string; conversations: Conversation[] } 
       return { id: c.id, title: c.title, messages: c.messages };
     });
   return { source: dir === LOCOMO ? "../shared/data/locomo-dev" : "demo/", conversations };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
