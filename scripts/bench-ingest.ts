@@ -1,15 +1,9 @@
 // npm run bench:ingest: ingest throughput through the HTTP API of `wrangler dev` on the embedded
 // database. Uses ../shared/data/locomo-dev when present (read in place, never copied), else the
 // demo conversations. Prints a table and writes reports/bench-ingest.json.
-import postgres from "postgres";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ensureDevKeys } from "./lib/dev-keys.ts";
-import { startEmbeddedPostgres } from "./lib/embedded-postgres.ts";
-import { migrate } from "./lib/migrations.ts";
-import { startWranglerDev, waitForHealthy } from "./lib/wrangler-dev.ts";
-import { freePort } from "./lib/free-port.ts";
+import { startLocalStack } from "./lib/local-stack.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const LOCOMO = join(ROOT, "../shared/data/locomo-dev");
@@ -43,15 +37,9 @@ async function timed(fn: () => Promise<Response>): Promise<{ ms: number; res: Re
 }
 
 const started = performance.now();
-const dataDir = mkdtempSync(join(tmpdir(), "bench-ingest-"));
-const pg = await startEmbeddedPostgres({ dataDir: join(dataDir, "pglite") });
-const sql = postgres(pg.url, { max: 1, onnotice: () => {} });
-await migrate(sql);
-await ensureDevKeys(sql);
-await sql.end();
-const wrangler = startWranglerDev({ port: await freePort(), databaseUrl: pg.url, persistTo: join(dataDir, "wrangler"), quiet: true });
+const stack = await startLocalStack();
+const wrangler = { url: stack.url };
 try {
-  await waitForHealthy(wrangler.url, 90_000, wrangler.exited);
   const startupMs = performance.now() - started;
   const { source, conversations } = loadConversations();
   const headers = { authorization: "Bearer dev-local-key", "content-type": "application/json" };
@@ -116,7 +104,5 @@ try {
   mkdirSync(join(ROOT, "reports"), { recursive: true });
   writeFileSync(join(ROOT, "reports/bench-ingest.json"), `${JSON.stringify(report, null, 2)}\n`);
 } finally {
-  await wrangler.stop();
-  await pg.stop();
-  rmSync(dataDir, { recursive: true, force: true });
+  await stack.stop();
 }

@@ -9,6 +9,7 @@ import { schemaReady } from "./middleware/schema-ready";
 import { adminKeyRoutes } from "./routes/admin-keys";
 import { conversationRoutes } from "./routes/conversations";
 import { healthRoutes } from "./routes/health";
+import { ragRoutes } from "./routes/rag";
 
 /** Builds the Hono app: shared middleware, then one route group per file. */
 export function createApp() {
@@ -26,7 +27,9 @@ export function createApp() {
   app.use("/api/admin/*", requireAdmin());
   app.use("/api/conversations/*", schemaReady());
   app.use("/api/conversations", schemaReady());
+  app.use("/api/rag/*", schemaReady());
   app.route("/api/conversations", conversationRoutes);
+  app.route("/api/rag", ragRoutes);
   app.route("/api/admin/keys", adminKeyRoutes);
   return app;
 }

@@ -16,7 +16,19 @@ export interface Config {
   maxMessagesPerRequest: number;
   maxMessageChars: number;
   statementTimeoutMs: number;
+  retrieval: {
+    rrfK: number;
+    efSearch: number;
+    /** Candidates each strategy returns before fusion. */
+    candidates: number;
+    strategyTimeoutMs: number;
+    maxQueryTokens: number;
+    defaultStrategies: StrategyName[];
+  };
 }
+
+export const STRATEGIES = ["semantic", "keyword", "multi_query"] as const;
+export type StrategyName = (typeof STRATEGIES)[number];
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -34,6 +46,16 @@ const schema = z.object({
   MAX_MESSAGES_PER_REQUEST: int(1, 100_000).default(5000),
   MAX_MESSAGE_CHARS: int(1, 1_000_000).default(32_000),
   DB_STATEMENT_TIMEOUT_MS: int(100, 600_000).default(15_000),
+  RRF_K: int(1, 10_000).default(60),
+  HNSW_EF_SEARCH: int(1, 1000).default(100),
+  RETRIEVE_CANDIDATES: int(10, 1000).default(60),
+  RETRIEVE_STRATEGY_TIMEOUT_MS: int(10, 60_000).default(3000),
+  MAX_QUERY_TOKENS: int(8, 8192).default(256),
+  RETRIEVE_STRATEGIES: z
+    .string()
+    .default("semantic,keyword,multi_query")
+    .transform((s) => s.split(",").map((x) => x.trim()))
+    .pipe(z.array(z.enum(STRATEGIES)).min(1)),
 });
 
 export class ConfigError extends Error {
@@ -66,6 +88,14 @@ export function parseConfig(vars: Record<string, unknown>): Config {
     maxMessagesPerRequest: v.MAX_MESSAGES_PER_REQUEST,
     maxMessageChars: v.MAX_MESSAGE_CHARS,
     statementTimeoutMs: v.DB_STATEMENT_TIMEOUT_MS,
+    retrieval: {
+      rrfK: v.RRF_K,
+      efSearch: v.HNSW_EF_SEARCH,
+      candidates: v.RETRIEVE_CANDIDATES,
+      strategyTimeoutMs: v.RETRIEVE_STRATEGY_TIMEOUT_MS,
+      maxQueryTokens: v.MAX_QUERY_TOKENS,
+      defaultStrategies: v.RETRIEVE_STRATEGIES,
+    },
   };
 }
 

@@ -1,10 +1,5 @@
+import { STOPWORDS, stem, words } from "../text/words";
 import type { Embedder } from "./embedder";
-
-const STOPWORDS = new Set(
-  ("a an and are as at be been but by did do does for from had has have he her hers him his how i if in into is it its " +
-    "me my of on or our she so than that the their them then there these they this to too us was we were what when where " +
-    "which who whom why will with you your yours just also very can could would should about up out not no yes oh").split(" "),
-);
 
 /** FNV-1a, 32-bit: fast, well spread, deterministic across runtimes. */
 function fnv1a(s: string, seed = 0x811c9dc5): number {
@@ -14,28 +9,6 @@ function fnv1a(s: string, seed = 0x811c9dc5): number {
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   return h >>> 0;
-}
-
-/** Lower-cases, strips accents and splits into word tokens (letters and digits, any script). */
-export function words(text: string): string[] {
-  return text
-    .normalize("NFKD")
-    .replace(/\p{M}+/gu, "")
-    .toLowerCase()
-    .match(/[\p{L}\p{N}]+(?:'[\p{L}]+)?/gu) ?? [];
-}
-
-/** Light suffix folding so "meetings", "meeting" and "meet" share a feature. */
-export function stem(word: string): string {
-  let s = word.endsWith("'s") ? word.slice(0, -2) : word;
-  if (s.length <= 3) return s;
-  if (s.endsWith("ies") && s.length > 4) s = `${s.slice(0, -3)}y`;
-  else if (s.endsWith("sses")) s = s.slice(0, -2);
-  else if (s.endsWith("s") && !/(?:ss|us|is)$/.test(s)) s = s.slice(0, -1);
-  if (s.length > 5 && s.endsWith("ing")) s = s.slice(0, -3);
-  else if (s.length > 4 && s.endsWith("ed")) s = s.slice(0, -2);
-  if (s.length > 4 && s.endsWith("e")) s = s.slice(0, -1);
-  return s;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { localEmbedder, stem } from "../../src/providers/local-embedder";
+import { localEmbedder } from "../../src/providers/local-embedder";
+import { stem } from "../../src/text/words";
 
 const embedder = localEmbedder({ dimensions: 384 });
 const cosine = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i]!, 0);

@@ -1,0 +1,145 @@
+import type { Db, Sql } from "./client";
+import { json } from "./json";
+import { toVectorLiteral } from "./vector";
+
+/** Which chunks a search may return; always within one tenant. */
+export interface SearchScope {
+  tenantId: string;
+  conversationIds?: string[];
+  authorNames?: string[];
+  authorTypes?: string[];
+  from?: Date;
+  to?: Date;
+}
+
+export interface ChunkHit {
+  id: string;
+  conversationId: string;
+  orderIndex: number;
+  text: string;
+  messageIds: string[];
+  authors: string[];
+  start: Date;
+  end: Date;
+  tokens: number;
+  /** Strategy-specific: cosine similarity, or BM25 score. */
+  score: number;
+}
+
+type HitRow = {
+  id: string;
+  conversation_id: string;
+  order_index: number;
+  text: string;
+  message_ids: string[];
+  authors: string[];
+  start_ts: Date;
+  end_ts: Date;
+  token_count: number;
+  score: number;
+};
+
+const toHit = (r: HitRow): ChunkHit => ({
+  id: r.id,
+  conversationId: r.conversation_id,
+  orderIndex: r.order_index,
+  text: r.text,
+  messageIds: r.message_ids,
+  authors: r.authors,
+  start: new Date(r.start_ts),
+  end: new Date(r.end_ts),
+  tokens: r.token_count,
+  score: Number(r.score),
+});
+
+// Arrays are returned as JSON: without fetch_types postgres.js leaves text[] as "{a,b}".
+const HIT_COLUMNS = (db: Db) => db`c.id, c.conversation_id, c.order_index, c.text, array_to_json(c.message_ids) AS message_ids,
+  array_to_json(c.authors) AS authors, c.start_ts, c.end_ts, c.token_count`;
+
+/** The WHERE clause of a scope: tenant first, then each filter that is set. */
+export function scopeSql(db: Db, scope: SearchScope) {
+  const list = (values: string[]) => db`ARRAY(SELECT jsonb_array_elements_text(${json(db, values)}::jsonb))`;
+  return db`c.tenant_id = ${scope.tenantId}
+    ${scope.conversationIds ? db`AND c.conversation_id IN (SELECT jsonb_array_elements_text(${json(db, scope.conversationIds)}::jsonb))` : db``}
+    ${scope.authorNames ? db`AND c.authors && ${list(scope.authorNames)}` : db``}
+    ${scope.authorTypes ? db`AND c.author_types && ${list(scope.authorTypes)}` : db``}
+    ${scope.from ? db`AND c.end_ts >= ${scope.from}` : db``}
+    ${scope.to ? db`AND c.start_ts <= ${scope.to}` : db``}`;
+}
+
+/**
+ * Nearest chunks by cosine distance through the HNSW index. Iterative index scans (pgvector ≥ 0.8)
+ * keep scanning when filters reject rows, so a selective filter still yields `limit` rows; the
+ * relaxed order they return in is fixed by the outer ORDER BY.
+ */
+export async function semanticSearch(sql: Sql, scope: SearchScope, vector: Float32Array, limit: number, efSearch: number): Promise<ChunkHit[]> {
+  const literal = toVectorLiteral(vector);
+  const run = async (db: Db) => {
+    await db`SELECT set_config('hnsw.ef_search', ${String(efSearch)}, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`;
+    return db<HitRow[]>`
+      WITH nearest AS MATERIALIZED (
+        SELECT ${HIT_COLUMNS(db)}, c.embedding <=> ${literal}::vector AS distance
+        FROM conversation_chunks c
+        WHERE ${scopeSql(db, scope)}
+        ORDER BY c.embedding <=> ${literal}::vector
+        LIMIT ${limit})
+      SELECT *, 1 - distance AS score FROM nearest ORDER BY distance`;
+  };
+  // set_config(..., true) lasts for the transaction only, so the settings never leak to another query.
+  const rows = (await sql.begin(run)) as unknown as HitRow[];
+  return rows.map(toHit);
+}
+
+/**
+ * Full-text search ranked by Okapi BM25 (k1 = 1.2, b = 0.75). The GIN index finds every chunk that
+ * contains any query term (the query's lexemes OR-ed, English stemming and stopwords); term and
+ * document frequencies come from the tsvectors of that candidate set, which holds every chunk a
+ * term occurs in, so IDF is exact for the scope. ts_rank_cd has no IDF: a speaker's name would
+ * weigh as much as the rare word that answers the question.
+ */
+export async function keywordSearch(db: Db, scope: SearchScope, query: string, limit: number): Promise<ChunkHit[]> {
+  const rows = await db<HitRow[]>`
+    WITH q AS (
+      SELECT replace(plainto_tsquery('english', ${query})::text, ' & ', ' | ') AS text),
+    terms AS (
+      SELECT DISTINCT lexeme FROM q, unnest(tsvector_to_array(to_tsvector('english', ${query}))) AS lexeme),
+    matches AS (
+      SELECT c.id, c.tsv FROM conversation_chunks c, q
+      WHERE q.text <> '' AND c.tsv @@ q.text::tsquery AND ${scopeSql(db, scope)}),
+    scope_stats AS (
+      SELECT count(*)::float8 AS n, greatest(avg(length(c.tsv)), 1)::float8 AS avgdl
+      FROM conversation_chunks c WHERE ${scopeSql(db, scope)}),
+    tf AS (
+      SELECT m.id, u.lexeme, array_length(u.positions, 1)::float8 AS tf, length(m.tsv)::float8 AS dl
+      FROM matches m, unnest(m.tsv) AS u WHERE u.lexeme IN (SELECT lexeme FROM terms)),
+    df AS (SELECT lexeme, count(*)::float8 AS df FROM tf GROUP BY lexeme),
+    ranked AS (
+      SELECT tf.id, sum(ln(1 + (s.n - df.df + 0.5) / (df.df + 0.5)) * tf.tf * 2.2 / (tf.tf + 1.2 * (0.25 + 0.75 * tf.dl / s.avgdl))) AS score
+      FROM tf JOIN df USING (lexeme), scope_stats s
+      GROUP BY tf.id ORDER BY score DESC LIMIT ${limit})
+    SELECT ${HIT_COLUMNS(db)}, r.score FROM ranked r JOIN conversation_chunks c ON c.id = r.id AND c.tenant_id = ${scope.tenantId}
+    ORDER BY r.score DESC, c.order_index`;
+  return rows.map(toHit);
+}
+
+/** Distinct speaker names in a scope, for recognising them in a query. */
+export async function speakersInScope(db: Db, scope: SearchScope): Promise<string[]> {
+  const rows = await db<{ name: string }[]>`
+    SELECT DISTINCT unnest(c.authors) AS name FROM conversation_chunks c WHERE ${scopeSql(db, scope)} LIMIT 500`;
+  return rows.map((r) => r.name);
+}
+
+/** The chunks right before and after the given ones (same conversation), for neighbour expansion. */
+export async function neighbourChunks(db: Db, tenantId: string, hits: { conversationId: string; orderIndex: number }[]): Promise<ChunkHit[]> {
+  if (hits.length === 0) return [];
+  const wanted = hits.flatMap((h) => [
+    { conversation_id: h.conversationId, order_index: h.orderIndex - 1 },
+    { conversation_id: h.conversationId, order_index: h.orderIndex + 1 },
+  ]);
+  const rows = await db<HitRow[]>`
+    SELECT ${HIT_COLUMNS(db)}, 0 AS score FROM conversation_chunks c
+    JOIN jsonb_to_recordset(${json(db, wanted)}::jsonb) AS w(conversation_id text, order_index int)
+      ON c.conversation_id = w.conversation_id AND c.order_index = w.order_index
+    WHERE c.tenant_id = ${tenantId}`;
+  return rows.map(toHit);
+}

@@ -1,0 +1,49 @@
+import { z } from "zod";
+import { STRATEGIES, type Config } from "../config";
+import { parseTimestamp } from "../ingest/ingest-schema";
+
+const timestamp = z.string().transform((value, ctx) => {
+  const date = parseTimestamp(value);
+  if (!date) {
+    ctx.addIssue({ code: "custom", message: `'${value.slice(0, 40)}' is not an ISO 8601 timestamp` });
+    return z.NEVER;
+  }
+  return date;
+});
+
+const names = (max: number) => z.array(z.string().trim().min(1, "must not be empty").max(256)).min(1, "must not be empty").max(max);
+
+/** Body of POST /api/rag/retrieve, with the configured limits. */
+export function retrieveSchema(config: Config) {
+  return z
+    .object({
+      query: z.string().refine((s) => s.trim().length > 0, "must not be empty").pipe(z.string().max(config.retrieval.maxQueryTokens * 16)),
+      conversation_id: z.string().trim().min(1).max(256).optional(),
+      filters: z
+        .object({
+          conversation_ids: names(100).optional(),
+          author_names: names(100).optional(),
+          author_types: names(20).optional(),
+          from: timestamp.optional(),
+          to: timestamp.optional(),
+        })
+        .strict()
+        .optional(),
+      top_k: z.number().int("must be an integer").min(1, "must be between 1 and 100").max(100, "must be between 1 and 100").default(10),
+      token_budget: z.number().int("must be an integer").min(1).max(200_000).optional(),
+      strategies: z
+        .array(z.enum(STRATEGIES, { message: `must be one of ${STRATEGIES.join(", ")}` }))
+        .min(1, "must name at least one strategy")
+        .refine((s) => new Set(s).size === s.length, "must not repeat a strategy")
+        .optional(),
+      rrf_k: z.number().int().min(1).max(10_000).optional(),
+      ef_search: z.number().int().min(1).max(1000).optional(),
+      expand_neighbors: z.boolean().optional(),
+    })
+    .superRefine((body, ctx) => {
+      const { from, to } = body.filters ?? {};
+      if (from && to && from > to) ctx.addIssue({ code: "custom", path: ["filters", "from"], message: "must not be after filters.to" });
+    });
+}
+
+export type RetrieveBody = z.output<ReturnType<typeof retrieveSchema>>;

@@ -1,0 +1,180 @@
+import type { StrategyName } from "../config";
+import type { Sql } from "../db/client";
+import { keywordSearch, neighbourChunks, semanticSearch, speakersInScope, type ChunkHit, type SearchScope } from "../db/search";
+import type { Embedder } from "../providers/embedder";
+import { analyseQuery, type QueryAnalysis } from "./query-analysis";
+import { rrf } from "./rrf";
+
+export interface RetrieveOptions {
+  query: string;
+  scope: SearchScope;
+  topK: number;
+  tokenBudget: number | undefined;
+  strategies: StrategyName[];
+  rrfK: number;
+  efSearch: number;
+  candidates: number;
+  strategyTimeoutMs: number;
+  expandNeighbours: boolean;
+}
+
+export interface RetrieveDeps {
+  sql: Sql;
+  embedder: Embedder;
+  now: Date;
+}
+
+export interface RetrievedChunk extends ChunkHit {
+  /** 1-based rank in each strategy that returned the chunk. */
+  ranks: Partial<Record<StrategyName, number>>;
+  /** Set on a chunk added as the neighbour of a hit, with that hit's id. */
+  expandedFrom?: string;
+}
+
+export interface RetrieveResult {
+  chunks: RetrievedChunk[];
+  contextTokens: number;
+  failedStrategies: StrategyName[];
+  analysis: Pick<QueryAnalysis, "speakers" | "time" | "variants">;
+  timings: Record<string, number>;
+}
+
+/** Fused-score multipliers for the conversation signals; small, so they reorder near-ties only. */
+const SPEAKER_BOOST = 1.15;
+const TIME_BOOST = 1.25;
+
+class StrategyTimeout extends Error {}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new StrategyTimeout(`timed out after ${ms} ms`)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Hybrid retrieval for conversations: the chosen strategies run concurrently, each returning
+ * ranked candidates; Reciprocal Rank Fusion merges them; chunks by a speaker named in the query,
+ * or inside a time range it names, are favoured; the result is cut to top_k and the token budget.
+ * A strategy that fails or times out is reported in failedStrategies; if all fail, this throws.
+ */
+export async function retrieve(deps: RetrieveDeps, options: RetrieveOptions): Promise<RetrieveResult> {
+  const timings: Record<string, number> = {};
+  const time = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      timings[name] = Math.round((performance.now() - started) * 100) / 100;
+    }
+  };
+  const { sql, embedder } = deps;
+  const wantsVectors = options.strategies.some((s) => s !== "keyword");
+
+  const [speakers, baseVectors] = await Promise.all([
+    time("speakers", () => speakersInScope(sql, options.scope)),
+    wantsVectors ? time("embed", () => embedder.embed([options.query])) : Promise.resolve([]),
+  ]);
+  const analysis = analyseQuery(options.query, speakers, deps.now);
+
+  const strategies: Record<StrategyName, () => Promise<ChunkHit[]>> = {
+    semantic: () => semanticSearch(sql, options.scope, baseVectors[0]!, options.candidates, options.efSearch),
+    keyword: () => keywordSearch(sql, options.scope, options.query, options.candidates),
+    multi_query: async () => {
+      const variants = analysis.variants;
+      if (variants.length === 0) return semanticSearch(sql, options.scope, baseVectors[0]!, options.candidates, options.efSearch);
+      const vectors = await embedder.embed(variants.map((v) => v.text));
+      const lists = await Promise.all(
+        variants.map((v, i) => {
+          const scope = v.kind === "without_speaker" ? { ...options.scope, authorNames: analysis.speakers } : options.scope;
+          return semanticSearch(sql, scope, vectors[i]!, options.candidates, options.efSearch);
+        }),
+      );
+      return rrf(lists, (h) => h.id, options.rrfK).map((f) => f.item).slice(0, options.candidates);
+    },
+  };
+
+  const settled = await Promise.allSettled(
+    options.strategies.map((name) => time(name, () => withTimeout(strategies[name](), options.strategyTimeoutMs))),
+  );
+  const succeeded: { name: StrategyName; hits: ChunkHit[] }[] = [];
+  const failedStrategies: StrategyName[] = [];
+  settled.forEach((result, i) => {
+    const name = options.strategies[i]!;
+    if (result.status === "fulfilled") succeeded.push({ name, hits: result.value });
+    else {
+      failedStrategies.push(name);
+      console.warn(JSON.stringify({ level: "warn", event: "strategy_failed", strategy: name, error: String(result.reason).slice(0, 300) }));
+    }
+  });
+  if (succeeded.length === 0) throw new AllStrategiesFailed(failedStrategies);
+
+  const speakerSet = new Set(analysis.speakers);
+  const fused = rrf(succeeded.map((s) => s.hits), (h) => h.id, options.rrfK)
+    .map(({ item, score, ranks }) => {
+      let boosted = score;
+      if (speakerSet.size > 0 && item.authors.some((a) => speakerSet.has(a))) boosted *= SPEAKER_BOOST;
+      if (analysis.time && item.end >= analysis.time.from && item.start < analysis.time.to) boosted *= TIME_BOOST;
+      const byStrategy: RetrievedChunk["ranks"] = {};
+      succeeded.forEach((s, i) => ranks[i]! > 0 && (byStrategy[s.name] = ranks[i]!));
+      return { ...item, score: boosted, ranks: byStrategy } satisfies RetrievedChunk;
+    })
+    .sort((a, b) => b.score - a.score);
+
+  let chunks: RetrievedChunk[] = fused.slice(0, options.topK);
+  if (options.expandNeighbours) chunks = await time("expand", () => expandWithNeighbours(sql, options, chunks));
+  const { kept, tokens } = fitBudget(chunks, options.tokenBudget);
+  return {
+    chunks: kept,
+    contextTokens: tokens,
+    failedStrategies,
+    analysis: { speakers: analysis.speakers, time: analysis.time, variants: analysis.variants },
+    timings,
+  };
+}
+
+/** Keeps chunks in rank order while they fit the budget (a chunk that does not fit is skipped, later smaller ones may still fit). */
+export function fitBudget<T extends { tokens: number }>(chunks: T[], budget: number | undefined): { kept: T[]; tokens: number } {
+  let tokens = 0;
+  const kept: T[] = [];
+  for (const c of chunks) {
+    if (budget !== undefined && tokens + c.tokens > budget) continue;
+    kept.push(c);
+    tokens += c.tokens;
+  }
+  return { kept, tokens };
+}
+
+/**
+ * Spends budget left after the ranked hits on the chunks around the best ones (a question's
+ * answer often sits in the message just before or after the matching one). Neighbours follow
+ * their hit; nothing is added without a token budget to fill.
+ */
+async function expandWithNeighbours(sql: Sql, options: RetrieveOptions, hits: RetrievedChunk[]): Promise<RetrievedChunk[]> {
+  if (options.tokenBudget === undefined) return hits;
+  const used = hits.reduce((s, h) => s + h.tokens, 0);
+  if (used >= options.tokenBudget) return hits;
+  const neighbours = await neighbourChunks(sql, options.scope.tenantId, hits);
+  const seen = new Set(hits.map((h) => h.id));
+  const key = (conversationId: string, orderIndex: number) => `${conversationId}#${orderIndex}`;
+  const byPosition = new Map(neighbours.map((n) => [key(n.conversationId, n.orderIndex), n]));
+  let room = options.tokenBudget - used;
+  const out: RetrievedChunk[] = [];
+  for (const hit of hits) {
+    out.push(hit);
+    for (const offset of [1, -1]) {
+      const n = byPosition.get(key(hit.conversationId, hit.orderIndex + offset));
+      if (!n || seen.has(n.id) || n.tokens > room) continue;
+      seen.add(n.id);
+      room -= n.tokens;
+      out.push({ ...n, score: 0, ranks: {}, expandedFrom: hit.id });
+    }
+  }
+  return out;
+}
+
+export class AllStrategiesFailed extends Error {
+  override name = "AllStrategiesFailed";
+  constructor(readonly strategies: StrategyName[]) {
+    super(`every retrieval strategy failed: ${strategies.join(", ")}`);
+  }
+}
