@@ -54,6 +54,7 @@ try {
     if (!res.ok) throw new Error(`ingesting ${c.id} failed: ${res.status} ${await res.text()}`);
   }
 
+  const failures: Record<string, number> = {};
   const retrieve = async (query: string, conversationId: string, extra: object = {}) => {
     const t = performance.now();
     const res = await fetch(`${base}/api/rag/retrieve`, {
@@ -62,7 +63,8 @@ try {
       body: JSON.stringify({ query, conversation_id: conversationId, top_k: 50, ...(strategies ? { strategies } : {}), ...extra }),
     });
     if (!res.ok) throw new Error(`retrieve failed: ${res.status} ${await res.text()}`);
-    const body = (await res.json()) as { chunks: Chunk[]; timings: { total: number } };
+    const body = (await res.json()) as { chunks: Chunk[]; timings: { total: number }; failed_strategies: string[] };
+    for (const f of body.failed_strategies) failures[f] = (failures[f] ?? 0) + 1;
     return { chunks: body.chunks, ms: performance.now() - t, serverMs: body.timings.total };
   };
 
@@ -110,9 +112,9 @@ try {
 
   console.log(`questions: ${rows.length}; strategies: ${strategies?.join(",") ?? "default"}; expand: ${expand}`);
   console.table(table);
-  console.log("retrieve latency", latency);
+  console.log("retrieve latency", latency, "failed strategies", failures);
   mkdirSync(join(ROOT, "reports"), { recursive: true });
-  writeFileSync(join(ROOT, "reports/eval-retrieval.json"), `${JSON.stringify({ date: new Date().toISOString(), strategies: strategies ?? "default", expand, recall: table, latency }, null, 2)}\n`);
+  writeFileSync(join(ROOT, "reports/eval-retrieval.json"), `${JSON.stringify({ date: new Date().toISOString(), strategies: strategies ?? "default", expand, recall: table, latency, failures }, null, 2)}\n`);
 } finally {
   await stack?.stop();
 }

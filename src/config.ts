@@ -24,6 +24,8 @@ export interface Config {
     strategyTimeoutMs: number;
     maxQueryTokens: number;
     defaultStrategies: StrategyName[];
+    /** RRF weight of each strategy's list. */
+    weights: Record<StrategyName, number>;
   };
 }
 
@@ -56,6 +58,11 @@ const schema = z.object({
     .default("semantic,keyword,multi_query")
     .transform((s) => s.split(",").map((x) => x.trim()))
     .pipe(z.array(z.enum(STRATEGIES)).min(1)),
+  RRF_WEIGHTS: z
+    .string()
+    .default("keyword:1,semantic:1,multi_query:1")
+    .transform((s) => Object.fromEntries(s.split(",").map((pair) => pair.split(":").map((x) => x.trim()))))
+    .pipe(z.object({ keyword: z.coerce.number().min(0).default(1), semantic: z.coerce.number().min(0).default(1), multi_query: z.coerce.number().min(0).default(1) }).strict()),
 });
 
 export class ConfigError extends Error {
@@ -95,6 +102,7 @@ export function parseConfig(vars: Record<string, unknown>): Config {
       strategyTimeoutMs: v.RETRIEVE_STRATEGY_TIMEOUT_MS,
       maxQueryTokens: v.MAX_QUERY_TOKENS,
       defaultStrategies: v.RETRIEVE_STRATEGIES,
+      weights: v.RRF_WEIGHTS,
     },
   };
 }

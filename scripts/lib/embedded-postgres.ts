@@ -23,6 +23,7 @@ export async function startEmbeddedPostgres(options: { dataDir?: string; port?: 
     // the server multiplexes them onto PGlite's single session, keeping transactions whole.
     maxConnections: options.maxConnections ?? 64,
   });
+  keepSequencesAtomic(server, db);
   let port = options.port ?? 0;
   server.addEventListener("listening", (e) => {
     const detail = (e as CustomEvent<{ port: number }>).detail;
@@ -39,5 +40,84 @@ export async function startEmbeddedPostgres(options: { dataDir?: string; port?: 
       await server.stop();
       await db.close();
     },
+  };
+}
+
+interface QueuedMessage {
+  handlerId: number;
+  message: Uint8Array;
+  resolve(bytes: number): void;
+  reject(err: unknown): void;
+  onData(data: Uint8Array): void;
+}
+
+interface QueryQueue {
+  queue: QueuedMessage[];
+  processing: boolean;
+  lastHandlerId: number | null;
+  processQueue(): Promise<void>;
+  clearQueueForHandler(handlerId: number): void;
+}
+
+// Message types after which a client waits for the server: Sync, simple Query, Flush, Terminate.
+const SYNC_POINTS = new Set(["S", "Q", "H", "X"].map((c) => c.charCodeAt(0)));
+
+/**
+ * pglite-socket multiplexes connections onto PGlite's one session message by message, keeping a
+ * transaction's messages together but not an extended-protocol sequence (Parse/Bind/Execute …
+ * Sync): two concurrent queries interleave and one fails with 'portal "" does not exist'. Real
+ * Postgres gives every connection its own session, so the Worker runs queries concurrently; this
+ * makes the embedded server behave the same by also keeping each sequence up to its Sync
+ * together. It replaces the queue's scheduling of @electric-sql/pglite-socket 0.2.17 (pinned);
+ * the concurrent-retrieval tests fail if a new version breaks it.
+ */
+function keepSequencesAtomic(server: PGLiteSocketServer, db: PGlite): void {
+  const queue = (server as unknown as { queryQueue: QueryQueue }).queryQueue;
+  if (!queue || !Array.isArray(queue.queue) || typeof queue.processQueue !== "function") {
+    throw new Error("unexpected @electric-sql/pglite-socket internals: update scripts/lib/embedded-postgres.ts");
+  }
+  let openSequence: number | null = null;
+  const clear = queue.clearQueueForHandler.bind(queue);
+  queue.clearQueueForHandler = (handlerId) => {
+    clear(handlerId);
+    if (openSequence === handlerId) {
+      openSequence = null;
+      void queue.processQueue();
+    }
+  };
+  queue.processQueue = async function processQueue(this: QueryQueue) {
+    if (this.processing || this.queue.length === 0) return;
+    this.processing = true;
+    try {
+      while (this.queue.length > 0) {
+        const owner = db.isInTransaction() && this.lastHandlerId !== null ? this.lastHandlerId : openSequence;
+        const index = owner === null ? 0 : this.queue.findIndex((q) => q.handlerId === owner);
+        // The owner of the open sequence or transaction has not sent its next message yet: wait for it.
+        if (index === -1) break;
+        const [next] = this.queue.splice(index, 1) as [QueuedMessage];
+        let bytes = 0;
+        try {
+          await db.runExclusive(() =>
+            db.execProtocolRawStream(next.message, {
+              onRawData: (data: Uint8Array) => {
+                bytes += data.length;
+                next.onData(data);
+              },
+            }),
+          );
+        } catch (err) {
+          openSequence = null;
+          next.reject(err);
+          continue;
+        }
+        this.lastHandlerId = next.handlerId;
+        // A startup message (no type byte: it begins with its length's high byte, 0) also ends a sequence.
+        const type = next.message[0]!;
+        openSequence = type === 0 || SYNC_POINTS.has(type) ? null : next.handlerId;
+        next.resolve(bytes);
+      }
+    } finally {
+      this.processing = false;
+    }
   };
 }

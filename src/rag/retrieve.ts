@@ -16,6 +16,7 @@ export interface RetrieveOptions {
   candidates: number;
   strategyTimeoutMs: number;
   expandNeighbours: boolean;
+  weights: Record<StrategyName, number>;
 }
 
 export interface RetrieveDeps {
@@ -109,7 +110,7 @@ export async function retrieve(deps: RetrieveDeps, options: RetrieveOptions): Pr
   if (succeeded.length === 0) throw new AllStrategiesFailed(failedStrategies);
 
   const speakerSet = new Set(analysis.speakers);
-  const fused = rrf(succeeded.map((s) => s.hits), (h) => h.id, options.rrfK)
+  const fused = rrf(succeeded.map((s) => ({ items: s.hits, weight: options.weights[s.name] })), (h) => h.id, options.rrfK)
     .map(({ item, score, ranks }) => {
       let boosted = score;
       if (speakerSet.size > 0 && item.authors.some((a) => speakerSet.has(a))) boosted *= SPEAKER_BOOST;

@@ -56,6 +56,7 @@ export const ragRoutes = new Hono<AppEnv>().post("/retrieve", async (c) => {
         candidates: Math.max(config.retrieval.candidates, body.top_k),
         strategyTimeoutMs: config.retrieval.strategyTimeoutMs,
         expandNeighbours: body.expand_neighbors ?? false,
+        weights: config.retrieval.weights,
       },
     );
     const total = performance.now() - started;
