@@ -42,7 +42,7 @@ const schema = z.object({
   OPENAI_API_KEY: z.string().min(1).optional(),
   OPENAI_BASE_URL: z.url().optional(),
   OPENAI_TIMEOUT_MS: int(100, 600_000).default(20_000),
-  CHUNK_MAX_TOKENS: int(32, 8192).default(160),
+  CHUNK_MAX_TOKENS: int(32, 8192).default(256),
   CHUNK_SESSION_GAP_MINUTES: int(1, 525_600).default(60),
   MAX_BODY_BYTES: int(1024, 100 * 1024 * 1024).default(5 * 1024 * 1024),
   MAX_MESSAGES_PER_REQUEST: int(1, 100_000).default(5000),
@@ -55,9 +55,9 @@ const schema = z.object({
   MAX_QUERY_TOKENS: int(8, 8192).default(256),
   RETRIEVE_STRATEGIES: z
     .string()
-    .default("semantic,keyword,multi_query")
-    .transform((s) => s.split(",").map((x) => x.trim()))
-    .pipe(z.array(z.enum(STRATEGIES)).min(1)),
+    .optional()
+    .transform((s) => s?.split(",").map((x) => x.trim()))
+    .pipe(z.array(z.enum(STRATEGIES)).min(1).optional()),
   RRF_WEIGHTS: z
     .string()
     .default("keyword:1,semantic:1,multi_query:1")
@@ -101,7 +101,9 @@ export function parseConfig(vars: Record<string, unknown>): Config {
       candidates: v.RETRIEVE_CANDIDATES,
       strategyTimeoutMs: v.RETRIEVE_STRATEGY_TIMEOUT_MS,
       maxQueryTokens: v.MAX_QUERY_TOKENS,
-      defaultStrategies: v.RETRIEVE_STRATEGIES,
+      // Measured on LoCoMo (docs/RETRIEVAL.md): with the lexical local embedder, BM25 alone ranks best;
+      // a semantic model adds what words miss, so the openai provider searches with all three.
+      defaultStrategies: v.RETRIEVE_STRATEGIES ?? (v.EMBEDDING_PROVIDER === "local" ? ["keyword"] : ["semantic", "keyword", "multi_query"]),
       weights: v.RRF_WEIGHTS,
     },
   };

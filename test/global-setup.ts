@@ -5,6 +5,7 @@ import type { TestProject } from "vitest/node";
 import { ensureDevKeys } from "../scripts/lib/dev-keys.ts";
 import { startEmbeddedPostgres } from "../scripts/lib/embedded-postgres.ts";
 import { migrate } from "../scripts/lib/migrations.ts";
+import { loadBulkChunks } from "./helpers/bulk-chunks.ts";
 import { startFakeOpenAI } from "./helpers/fake-openai.ts";
 
 export default async function setup({ provide }: TestProject) {
@@ -12,6 +13,7 @@ export default async function setup({ provide }: TestProject) {
   const sql = postgres(pg.url, { max: 1, onnotice: () => {} });
   await migrate(sql);
   await ensureDevKeys(sql);
+  await loadBulkChunks(sql);
   await sql.end();
   const openai = await startFakeOpenAI();
   provide("databaseUrl", pg.url);

@@ -73,21 +73,25 @@ export function scopeSql(db: Db, scope: SearchScope) {
  * relaxed order they return in is fixed by the outer ORDER BY.
  */
 export async function semanticSearch(sql: Sql, scope: SearchScope, vector: Float32Array, limit: number, efSearch: number): Promise<ChunkHit[]> {
-  const literal = toVectorLiteral(vector);
-  const run = async (db: Db) => {
-    await db`SELECT set_config('hnsw.ef_search', ${String(efSearch)}, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`;
-    return db<HitRow[]>`
-      WITH nearest AS MATERIALIZED (
-        SELECT ${HIT_COLUMNS(db)}, c.embedding <=> ${literal}::vector AS distance
-        FROM conversation_chunks c
-        WHERE ${scopeSql(db, scope)}
-        ORDER BY c.embedding <=> ${literal}::vector
-        LIMIT ${limit})
-      SELECT *, 1 - distance AS score FROM nearest ORDER BY distance`;
-  };
   // set_config(..., true) lasts for the transaction only, so the settings never leak to another query.
-  const rows = (await sql.begin(run)) as unknown as HitRow[];
+  const rows = (await sql.begin(async (tx) => {
+    await tx`SELECT set_config('hnsw.ef_search', ${String(efSearch)}, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`;
+    return semanticQuery(tx, scope, vector, limit);
+  })) as unknown as HitRow[];
   return rows.map(toHit);
+}
+
+/** The statement semanticSearch runs (exported so tests can EXPLAIN it). */
+export function semanticQuery(db: Db, scope: SearchScope, vector: Float32Array, limit: number) {
+  const literal = toVectorLiteral(vector);
+  return db<HitRow[]>`
+    WITH nearest AS MATERIALIZED (
+      SELECT ${HIT_COLUMNS(db)}, c.embedding <=> ${literal}::vector AS distance
+      FROM conversation_chunks c
+      WHERE ${scopeSql(db, scope)}
+      ORDER BY c.embedding <=> ${literal}::vector
+      LIMIT ${limit})
+    SELECT *, 1 - distance AS score FROM nearest ORDER BY distance`;
 }
 
 /**
@@ -98,7 +102,12 @@ export async function semanticSearch(sql: Sql, scope: SearchScope, vector: Float
  * weigh as much as the rare word that answers the question.
  */
 export async function keywordSearch(db: Db, scope: SearchScope, query: string, limit: number): Promise<ChunkHit[]> {
-  const rows = await db<HitRow[]>`
+  return (await keywordQuery(db, scope, query, limit)).map(toHit);
+}
+
+/** The statement keywordSearch runs (exported so tests can EXPLAIN it). */
+export function keywordQuery(db: Db, scope: SearchScope, query: string, limit: number) {
+  return db<HitRow[]>`
     WITH q AS (
       SELECT replace(plainto_tsquery('english', ${query})::text, ' & ', ' | ') AS text),
     terms AS (
@@ -119,7 +128,6 @@ export async function keywordSearch(db: Db, scope: SearchScope, query: string, l
       GROUP BY tf.id ORDER BY score DESC LIMIT ${limit})
     SELECT ${HIT_COLUMNS(db)}, r.score FROM ranked r JOIN conversation_chunks c ON c.id = r.id AND c.tenant_id = ${scope.tenantId}
     ORDER BY r.score DESC, c.order_index`;
-  return rows.map(toHit);
 }
 
 /** Distinct speaker names in a scope, for recognising them in a query. */

@@ -32,8 +32,11 @@ export function problemResponse(c: Context, err: ApiError): Response {
 /** The one error handler: everything thrown becomes problem+json; 5xx are logged with the request id. */
 export const onError: ErrorHandler<AppEnv> = (err, c) => {
   const apiError = toApiError(err);
-  if (apiError.status >= 500) {
+  // Unexpected errors keep their stack for debugging; expected unavailability (503) is one line.
+  if (apiError.status === 500) {
     console.error(JSON.stringify({ level: "error", request_id: c.var.requestId, code: apiError.code, error: String(err), stack: (err as Error).stack }));
+  } else if (apiError.status > 500) {
+    console.warn(JSON.stringify({ level: "warn", request_id: c.var.requestId, code: apiError.code, detail: apiError.detail }));
   }
   return problemResponse(c, apiError);
 };

@@ -71,18 +71,18 @@ export async function retrieve(deps: RetrieveDeps, options: RetrieveOptions): Pr
   const { sql, embedder } = deps;
   const wantsVectors = options.strategies.some((s) => s !== "keyword");
 
-  const [speakers, baseVectors] = await Promise.all([
-    time("speakers", () => speakersInScope(sql, options.scope)),
-    wantsVectors ? time("embed", () => embedder.embed([options.query])) : Promise.resolve([]),
-  ]);
+  // The query's vector is part of the vector strategies: if the embedder fails, keyword search still answers.
+  const queryVector = wantsVectors ? time("embed", () => embedder.embed([options.query])).then((v) => v[0]!) : undefined;
+  queryVector?.catch(() => {});
+  const speakers = await time("speakers", () => speakersInScope(sql, options.scope));
   const analysis = analyseQuery(options.query, speakers, deps.now);
 
   const strategies: Record<StrategyName, () => Promise<ChunkHit[]>> = {
-    semantic: () => semanticSearch(sql, options.scope, baseVectors[0]!, options.candidates, options.efSearch),
+    semantic: async () => semanticSearch(sql, options.scope, await queryVector!, options.candidates, options.efSearch),
     keyword: () => keywordSearch(sql, options.scope, options.query, options.candidates),
     multi_query: async () => {
       const variants = analysis.variants;
-      if (variants.length === 0) return semanticSearch(sql, options.scope, baseVectors[0]!, options.candidates, options.efSearch);
+      if (variants.length === 0) return semanticSearch(sql, options.scope, await queryVector!, options.candidates, options.efSearch);
       const vectors = await embedder.embed(variants.map((v) => v.text));
       const lists = await Promise.all(
         variants.map((v, i) => {

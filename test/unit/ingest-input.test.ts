@@ -77,7 +77,7 @@ describe("mergeMessages", () => {
 
 describe("parseConfig", () => {
   it("applies defaults", () => {
-    expect(parseConfig({})).toMatchObject({ embedding: { provider: "local", model: "local-hash-v1", dimensions: 384 }, chunkMaxTokens: 160 });
+    expect(parseConfig({})).toMatchObject({ embedding: { provider: "local", model: "local-hash-v1", dimensions: 384 }, chunkMaxTokens: 256 });
   });
 
   it("names every invalid variable", () => {

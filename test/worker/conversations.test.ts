@@ -36,7 +36,7 @@ describe("POST /api/conversations", () => {
     for (const c of chunks) {
       expect(c.dims).toBe(384);
       expect(c.token_count).toBeGreaterThan(0);
-      expect(c.token_count).toBeLessThanOrEqual(160);
+      expect(c.token_count).toBeLessThanOrEqual(256);
       expect(new Date(c.start_ts as string) <= new Date(c.end_ts as string)).toBe(true);
     }
     expect(new Set(chunks.flatMap((c) => c.authors as string[]))).toEqual(new Set(["John", "Priya", "Marco"]));

@@ -1,0 +1,30 @@
+import type { TestMessage } from "./api";
+
+/** A small product-team conversation over two days, written for retrieval tests. */
+export function launchConversation(id: string): { id: string; title: string; messages: TestMessage[] } {
+  const lines: [string, string, string, string?][] = [
+    ["Priya", "2025-05-12T09:00:00Z", "Good morning. Today: the release checklist and the database migration."],
+    ["John", "2025-05-12T09:01:00Z", "The release checklist is done except for the changelog."],
+    ["Marco", "2025-05-12T09:02:00Z", "The database migration to Postgres 17 needs a maintenance window of two hours."],
+    ["Priya", "2025-05-12T09:03:00Z", "Let's schedule the maintenance window for Saturday night."],
+    ["John", "2025-05-12T09:04:00Z", "I will announce the maintenance window to customers on Thursday."],
+    ["Helpdesk", "2025-05-12T09:05:00Z", "Reminder: the support rota for the weekend is not filled yet.", "bot"],
+    ["Marco", "2025-05-12T09:06:00Z", "I can take the Saturday support shift since I'm up for the migration anyway."],
+    ["Priya", "2025-05-13T14:00:00Z", "Update: the staging deploy was rolled back because of a memory leak in the image resizer."],
+    ["Marco", "2025-05-13T14:01:00Z", "The leak comes from an unbounded cache of decoded thumbnails. I'm adding an LRU limit."],
+    ["John", "2025-05-13T14:02:00Z", "Does the rollback delay the launch date of June 2?"],
+    ["Priya", "2025-05-13T14:03:00Z", "No, the launch stays on June 2 if the fix ships by Friday."],
+    ["Marco", "2025-05-13T14:04:00Z", "The fix with the LRU limit is in review now."],
+  ];
+  return {
+    id,
+    title: "Release planning",
+    messages: lines.map(([author_name, timestamp, text, author_type], i) => ({
+      id: `m${i + 1}`,
+      author_name,
+      author_type: author_type ?? "human",
+      text,
+      timestamp,
+    })),
+  };
+}
