@@ -1,15 +1,15 @@
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
-import type { AppEnv } from "./app-env";
-import { notFound } from "./errors";
-import { apiKeyAuth, requireAdmin } from "./middleware/auth";
-import { requestContext } from "./middleware/context";
-import { onError } from "./middleware/errors";
-import { schemaReady } from "./middleware/schema-ready";
-import { adminKeyRoutes } from "./routes/admin-keys";
-import { conversationRoutes } from "./routes/conversations";
-import { healthRoutes } from "./routes/health";
-import { ragRoutes } from "./routes/rag";
+import type { AppEnv } from "./app-env.ts";
+import { notFound } from "./errors.ts";
+import { apiKeyAuth, requireAdmin } from "./middleware/auth.ts";
+import { requestContext } from "./middleware/context.ts";
+import { onError } from "./middleware/errors.ts";
+import { schemaReady } from "./middleware/schema-ready.ts";
+import { adminKeyRoutes } from "./routes/admin-keys.ts";
+import { conversationRoutes } from "./routes/conversations.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { ragRoutes } from "./routes/rag.ts";
 
 /** Builds the Hono app: shared middleware, then one route group per file. */
 export function createApp() {

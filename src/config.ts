@@ -16,6 +16,8 @@ export interface Config {
   maxMessagesPerRequest: number;
   maxMessageChars: number;
   statementTimeoutMs: number;
+  /** How long an isolate trusts a key lookup (0: every request asks the database). */
+  authCacheTtlMs: number;
   retrieval: {
     rrfK: number;
     efSearch: number;
@@ -48,6 +50,7 @@ const schema = z.object({
   MAX_MESSAGES_PER_REQUEST: int(1, 100_000).default(5000),
   MAX_MESSAGE_CHARS: int(1, 1_000_000).default(32_000),
   DB_STATEMENT_TIMEOUT_MS: int(100, 600_000).default(15_000),
+  AUTH_CACHE_TTL_SECONDS: int(0, 3600).default(30),
   RRF_K: int(1, 10_000).default(60),
   HNSW_EF_SEARCH: int(1, 1000).default(100),
   RETRIEVE_CANDIDATES: int(10, 1000).default(60),
@@ -95,6 +98,7 @@ export function parseConfig(vars: Record<string, unknown>): Config {
     maxMessagesPerRequest: v.MAX_MESSAGES_PER_REQUEST,
     maxMessageChars: v.MAX_MESSAGE_CHARS,
     statementTimeoutMs: v.DB_STATEMENT_TIMEOUT_MS,
+    authCacheTtlMs: v.AUTH_CACHE_TTL_SECONDS * 1000,
     retrieval: {
       rrfK: v.RRF_K,
       efSearch: v.HNSW_EF_SEARCH,

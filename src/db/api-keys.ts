@@ -1,5 +1,5 @@
-import type { Role } from "../auth/api-key";
-import type { Db } from "./client";
+import type { Role } from "../auth/api-key.ts";
+import type { Db } from "./client.ts";
 
 export interface KeyOwner {
   keyId: string;

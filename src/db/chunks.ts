@@ -1,7 +1,7 @@
-import type { Chunk } from "../ingest/chunker";
-import type { Db } from "./client";
-import { json } from "./json";
-import { toVectorLiteral } from "./vector";
+import type { Chunk } from "../ingest/chunker.ts";
+import type { Db } from "./client.ts";
+import { json } from "./json.ts";
+import { toVectorLiteral } from "./vector.ts";
 
 export interface StoredChunkRef {
   id: string;

@@ -1,5 +1,5 @@
-import type { Db } from "./client";
-import { json } from "./json";
+import type { Db } from "./client.ts";
+import { json } from "./json.ts";
 
 export interface ConversationSummary {
   id: string;

@@ -1,6 +1,6 @@
-import type { Db } from "./client";
-import { json } from "./json";
-import { fromVectorLiteral, toVectorLiteral } from "./vector";
+import type { Db } from "./client.ts";
+import { json } from "./json.ts";
+import { fromVectorLiteral, toVectorLiteral } from "./vector.ts";
 
 /** Cached vectors for these text hashes under `model`; touches last_used_at so housekeeping keeps them. */
 export async function getCachedEmbeddings(db: Db, model: string, hashes: string[]): Promise<Map<string, Float32Array>> {

@@ -1,5 +1,5 @@
 import type postgres from "postgres";
-import type { Db } from "./client";
+import type { Db } from "./client.ts";
 
 /**
  * A value sent as one jsonb parameter. Batches travel this way (one statement for many rows);

@@ -1,4 +1,4 @@
-import type { Db } from "./client";
+import type { Db } from "./client.ts";
 
 /** Migrations this code needs, in order. A unit test keeps it equal to the files in migrations/. */
 export const EXPECTED_MIGRATIONS = ["0001_init"] as const;

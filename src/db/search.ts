@@ -1,6 +1,6 @@
-import type { Db, Sql } from "./client";
-import { json } from "./json";
-import { toVectorLiteral } from "./vector";
+import type { Db, Sql } from "./client.ts";
+import { json } from "./json.ts";
+import { toVectorLiteral } from "./vector.ts";
 
 /** Which chunks a search may return; always within one tenant. */
 export interface SearchScope {

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { ApiError, badRequest, type FieldProblem } from "../errors";
+import { ApiError, badRequest, type FieldProblem } from "../errors.ts";
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 

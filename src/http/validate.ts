@@ -1,6 +1,6 @@
 import type { z } from "zod";
-import { badRequest, type FieldProblem } from "../errors";
-import { findUnstorableStrings } from "./read-json";
+import { badRequest, type FieldProblem } from "../errors.ts";
+import { findUnstorableStrings } from "./read-json.ts";
 
 /** JSON Pointer (RFC 6901) for a zod issue path, "#/messages/3/text". */
 export function pointerOf(path: PropertyKey[]): string {

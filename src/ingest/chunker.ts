@@ -1,4 +1,4 @@
-import type { Tokenizer } from "../tokens/tokenizer";
+import type { Tokenizer } from "../tokens/tokenizer.ts";
 
 export interface ChunkInputMessage {
   id: string;

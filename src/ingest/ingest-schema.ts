@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Config } from "../config";
+import type { Config } from "../config.ts";
 
 const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
 

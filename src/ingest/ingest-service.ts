@@ -1,13 +1,13 @@
-import type { Db, Sql } from "../db/client";
-import { deleteChunks, insertChunks, listChunkRefs, reorderChunks, type NewChunk } from "../db/chunks";
-import { ensureConversation, finishConversation } from "../db/conversations";
-import { getCachedEmbeddings, putCachedEmbeddings } from "../db/embedding-cache";
-import { deleteMessages, listMessages, upsertMessages, type StoredMessage } from "../db/messages";
-import { sha256Hex } from "../hash";
-import type { Embedder } from "../providers/embedder";
-import type { Tokenizer } from "../tokens/tokenizer";
-import { chunkMessages, type Chunk, type ChunkOptions } from "./chunker";
-import type { IngestMessage, IngestRequest } from "./ingest-schema";
+import type { Db, Sql } from "../db/client.ts";
+import { deleteChunks, insertChunks, listChunkRefs, reorderChunks, type NewChunk } from "../db/chunks.ts";
+import { ensureConversation, finishConversation } from "../db/conversations.ts";
+import { getCachedEmbeddings, putCachedEmbeddings } from "../db/embedding-cache.ts";
+import { deleteMessages, listMessages, upsertMessages, type StoredMessage } from "../db/messages.ts";
+import { sha256Hex } from "../hash.ts";
+import type { Embedder } from "../providers/embedder.ts";
+import type { Tokenizer } from "../tokens/tokenizer.ts";
+import { chunkMessages, type Chunk, type ChunkOptions } from "./chunker.ts";
+import type { IngestMessage, IngestRequest } from "./ingest-schema.ts";
 
 export interface IngestDeps {
   sql: Sql;

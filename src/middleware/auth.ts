@@ -1,8 +1,9 @@
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../app-env";
-import { hashApiKey } from "../auth/api-key";
-import { findKeyOwner } from "../db/api-keys";
-import { ApiError } from "../errors";
+import type { AppEnv } from "../app-env.ts";
+import { hashApiKey } from "../auth/api-key.ts";
+import { keyCache } from "../auth/key-cache.ts";
+import { findKeyOwner } from "../db/api-keys.ts";
+import { ApiError } from "../errors.ts";
 
 const unauthorized = (detail: string) =>
   new ApiError(401, "unauthorized", detail, [], { "www-authenticate": 'Bearer realm="convo-rag"' });
@@ -13,8 +14,13 @@ export function apiKeyAuth(): MiddlewareHandler<AppEnv> {
     const header = c.req.header("authorization");
     const match = header?.match(/^Bearer\s+(\S{1,512})\s*$/i);
     if (!match) throw unauthorized(header ? "Authorization header must be 'Bearer <api key>'" : "missing Authorization: Bearer <api key>");
-    const owner = await findKeyOwner(c.var.sql(), hashApiKey(match[1]!));
-    if (!owner) throw unauthorized("unknown or revoked API key");
+    const keyHash = hashApiKey(match[1]!);
+    let owner = keyCache.get(keyHash);
+    if (!owner) {
+      owner = await findKeyOwner(c.var.sql(), keyHash);
+      if (!owner) throw unauthorized("unknown or revoked API key");
+      keyCache.set(keyHash, owner, c.var.config.authCacheTtlMs);
+    }
     c.set("auth", owner);
     await next();
   };

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../app-env";
-import { configFor } from "../config";
-import { createSql, type Sql } from "../db/client";
+import type { AppEnv } from "../app-env.ts";
+import { configFor } from "../config.ts";
+import { createSql, type Sql } from "../db/client.ts";
 
 /**
  * Puts the isolate's Config and a lazily created per-request Postgres client on the context.

@@ -1,9 +1,9 @@
 import type { Context, ErrorHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { AppEnv } from "../app-env";
-import { ConfigError } from "../config";
-import { ApiError, problemBody } from "../errors";
-import { EmbeddingError } from "../providers/embedder";
+import type { AppEnv } from "../app-env.ts";
+import { ConfigError } from "../config.ts";
+import { ApiError, problemBody } from "../errors.ts";
+import { EmbeddingError } from "../providers/embedder.ts";
 
 /** Postgres errors that mean "try again later" rather than "this request is wrong". */
 const TRANSIENT_SQLSTATE = new Set(["57014", "57P01", "57P03", "53300", "08000", "08003", "08006", "08001", "40001", "40P01"]);

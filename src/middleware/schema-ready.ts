@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../app-env";
-import { dimensionMismatch, readSchemaStatus } from "../db/schema";
-import { ApiError } from "../errors";
+import type { AppEnv } from "../app-env.ts";
+import { dimensionMismatch, readSchemaStatus } from "../db/schema.ts";
+import { ApiError } from "../errors.ts";
 
 const verified = new WeakMap<object, true>();
 

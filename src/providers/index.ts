@@ -1,7 +1,7 @@
-import type { Config } from "../config";
-import type { Embedder } from "./embedder";
-import { localEmbedder } from "./local-embedder";
-import { openAIEmbedder } from "./openai-embedder";
+import type { Config } from "../config.ts";
+import type { Embedder } from "./embedder.ts";
+import { localEmbedder } from "./local-embedder.ts";
+import { openAIEmbedder } from "./openai-embedder.ts";
 
 /** The one place where the configured embedding provider is chosen. */
 export function createEmbedder(config: Config): Embedder {

@@ -1,5 +1,5 @@
-import { STOPWORDS, stem, words } from "../text/words";
-import type { Embedder } from "./embedder";
+import { STOPWORDS, stem, words } from "../text/words.ts";
+import type { Embedder } from "./embedder.ts";
 
 /** FNV-1a, 32-bit: fast, well spread, deterministic across runtimes. */
 function fnv1a(s: string, seed = 0x811c9dc5): number {

@@ -1,5 +1,5 @@
 import OpenAI from "openai";
-import { EmbeddingError, type Embedder } from "./embedder";
+import { EmbeddingError, type Embedder } from "./embedder.ts";
 
 export interface OpenAIEmbedderOptions {
   apiKey: string | undefined;

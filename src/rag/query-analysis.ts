@@ -1,5 +1,5 @@
-import { STOPWORDS, words } from "../text/words";
-import { parseTimeExpression, type TimeRange } from "./time-expressions";
+import { STOPWORDS, words } from "../text/words.ts";
+import { parseTimeExpression, type TimeRange } from "./time-expressions.ts";
 
 export interface QueryAnalysis {
   query: string;

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { STRATEGIES, type Config } from "../config";
-import { parseTimestamp } from "../ingest/ingest-schema";
+import { STRATEGIES, type Config } from "../config.ts";
+import { parseTimestamp } from "../ingest/ingest-schema.ts";
 
 const timestamp = z.string().transform((value, ctx) => {
   const date = parseTimestamp(value);

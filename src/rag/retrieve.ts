@@ -1,9 +1,9 @@
-import type { StrategyName } from "../config";
-import type { Sql } from "../db/client";
-import { keywordSearch, neighbourChunks, semanticSearch, speakersInScope, type ChunkHit, type SearchScope } from "../db/search";
-import type { Embedder } from "../providers/embedder";
-import { analyseQuery, type QueryAnalysis } from "./query-analysis";
-import { rrf } from "./rrf";
+import type { StrategyName } from "../config.ts";
+import type { Sql } from "../db/client.ts";
+import { keywordSearch, neighbourChunks, semanticSearch, speakersInScope, type ChunkHit, type SearchScope } from "../db/search.ts";
+import type { Embedder } from "../providers/embedder.ts";
+import { analyseQuery, type QueryAnalysis } from "./query-analysis.ts";
+import { rrf } from "./rrf.ts";
 
 export interface RetrieveOptions {
   query: string;
@@ -74,13 +74,14 @@ export async function retrieve(deps: RetrieveDeps, options: RetrieveOptions): Pr
   // The query's vector is part of the vector strategies: if the embedder fails, keyword search still answers.
   const queryVector = wantsVectors ? time("embed", () => embedder.embed([options.query])).then((v) => v[0]!) : undefined;
   queryVector?.catch(() => {});
-  const speakers = await time("speakers", () => speakersInScope(sql, options.scope));
-  const analysis = analyseQuery(options.query, speakers, deps.now);
+  // Speakers matter only to multi_query's variants and to the final boosts: look them up alongside the searches.
+  const analysisPromise = time("speakers", () => speakersInScope(sql, options.scope)).then((speakers) => analyseQuery(options.query, speakers, deps.now));
 
   const strategies: Record<StrategyName, () => Promise<ChunkHit[]>> = {
     semantic: async () => semanticSearch(sql, options.scope, await queryVector!, options.candidates, options.efSearch),
     keyword: () => keywordSearch(sql, options.scope, options.query, options.candidates),
     multi_query: async () => {
+      const analysis = await analysisPromise;
       const variants = analysis.variants;
       if (variants.length === 0) return semanticSearch(sql, options.scope, await queryVector!, options.candidates, options.efSearch);
       const vectors = await embedder.embed(variants.map((v) => v.text));
@@ -108,6 +109,7 @@ export async function retrieve(deps: RetrieveDeps, options: RetrieveOptions): Pr
     }
   });
   if (succeeded.length === 0) throw new AllStrategiesFailed(failedStrategies);
+  const analysis = await analysisPromise;
 
   const speakerSet = new Set(analysis.speakers);
   const fused = rrf(succeeded.map((s) => ({ items: s.hits, weight: options.weights[s.name] })), (h) => h.id, options.rrfK)

@@ -1,11 +1,12 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import type { AppEnv } from "../app-env";
-import { generateApiKey, hashApiKey, keyPrefix } from "../auth/api-key";
-import { insertApiKey, listApiKeys, revokeApiKey } from "../db/api-keys";
-import { notFound } from "../errors";
-import { readJson } from "../http/read-json";
-import { parseBody } from "../http/validate";
+import type { AppEnv } from "../app-env.ts";
+import { generateApiKey, hashApiKey, keyPrefix } from "../auth/api-key.ts";
+import { keyCache } from "../auth/key-cache.ts";
+import { insertApiKey, listApiKeys, revokeApiKey } from "../db/api-keys.ts";
+import { notFound } from "../errors.ts";
+import { readJson } from "../http/read-json.ts";
+import { parseBody } from "../http/validate.ts";
 
 const tenantId = z
   .string()
@@ -29,5 +30,6 @@ export const adminKeyRoutes = new Hono<AppEnv>()
   .delete("/:id", async (c) => {
     const id = c.req.param("id");
     if (!UUID.test(id) || !(await revokeApiKey(c.var.sql(), id))) throw notFound(`API key '${id.slice(0, 64)}' does not exist or is already revoked`);
+    keyCache.forgetKey(id);
     return c.body(null, 204);
   });

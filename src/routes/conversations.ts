@@ -1,14 +1,14 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import type { AppEnv } from "../app-env";
-import { deleteConversation, getConversation, listConversations, type ConversationSummary } from "../db/conversations";
-import { badRequest, notFound } from "../errors";
-import { readJson } from "../http/read-json";
-import { parseBody } from "../http/validate";
-import { ingestSchema } from "../ingest/ingest-schema";
-import { ingestConversation } from "../ingest/ingest-service";
-import { createEmbedder } from "../providers";
-import { tiktoken } from "../tokens/tokenizer";
+import type { AppEnv } from "../app-env.ts";
+import { deleteConversation, getConversation, listConversations, type ConversationSummary } from "../db/conversations.ts";
+import { badRequest, notFound } from "../errors.ts";
+import { readJson } from "../http/read-json.ts";
+import { parseBody } from "../http/validate.ts";
+import { ingestSchema } from "../ingest/ingest-schema.ts";
+import { ingestConversation } from "../ingest/ingest-service.ts";
+import { createEmbedder } from "../providers/index.ts";
+import { tiktoken } from "../tokens/tokenizer.ts";
 
 const listQuery = z.object({
   limit: z.coerce.number().int().min(1, "must be at least 1").max(100, "must be at most 100").default(20),

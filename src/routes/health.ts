@@ -1,6 +1,6 @@
 import { Hono } from "hono";
-import type { AppEnv } from "../app-env";
-import { dimensionMismatch, readSchemaStatus } from "../db/schema";
+import type { AppEnv } from "../app-env.ts";
+import { dimensionMismatch, readSchemaStatus } from "../db/schema.ts";
 
 /** GET /health: liveness and readiness (database reachable, migrations applied, embedding size matches). */
 export const healthRoutes = new Hono<AppEnv>().get("/", async (c) => {

@@ -1,12 +1,12 @@
 import { Hono } from "hono";
-import type { AppEnv } from "../app-env";
-import { ApiError, badRequest } from "../errors";
-import { readJson } from "../http/read-json";
-import { parseBody } from "../http/validate";
-import { createEmbedder } from "../providers";
-import { AllStrategiesFailed, retrieve, type RetrievedChunk } from "../rag/retrieve";
-import { retrieveSchema } from "../rag/retrieve-schema";
-import { tiktoken } from "../tokens/tokenizer";
+import type { AppEnv } from "../app-env.ts";
+import { ApiError, badRequest } from "../errors.ts";
+import { readJson } from "../http/read-json.ts";
+import { parseBody } from "../http/validate.ts";
+import { createEmbedder } from "../providers/index.ts";
+import { AllStrategiesFailed, retrieve, type RetrievedChunk } from "../rag/retrieve.ts";
+import { retrieveSchema } from "../rag/retrieve-schema.ts";
+import { tiktoken } from "../tokens/tokenizer.ts";
 
 const present = (c: RetrievedChunk) => ({
   id: c.id,

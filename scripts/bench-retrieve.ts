@@ -1,0 +1,114 @@
+// npm run bench:retrieve: retrieve latency through `wrangler dev` next to the raw time of the same
+// SQL run directly against the embedded Postgres, in one run, with the demo data loaded.
+// BENCH_STRATEGIES=semantic,keyword,multi_query picks strategies (default: the configured default).
+import postgres from "postgres";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { keywordQuery, semanticQuery, speakersInScope } from "../src/db/search.ts";
+import { localEmbedder } from "../src/providers/local-embedder.ts";
+import { demoConversations, ingestAll } from "./lib/demo-data.ts";
+import { startLocalStack } from "./lib/local-stack.ts";
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
+const strategies = process.env.BENCH_STRATEGIES?.split(",") ?? ["keyword"];
+const QUERIES = [
+  "What did John say about the project timeline?",
+  "When is the public beta?",
+  "Why did the beta slip?",
+  "Who owns the timeline doc?",
+  "What is the plan for the billing migration?",
+  "How big was the difference in the billing comparison?",
+  "Who was hired for the data engineer role?",
+  "When does the new data engineer start?",
+  "What is left on the onboarding flow?",
+  "Why did the CSV export fail?",
+  "What workaround did support suggest for the export?",
+  "What did Kenji find was the cause of the export timeouts?",
+  "How long did the streaming export of 2.1 million rows take?",
+  "What compensation did the customer get?",
+  "When will streaming exports roll out to all workspaces?",
+  "Did we agree on a feature freeze date?",
+];
+
+const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+const round = (x: number) => Number(x.toFixed(2));
+
+const stack = await startLocalStack();
+const sql = postgres(stack.databaseUrl, { max: 1, fetch_types: false, onnotice: () => {} });
+try {
+  await ingestAll(stack.url, "dev-local-key", demoConversations());
+  const embedder = localEmbedder({ dimensions: 384 });
+  const tenant = "dev";
+  const headers = { authorization: "Bearer dev-local-key", "content-type": "application/json" };
+
+  // Warm both paths (isolate start, prepared statements) before measuring.
+  for (const query of QUERIES) {
+    await fetch(`${stack.url}/api/rag/retrieve`, { method: "POST", headers, body: JSON.stringify({ query, strategies }) }).then((r) => r.arrayBuffer());
+  }
+  const runStatements = async (db: postgres.Sql, query: string) => {
+    await speakersInScope(db, { tenantId: tenant });
+    for (const s of strategies) {
+      if (s === "keyword") await keywordQuery(db, { tenantId: tenant }, query, 60);
+      else {
+        const [v] = await embedder.embed([query]);
+        await db.begin(async (tx) => {
+          await tx`SELECT set_config('hnsw.ef_search', '100', true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`;
+          await semanticQuery(tx, { tenantId: tenant }, v!, 60);
+        });
+      }
+    }
+  };
+  const app: number[] = [];
+  const raw: number[] = [];
+  const rawFresh: number[] = [];
+  const health: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const query of QUERIES) {
+      let t = performance.now();
+      const res = await fetch(`${stack.url}/api/rag/retrieve`, { method: "POST", headers, body: JSON.stringify({ query, strategies }) });
+      if (!res.ok) throw new Error(`retrieve failed: ${res.status} ${await res.text()}`);
+      await res.arrayBuffer();
+      app.push(performance.now() - t);
+
+      // The same statements, run directly on a warm connection (statements already prepared)…
+      t = performance.now();
+      await runStatements(sql, query);
+      raw.push(performance.now() - t);
+      // …and on a new connection, as every request gets locally (Hyperdrive's pool is a production feature).
+      t = performance.now();
+      const fresh = postgres(stack.databaseUrl, { max: 1, fetch_types: false, onnotice: () => {} });
+      await runStatements(fresh, query);
+      rawFresh.push(performance.now() - t);
+      await fresh.end();
+
+      t = performance.now();
+      await fetch(`${stack.url}/health`).then((r) => r.arrayBuffer());
+      health.push(performance.now() - t);
+    }
+  }
+  const report = {
+    date: new Date().toISOString(),
+    strategies,
+    requests: app.length,
+    retrieve_ms: { p50: round(percentile(app, 50)), p95: round(percentile(app, 95)) },
+    raw_sql_ms: { p50: round(percentile(raw, 50)), p95: round(percentile(raw, 95)) },
+    raw_sql_new_connection_ms: { p50: round(percentile(rawFresh, 50)), p95: round(percentile(rawFresh, 95)) },
+    health_ms: { p50: round(percentile(health, 50)), p95: round(percentile(health, 95)) },
+    goal_ms: round(1.5 * percentile(raw, 50) + 5),
+    goal_new_connection_ms: round(1.5 * percentile(rawFresh, 50) + 5),
+  };
+  console.log(`strategies: ${strategies.join(",")}; ${report.requests} requests over ${QUERIES.length} queries`);
+  console.table({
+    "retrieve (HTTP, wrangler dev)": report.retrieve_ms,
+    "raw SQL, warm connection": report.raw_sql_ms,
+    "raw SQL, new connection": report.raw_sql_new_connection_ms,
+    "GET /health": report.health_ms,
+  });
+  const verdict = (goal: number) => `${goal} ms → ${report.retrieve_ms.p50 <= goal ? "met" : "not met"}`;
+  console.log(`retrieve p50 ${report.retrieve_ms.p50} ms; goal 1.5 × raw + 5 ms: warm ${verdict(report.goal_ms)}; new connection ${verdict(report.goal_new_connection_ms)}`);
+  mkdirSync(join(import.meta.dirname, "../reports"), { recursive: true });
+  writeFileSync(join(import.meta.dirname, "../reports/bench-retrieve.json"), `${JSON.stringify(report, null, 2)}\n`);
+} finally {
+  await sql.end();
+  await stack.stop();
+}
