@@ -35,6 +35,9 @@ const conversations = files.map((f) => JSON.parse(readFileSync(join(DATA, f), "u
 const encoder = new Tiktoken(cl100k);
 const strategies = process.env.EVAL_STRATEGIES?.split(",");
 const expand = process.env.EVAL_EXPAND === "1";
+// "api" (default): each budget is its own request with token_budget, as a client would ask;
+// "walk": the README's walk over one unbudgeted ranked list.
+const budgetMode = process.env.EVAL_BUDGET_MODE === "walk" ? "walk" : "api";
 
 const stack = process.env.RAG_URL ? undefined : await startLocalStack(process.env.EVAL_VARS ? JSON.parse(process.env.EVAL_VARS) : {});
 const base = process.env.RAG_URL ?? stack!.url;
@@ -95,7 +98,7 @@ try {
       const scores: Record<string, number> = {};
       for (const k of KS) scores[`R@${k}`] = recall(qa.evidence, chunks.slice(0, k));
       for (const b of BUDGETS) {
-        const picked = expand ? (await retrieve(qa.question, c.id, { token_budget: b, expand_neighbors: true })).chunks : chunks;
+        const picked = budgetMode === "api" ? (await retrieve(qa.question, c.id, { token_budget: b, ...(expand ? { expand_neighbors: true } : {}) })).chunks : chunks;
         scores[`R@${b}t`] = recall(qa.evidence, withinBudget(picked, b));
       }
       rows.push({ category: qa.category, scores });
@@ -110,11 +113,11 @@ try {
   const pct = (xs: number[], p: number) => Number([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!.toFixed(1));
   const latency = { client_p50_ms: pct(latencies, 50), client_p95_ms: pct(latencies, 95), server_p50_ms: pct(serverLatencies, 50), server_p95_ms: pct(serverLatencies, 95) };
 
-  console.log(`questions: ${rows.length}; strategies: ${strategies?.join(",") ?? "default"}; expand: ${expand}`);
+  console.log(`questions: ${rows.length}; strategies: ${strategies?.join(",") ?? "default"}; budgets: ${budgetMode}; expand: ${expand}`);
   console.table(table);
   console.log("retrieve latency", latency, "failed strategies", failures);
   mkdirSync(join(ROOT, "reports"), { recursive: true });
-  writeFileSync(join(ROOT, "reports/eval-retrieval.json"), `${JSON.stringify({ date: new Date().toISOString(), strategies: strategies ?? "default", expand, recall: table, latency, failures }, null, 2)}\n`);
+  writeFileSync(join(ROOT, "reports/eval-retrieval.json"), `${JSON.stringify({ date: new Date().toISOString(), strategies: strategies ?? "default", budget_mode: budgetMode, expand, recall: table, latency, failures }, null, 2)}\n`);
 } finally {
   await stack?.stop();
 }

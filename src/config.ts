@@ -28,6 +28,7 @@ export interface Config {
     defaultStrategies: StrategyName[];
     /** RRF weight of each strategy's list. */
     weights: Record<StrategyName, number>;
+    focusShare: number;
   };
 }
 
@@ -50,6 +51,7 @@ const schema = z.object({
   MAX_MESSAGES_PER_REQUEST: int(1, 100_000).default(5000),
   MAX_MESSAGE_CHARS: int(1, 1_000_000).default(32_000),
   DB_STATEMENT_TIMEOUT_MS: int(100, 600_000).default(15_000),
+  RETRIEVE_FOCUS_SHARE: int(0, 64).default(2),
   AUTH_CACHE_TTL_SECONDS: int(0, 3600).default(30),
   RRF_K: int(1, 10_000).default(60),
   HNSW_EF_SEARCH: int(1, 1000).default(100),
@@ -109,6 +111,7 @@ export function parseConfig(vars: Record<string, unknown>): Config {
       // a semantic model adds what words miss, so the openai provider searches with all three.
       defaultStrategies: v.RETRIEVE_STRATEGIES ?? (v.EMBEDDING_PROVIDER === "local" ? ["keyword"] : ["semantic", "keyword", "multi_query"]),
       weights: v.RRF_WEIGHTS,
+      focusShare: v.RETRIEVE_FOCUS_SHARE,
     },
   };
 }

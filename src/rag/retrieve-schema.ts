@@ -39,6 +39,7 @@ export function retrieveSchema(config: Config) {
       rrf_k: z.number().int().min(1).max(10_000).optional(),
       ef_search: z.number().int().min(1).max(1000).optional(),
       expand_neighbors: z.boolean().optional(),
+      focus: z.boolean().optional(),
     })
     .superRefine((body, ctx) => {
       const { from, to } = body.filters ?? {};

@@ -2,6 +2,8 @@ import type { StrategyName } from "../config.ts";
 import type { Sql } from "../db/client.ts";
 import { keywordSearch, neighbourChunks, semanticSearch, speakersInScope, type ChunkHit, type SearchScope } from "../db/search.ts";
 import type { Embedder } from "../providers/embedder.ts";
+import type { Tokenizer } from "../tokens/tokenizer.ts";
+import { focusChunk, queryTerms, termWeights } from "./focus.ts";
 import { analyseQuery, type QueryAnalysis } from "./query-analysis.ts";
 import { rrf } from "./rrf.ts";
 
@@ -17,11 +19,19 @@ export interface RetrieveOptions {
   strategyTimeoutMs: number;
   expandNeighbours: boolean;
   weights: Record<StrategyName, number>;
+  /**
+   * With a token budget, no hit may take more than budget ÷ focusShare tokens (at least 64): a
+   * longer one is cut to its most relevant messages, and so is one that does not fit the room left
+   * (0: never cut; whole chunks in rank order as long as they fit).
+   */
+  focusShare: number;
 }
 
 export interface RetrieveDeps {
   sql: Sql;
   embedder: Embedder;
+  /** Loaded only when a budgeted result needs chunks cut down. */
+  tokenizer: () => Promise<Tokenizer>;
   now: Date;
 }
 
@@ -30,6 +40,8 @@ export interface RetrievedChunk extends ChunkHit {
   ranks: Partial<Record<StrategyName, number>>;
   /** Set on a chunk added as the neighbour of a hit, with that hit's id. */
   expandedFrom?: string;
+  /** Set when the chunk was cut to its most relevant messages to fit the budget. */
+  excerpt?: boolean;
 }
 
 export interface RetrieveResult {
@@ -125,7 +137,7 @@ export async function retrieve(deps: RetrieveDeps, options: RetrieveOptions): Pr
 
   let chunks: RetrievedChunk[] = fused.slice(0, options.topK);
   if (options.expandNeighbours) chunks = await time("expand", () => expandWithNeighbours(sql, options, chunks));
-  const { kept, tokens } = fitBudget(chunks, options.tokenBudget);
+  const { kept, tokens } = await time("select", () => selectWithinBudget(deps, options, chunks));
   return {
     chunks: kept,
     contextTokens: tokens,
@@ -133,6 +145,33 @@ export async function retrieve(deps: RetrieveDeps, options: RetrieveOptions): Pr
     analysis: { speakers: analysis.speakers, time: analysis.time, variants: analysis.variants },
     timings,
   };
+}
+
+/**
+ * Fills the token budget in rank order. A hit larger than its share of the budget is cut to its
+ * most relevant messages (focusChunk), so a small budget holds several answers rather than one
+ * long chunk; a hit that still does not fit is skipped and later, smaller ones may fit.
+ */
+async function selectWithinBudget(deps: RetrieveDeps, options: RetrieveOptions, chunks: RetrievedChunk[]): Promise<{ kept: RetrievedChunk[]; tokens: number }> {
+  const budget = options.tokenBudget;
+  if (budget === undefined || options.focusShare <= 0) return fitBudget(chunks, budget);
+  const share = Math.max(64, Math.floor(budget / options.focusShare));
+
+  const tokenizer = await deps.tokenizer();
+  const weights = termWeights(queryTerms(options.query), chunks);
+  let used = 0;
+  const kept: RetrievedChunk[] = [];
+  for (const chunk of chunks) {
+    const room = budget - used;
+    if (room <= 0) break;
+    const allowance = Math.min(room, share);
+    const focused = chunk.tokens <= allowance ? chunk : focusChunk(chunk, weights, allowance, tokenizer);
+    const pick = focused ? (focused === chunk ? chunk : { ...focused, excerpt: true }) : chunk.tokens <= room ? chunk : undefined;
+    if (!pick) continue;
+    kept.push(pick);
+    used += pick.tokens;
+  }
+  return { kept, tokens: used };
 }
 
 /** Keeps chunks in rank order while they fit the budget (a chunk that does not fit is skipped, later smaller ones may still fit). */

@@ -20,6 +20,7 @@ const present = (c: RetrievedChunk) => ({
   score: Number(c.score.toFixed(6)),
   ranks: c.ranks,
   ...(c.expandedFrom ? { expanded_from: c.expandedFrom } : {}),
+  ...(c.excerpt ? { excerpt: true } : {}),
 });
 
 /** /api/rag: retrieval (and, later, answers). */
@@ -37,7 +38,7 @@ export const ragRoutes = new Hono<AppEnv>().post("/retrieve", async (c) => {
   const conversationIds = [...new Set([...(body.conversation_id ? [body.conversation_id] : []), ...(body.filters?.conversation_ids ?? [])])];
   try {
     const result = await retrieve(
-      { sql: c.var.sql(), embedder: createEmbedder(config), now: new Date() },
+      { sql: c.var.sql(), embedder: createEmbedder(config), tokenizer: tiktoken, now: new Date() },
       {
         query: body.query.trim(),
         scope: {
@@ -57,6 +58,7 @@ export const ragRoutes = new Hono<AppEnv>().post("/retrieve", async (c) => {
         strategyTimeoutMs: config.retrieval.strategyTimeoutMs,
         expandNeighbours: body.expand_neighbors ?? false,
         weights: config.retrieval.weights,
+        focusShare: body.focus === false ? 0 : config.retrieval.focusShare,
       },
     );
     const total = performance.now() - started;

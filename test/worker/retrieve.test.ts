@@ -4,6 +4,7 @@ import { createSql } from "../../src/db/client";
 import { EmbeddingError, type Embedder } from "../../src/providers/embedder";
 import { localEmbedder } from "../../src/providers/local-embedder";
 import { retrieve, type RetrieveOptions } from "../../src/rag/retrieve";
+import { tiktoken } from "../../src/tokens/tokenizer";
 import { api, conversation, newTenantKey, problem, uid } from "./support/api";
 import { launchConversation } from "./support/fixtures";
 
@@ -19,6 +20,7 @@ interface Chunk {
   score: number;
   ranks: Record<string, number>;
   expanded_from?: string;
+  excerpt?: boolean;
 }
 interface RetrieveResponse {
   chunks: Chunk[];
@@ -96,6 +98,22 @@ describe("POST /api/rag/retrieve", () => {
     for (const c of day2.chunks) expect(c.start >= "2025-05-13").toBe(true);
   });
 
+  it("cuts a hit larger than its share of a small budget to its most relevant messages", async () => {
+    const whole = (await ask({ query: "unbounded cache of decoded thumbnails", top_k: 1 })).body!.chunks[0]!;
+    expect(whole.tokens).toBeGreaterThan(60);
+    const { body } = await ask({ query: "unbounded cache of decoded thumbnails", top_k: 1, token_budget: 60 });
+    const [excerpt] = body!.chunks;
+    expect(excerpt).toMatchObject({ id: whole.id, excerpt: true });
+    expect(excerpt!.message_ids).toContain("m9");
+    expect(whole.message_ids).toEqual(expect.arrayContaining(excerpt!.message_ids));
+    expect(excerpt!.message_ids.length).toBeLessThan(whole.message_ids.length);
+    expect(excerpt!.text).toMatch(/^\[2025-05-13 \d\d:\d\d\] /);
+    expect(body!.usage.context_tokens).toBe(excerpt!.tokens);
+    expect(excerpt!.tokens).toBeLessThanOrEqual(60);
+    // With focus off, a chunk that does not fit is left out rather than cut.
+    expect((await ask({ query: "unbounded cache of decoded thumbnails", top_k: 1, token_budget: 60, focus: false })).body!.chunks).toEqual([]);
+  });
+
   it("recognises a speaker and a time expression in the query", async () => {
     const { body } = await ask({ query: "What did Marco say in May 2025 about the leak?" });
     expect(body!.query.speakers).toEqual(["Marco"]);
@@ -157,10 +175,11 @@ describe("strategy failures", () => {
     strategyTimeoutMs: 5000,
     expandNeighbours: false,
     weights: { semantic: 1, keyword: 1, multi_query: 1 },
+    focusShare: 2,
   });
 
   it("returns the other strategies' results and names the failed ones", async () => {
-    const result = await retrieve({ sql: createSql(env.HYPERDRIVE), embedder: failing, now: new Date() }, options(["semantic", "keyword", "multi_query"]));
+    const result = await retrieve({ sql: createSql(env.HYPERDRIVE), embedder: failing, tokenizer: tiktoken, now: new Date() }, options(["semantic", "keyword", "multi_query"]));
     expect(result.failedStrategies.sort()).toEqual(["multi_query", "semantic"]);
     expect(result.chunks[0]!.messageIds).toContain("m8");
   });
