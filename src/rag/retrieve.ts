@@ -156,17 +156,21 @@ async function selectWithinBudget(deps: RetrieveDeps, options: RetrieveOptions, 
   const budget = options.tokenBudget;
   if (budget === undefined || options.focusShare <= 0) return fitBudget(chunks, budget);
   const share = Math.max(64, Math.floor(budget / options.focusShare));
+  // Loaded on first need: a budget that whole chunks fill exactly never pays for the tokenizer.
+  let tools: { tokenizer: Tokenizer; weights: Map<string, number> } | undefined;
+  const focus = async (chunk: RetrievedChunk, allowance: number) => {
+    tools ??= { tokenizer: await deps.tokenizer(), weights: termWeights(queryTerms(options.query), chunks) };
+    const focused = focusChunk(chunk, tools.weights, allowance, tools.tokenizer);
+    return focused && { ...focused, excerpt: true };
+  };
 
-  const tokenizer = await deps.tokenizer();
-  const weights = termWeights(queryTerms(options.query), chunks);
   let used = 0;
   const kept: RetrievedChunk[] = [];
   for (const chunk of chunks) {
     const room = budget - used;
     if (room <= 0) break;
     const allowance = Math.min(room, share);
-    const focused = chunk.tokens <= allowance ? chunk : focusChunk(chunk, weights, allowance, tokenizer);
-    const pick = focused ? (focused === chunk ? chunk : { ...focused, excerpt: true }) : chunk.tokens <= room ? chunk : undefined;
+    const pick = chunk.tokens <= allowance ? chunk : ((await focus(chunk, allowance)) ?? (chunk.tokens <= room ? chunk : undefined));
     if (!pick) continue;
     kept.push(pick);
     used += pick.tokens;
