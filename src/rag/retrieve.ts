@@ -87,7 +87,10 @@ export async function retrieve(deps: RetrieveDeps, options: RetrieveOptions): Pr
   const queryVector = wantsVectors ? time("embed", () => embedder.embed([options.query])).then((v) => v[0]!) : undefined;
   queryVector?.catch(() => {});
   // Speakers matter only to multi_query's variants and to the final boosts: look them up alongside the searches.
-  const analysisPromise = time("speakers", () => speakersInScope(sql, options.scope)).then((speakers) => analyseQuery(options.query, speakers, deps.now));
+  // A failed lookup only loses the speaker signals, not the answer.
+  const analysisPromise = time("speakers", () => speakersInScope(sql, options.scope))
+    .catch(() => [])
+    .then((speakers) => analyseQuery(options.query, speakers, deps.now));
 
   const strategies: Record<StrategyName, () => Promise<ChunkHit[]>> = {
     semantic: async () => semanticSearch(sql, options.scope, await queryVector!, options.candidates, options.efSearch),
