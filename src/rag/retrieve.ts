@@ -86,17 +86,19 @@ export async function retrieve(deps: RetrieveDeps, options: RetrieveOptions): Pr
   // The query's vector is part of the vector strategies: if the embedder fails, keyword search still answers.
   const queryVector = wantsVectors ? time("embed", () => embedder.embed([options.query])).then((v) => v[0]!) : undefined;
   queryVector?.catch(() => {});
-  // Speakers matter only to multi_query's variants and to the final boosts: look them up alongside the searches.
-  // A failed lookup only loses the speaker signals, not the answer.
-  const analysisPromise = time("speakers", () => speakersInScope(sql, options.scope))
-    .catch(() => [])
-    .then((speakers) => analyseQuery(options.query, speakers, deps.now));
+  // Speakers named in the query drive multi_query's variants and the final boost. Only multi_query
+  // needs them before searching; otherwise the authors of the hits are the speakers that matter.
+  const scopeAnalysis = options.strategies.includes("multi_query")
+    ? time("speakers", () => speakersInScope(sql, options.scope))
+        .catch(() => []) // a failed lookup only loses the speaker signals, not the answer
+        .then((speakers) => analyseQuery(options.query, speakers, deps.now))
+    : undefined;
 
   const strategies: Record<StrategyName, () => Promise<ChunkHit[]>> = {
     semantic: async () => semanticSearch(sql, options.scope, await queryVector!, options.candidates, options.efSearch),
     keyword: () => keywordSearch(sql, options.scope, options.query, options.candidates),
     multi_query: async () => {
-      const analysis = await analysisPromise;
+      const analysis = (await scopeAnalysis)!;
       const variants = analysis.variants;
       if (variants.length === 0) return semanticSearch(sql, options.scope, await queryVector!, options.candidates, options.efSearch);
       const vectors = await embedder.embed(variants.map((v) => v.text));
@@ -124,7 +126,7 @@ export async function retrieve(deps: RetrieveDeps, options: RetrieveOptions): Pr
     }
   });
   if (succeeded.length === 0) throw new AllStrategiesFailed(failedStrategies);
-  const analysis = await analysisPromise;
+  const analysis = (await scopeAnalysis) ?? analyseQuery(options.query, [...new Set(succeeded.flatMap((s) => s.hits.flatMap((h) => h.authors)))], deps.now);
 
   const speakerSet = new Set(analysis.speakers);
   const fused = rrf(succeeded.map((s) => ({ items: s.hits, weight: options.weights[s.name] })), (h) => h.id, options.rrfK)
