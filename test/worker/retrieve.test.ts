@@ -184,6 +184,18 @@ describe("strategy failures", () => {
     expect(result.chunks[0]!.messageIds).toContain("m8");
   });
 
+  it("drops a strategy that exceeds its timeout and answers with the others", async () => {
+    const slow: Embedder = { ...localEmbedder({ dimensions: 384 }), embed: () => new Promise((resolve) => setTimeout(() => resolve([]), 5000)) };
+    const started = Date.now();
+    const result = await retrieve(
+      { sql: createSql(env.HYPERDRIVE), embedder: slow, tokenizer: tiktoken, now: new Date() },
+      { ...options(["semantic", "keyword"]), strategyTimeoutMs: 1000 },
+    );
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect(result.failedStrategies).toEqual(["semantic"]);
+    expect(result.chunks[0]!.messageIds).toContain("m8");
+  });
+
   it("answers 503 problem+json when every strategy fails", async () => {
     const s = `${env.FAKE_OPENAI_URL}/${crypto.randomUUID()}`;
     await fetch(`${s}/_control`, { method: "POST", body: JSON.stringify({ failAfter: 0, failStatus: 500 }) });
