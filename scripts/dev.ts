@@ -24,7 +24,8 @@ try {
   const applied = await migrate(sql, log);
   if (applied.length === 0) log("migrations up to date");
   await ensureDevKeys(sql, keys);
-  [{ n: conversations }] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM conversations`.then((r) => [r[0]!]);
+  const [row] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM conversations`;
+  conversations = row!.n;
 } finally {
   await sql.end();
 }
