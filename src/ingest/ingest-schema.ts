@@ -29,8 +29,16 @@ const trimmed = (max: number) =>
     .max(max, `must be at most ${max} characters`)
     .refine((s) => !/[\u0001-\u001f\u007f]/.test(s), "must not contain control characters");
 
-/** Builds the ingest body schema with the configured limits. */
+const built = new WeakMap<Config, ReturnType<typeof buildIngestSchema>>();
+
+/** The ingest body schema with the configured limits, built once per Config. */
 export function ingestSchema(config: Config) {
+  let schema = built.get(config);
+  if (!schema) built.set(config, (schema = buildIngestSchema(config)));
+  return schema;
+}
+
+function buildIngestSchema(config: Config) {
   const message = z.object({
     id: trimmed(256),
     author_name: trimmed(256),
@@ -77,5 +85,5 @@ export function ingestSchema(config: Config) {
     });
 }
 
-export type IngestRequest = z.output<ReturnType<typeof ingestSchema>>;
+export type IngestRequest = z.output<ReturnType<typeof buildIngestSchema>>;
 export type IngestMessage = IngestRequest["messages"][number];

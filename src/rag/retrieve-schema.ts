@@ -13,8 +13,16 @@ const timestamp = z.string().transform((value, ctx) => {
 
 const names = (max: number) => z.array(z.string().trim().min(1, "must not be empty").max(256)).min(1, "must not be empty").max(max);
 
-/** Body of POST /api/rag/retrieve, with the configured limits. */
+const built = new WeakMap<Config, ReturnType<typeof buildRetrieveSchema>>();
+
+/** Body of POST /api/rag/retrieve, with the configured limits; built once per Config. */
 export function retrieveSchema(config: Config) {
+  let schema = built.get(config);
+  if (!schema) built.set(config, (schema = buildRetrieveSchema(config)));
+  return schema;
+}
+
+function buildRetrieveSchema(config: Config) {
   return z
     .object({
       query: z.string().refine((s) => s.trim().length > 0, "must not be empty").pipe(z.string().max(config.retrieval.maxQueryTokens * 16)),
@@ -47,4 +55,4 @@ export function retrieveSchema(config: Config) {
     });
 }
 
-export type RetrieveBody = z.output<ReturnType<typeof retrieveSchema>>;
+export type RetrieveBody = z.output<ReturnType<typeof buildRetrieveSchema>>;
