@@ -127,3 +127,13 @@ export function configFor(env: Env): Config {
   }
   return config;
 }
+
+/** Memoises something derived from a Config (a request schema, say), so it is built once per isolate. */
+export function perConfig<T>(build: (config: Config) => T): (config: Config) => T {
+  const built = new WeakMap<Config, T>();
+  return (config) => {
+    let value = built.get(config);
+    if (value === undefined) built.set(config, (value = build(config)));
+    return value;
+  };
+}

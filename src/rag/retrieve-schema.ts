@@ -1,26 +1,11 @@
 import { z } from "zod";
-import { STRATEGIES, type Config } from "../config.ts";
-import { parseTimestamp } from "../ingest/ingest-schema.ts";
-
-const timestamp = z.string().transform((value, ctx) => {
-  const date = parseTimestamp(value);
-  if (!date) {
-    ctx.addIssue({ code: "custom", message: `'${value.slice(0, 40)}' is not an ISO 8601 timestamp` });
-    return z.NEVER;
-  }
-  return date;
-});
+import { perConfig, STRATEGIES, type Config } from "../config.ts";
+import { timestamp } from "../http/timestamp.ts";
 
 const names = (max: number) => z.array(z.string().trim().min(1, "must not be empty").max(256)).min(1, "must not be empty").max(max);
 
-const built = new WeakMap<Config, ReturnType<typeof buildRetrieveSchema>>();
-
 /** Body of POST /api/rag/retrieve, with the configured limits; built once per Config. */
-export function retrieveSchema(config: Config) {
-  let schema = built.get(config);
-  if (!schema) built.set(config, (schema = buildRetrieveSchema(config)));
-  return schema;
-}
+export const retrieveSchema = perConfig(buildRetrieveSchema);
 
 function buildRetrieveSchema(config: Config) {
   return z

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config";
 import { findUnstorableStrings } from "../../src/http/read-json";
-import { parseTimestamp } from "../../src/ingest/ingest-schema";
+import { parseTimestamp } from "../../src/http/timestamp";
 import { mergeMessages } from "../../src/ingest/ingest-service";
 import type { StoredMessage } from "../../src/db/messages";
 
