@@ -18,6 +18,31 @@ export interface Config {
   statementTimeoutMs: number;
   /** How long an isolate trusts a key lookup (0: every request asks the database). */
   authCacheTtlMs: number;
+  chat: {
+    provider: "extractive" | "openai";
+    /** Model used when a request names none. */
+    model: string;
+    /** Models a request may name (the default model is always allowed). */
+    allowedModels: string[];
+    temperature: number;
+    defaultMaxTokens: number;
+    /** Largest max_tokens a request may ask for. */
+    maxTokensCap: number;
+    /** A provider that sends no first token within this falls back to the extractive answer. */
+    firstTokenTimeoutMs: number;
+    /** Longest silence between two streamed pieces before the generation counts as failed. */
+    idleTimeoutMs: number;
+    /** Budget for LLM helper calls (follow-up rewrite, history summary) before the heuristic is used. */
+    helperTimeoutMs: number;
+  };
+  ask: {
+    topK: number;
+    /** Context budget of an ask; a request may ask for less. */
+    maxContextTokens: number;
+    /** Session history kept in the prompt; older turns are summarised when it is exceeded. */
+    historyMaxTokens: number;
+    historyVerbatimTurns: number;
+  };
   retrieval: {
     rrfK: number;
     efSearch: number;
@@ -52,6 +77,22 @@ const schema = z.object({
   MAX_MESSAGE_CHARS: int(1, 1_000_000).default(32_000),
   DB_STATEMENT_TIMEOUT_MS: int(100, 600_000).default(15_000),
   RETRIEVE_FOCUS_SHARE: int(0, 64).default(2),
+  CHAT_PROVIDER: z.enum(["extractive", "openai"]).default("extractive"),
+  CHAT_MODEL: z.string().min(1).optional(),
+  CHAT_ALLOWED_MODELS: z
+    .string()
+    .optional()
+    .transform((s) => s?.split(",").map((x) => x.trim()).filter(Boolean) ?? []),
+  CHAT_TEMPERATURE: z.coerce.number().min(0).max(2).default(0.2),
+  CHAT_DEFAULT_MAX_TOKENS: int(1, 128_000).default(512),
+  CHAT_MAX_TOKENS: int(1, 128_000).default(2048),
+  CHAT_FIRST_TOKEN_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  CHAT_IDLE_TIMEOUT_MS: int(100, 600_000).default(30_000),
+  CHAT_HELPER_TIMEOUT_MS: int(100, 600_000).default(4_000),
+  ASK_TOP_K: int(1, 50).default(8),
+  MAX_CONTEXT_TOKENS: int(64, 200_000).default(1536),
+  HISTORY_MAX_TOKENS: int(0, 100_000).default(1024),
+  HISTORY_VERBATIM_TURNS: int(0, 50).default(3),
   AUTH_CACHE_TTL_SECONDS: int(0, 3600).default(30),
   RRF_K: int(1, 10_000).default(60),
   HNSW_EF_SEARCH: int(1, 1000).default(100),
@@ -86,6 +127,13 @@ export function parseConfig(vars: Record<string, unknown>): Config {
   if (v.EMBEDDING_PROVIDER === "openai" && !v.OPENAI_API_KEY && !v.OPENAI_BASE_URL) {
     throw new ConfigError("invalid configuration: EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)");
   }
+  if (v.CHAT_PROVIDER === "openai" && !v.OPENAI_API_KEY && !v.OPENAI_BASE_URL) {
+    throw new ConfigError("invalid configuration: CHAT_PROVIDER=openai needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)");
+  }
+  if (v.CHAT_DEFAULT_MAX_TOKENS > v.CHAT_MAX_TOKENS) {
+    throw new ConfigError("invalid configuration: CHAT_DEFAULT_MAX_TOKENS must not exceed CHAT_MAX_TOKENS");
+  }
+  const chatModel = v.CHAT_MODEL ?? (v.CHAT_PROVIDER === "openai" ? "gpt-4o-mini" : "extractive-v1");
   return {
     embedding: {
       provider: v.EMBEDDING_PROVIDER,
@@ -101,6 +149,23 @@ export function parseConfig(vars: Record<string, unknown>): Config {
     maxMessageChars: v.MAX_MESSAGE_CHARS,
     statementTimeoutMs: v.DB_STATEMENT_TIMEOUT_MS,
     authCacheTtlMs: v.AUTH_CACHE_TTL_SECONDS * 1000,
+    chat: {
+      provider: v.CHAT_PROVIDER,
+      model: chatModel,
+      allowedModels: [...new Set([chatModel, ...v.CHAT_ALLOWED_MODELS])],
+      temperature: v.CHAT_TEMPERATURE,
+      defaultMaxTokens: v.CHAT_DEFAULT_MAX_TOKENS,
+      maxTokensCap: v.CHAT_MAX_TOKENS,
+      firstTokenTimeoutMs: v.CHAT_FIRST_TOKEN_TIMEOUT_MS,
+      idleTimeoutMs: v.CHAT_IDLE_TIMEOUT_MS,
+      helperTimeoutMs: v.CHAT_HELPER_TIMEOUT_MS,
+    },
+    ask: {
+      topK: v.ASK_TOP_K,
+      maxContextTokens: v.MAX_CONTEXT_TOKENS,
+      historyMaxTokens: v.HISTORY_MAX_TOKENS,
+      historyVerbatimTurns: v.HISTORY_VERBATIM_TURNS,
+    },
     retrieval: {
       rrfK: v.RRF_K,
       efSearch: v.HNSW_EF_SEARCH,

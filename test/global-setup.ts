@@ -6,7 +6,7 @@ import { ensureDevKeys } from "../scripts/lib/dev-keys.ts";
 import { startEmbeddedPostgres } from "../scripts/lib/embedded-postgres.ts";
 import { migrate } from "../scripts/lib/migrations.ts";
 import { loadBulkChunks } from "./helpers/bulk-chunks.ts";
-import { startFakeOpenAI } from "./helpers/fake-openai.ts";
+import { startFakeOpenAI } from "../scripts/lib/fake-openai.ts";
 
 export default async function setup({ provide }: TestProject) {
   const pg = await startEmbeddedPostgres({ maxConnections: 128 });

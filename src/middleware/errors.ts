@@ -3,6 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "../app-env.ts";
 import { ConfigError } from "../config.ts";
 import { ApiError, problemBody } from "../errors.ts";
+import { ChatError } from "../providers/chat-model.ts";
 import { EmbeddingError } from "../providers/embedder.ts";
 
 /** Postgres errors that mean "try again later" rather than "this request is wrong". */
@@ -15,6 +16,7 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof HTTPException) return new ApiError(err.status, "http-error", err.message || "request failed");
   if (err instanceof ConfigError) return new ApiError(500, "misconfigured", err.message);
   if (err instanceof EmbeddingError) return new ApiError(503, "embedding-unavailable", "the embedding provider failed; nothing was stored", [], { "retry-after": "5" });
+  if (err instanceof ChatError) return new ApiError(502, "generation-failed", "the chat provider failed while answering; nothing was stored");
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === "string" && (TRANSIENT_SQLSTATE.has(code) || CONNECTION_CODES.has(code))) {
     return new ApiError(503, "database-unavailable", "the database is unavailable or timed out; nothing was stored", [], { "retry-after": "5" });

@@ -1,0 +1,60 @@
+/** One message of a chat prompt, in the role-based form every chat API shares. */
+export interface ChatMessage {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
+
+/** A retrieved excerpt as an answerer sees it: its citation number, who spoke, when, and the text. */
+export interface AnswerSource {
+  n: number;
+  conversationId: string;
+  speakers: string[];
+  start: Date;
+  end: Date;
+  /** The chunk text: one "[date time] Speaker: text" line per message. */
+  text: string;
+}
+
+export interface ChatRequest {
+  /** The full prompt (system rules, history, excerpts, question) for models that read one. */
+  messages: ChatMessage[];
+  /** The standalone question and the excerpts, for answerers that work on them directly. */
+  question: string;
+  sources: AnswerSource[];
+  model: string;
+  temperature: number;
+  maxTokens: number;
+}
+
+export type FinishReason = "stop" | "length";
+
+export interface ChatFinish {
+  finishReason: FinishReason;
+  /** Token usage as the provider reported it, when it did. */
+  usage?: { promptTokens: number; completionTokens: number };
+}
+
+/** Generates answers. Implementations: extractive (offline, the default) and openai (any OpenAI-compatible server). */
+export interface ChatModel {
+  readonly provider: "extractive" | "openai";
+  /**
+   * Streams the answer as text pieces and returns how it finished. Aborting `signal` stops the
+   * upstream generation. Throws ChatError when the provider fails.
+   */
+  stream(request: ChatRequest, signal: AbortSignal): AsyncGenerator<string, ChatFinish>;
+  /**
+   * One short non-streamed completion (follow-up rewriting, history summaries); absent on
+   * answerers that cannot follow instructions, whose callers use a heuristic instead.
+   */
+  complete?(messages: ChatMessage[], options: { model: string; maxTokens: number; signal: AbortSignal }): Promise<string>;
+}
+
+/** A provider failure; `status` is the upstream HTTP status when there was one. */
+export class ChatError extends Error {
+  override name = "ChatError";
+  readonly status: number | undefined;
+  constructor(message: string, status?: number, options?: { cause?: unknown }) {
+    super(message, options);
+    this.status = status;
+  }
+}

@@ -1,0 +1,69 @@
+import OpenAI from "openai";
+import { ChatError, type ChatFinish, type ChatModel } from "./chat-model.ts";
+
+export interface OpenAIChatOptions {
+  apiKey: string | undefined;
+  baseURL: string | undefined;
+  timeoutMs: number;
+}
+
+const failure = (what: string, err: unknown) =>
+  new ChatError(`${what}: ${err instanceof Error ? err.message : String(err)}`, err instanceof OpenAI.APIError ? err.status : undefined, { cause: err });
+
+/**
+ * Chat completions from any OpenAI-compatible server through the official SDK, streamed.
+ * Sends `max_tokens` (the field every compatible server understands) and asks for usage in the
+ * last chunk. Aborting the signal closes the upstream request, which stops the generation.
+ */
+export function openAIChat(options: OpenAIChatOptions): ChatModel {
+  const client = new OpenAI({
+    apiKey: options.apiKey ?? "not-needed",
+    baseURL: options.baseURL,
+    timeout: options.timeoutMs,
+    // Retries belong to one layer: the ask pipeline falls back instead of retrying.
+    maxRetries: 0,
+  });
+  return {
+    provider: "openai",
+    async *stream(request, signal) {
+      let stream;
+      try {
+        stream = await client.chat.completions.create(
+          {
+            model: request.model,
+            messages: request.messages,
+            temperature: request.temperature,
+            max_tokens: request.maxTokens,
+            stream: true,
+            stream_options: { include_usage: true },
+          },
+          { signal },
+        );
+      } catch (err) {
+        throw failure("chat provider call failed", err);
+      }
+      const finish: ChatFinish = { finishReason: "stop" };
+      try {
+        for await (const chunk of stream) {
+          const choice = chunk.choices[0];
+          if (choice?.delta?.content) yield choice.delta.content;
+          if (choice?.finish_reason) finish.finishReason = choice.finish_reason === "length" ? "length" : "stop";
+          if (chunk.usage) finish.usage = { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens };
+        }
+      } catch (err) {
+        throw failure("chat provider stream failed", err);
+      }
+      return finish;
+    },
+    async complete(messages, { model, maxTokens, signal }) {
+      try {
+        const response = await client.chat.completions.create({ model, messages, temperature: 0, max_tokens: maxTokens }, { signal });
+        const text = response.choices[0]?.message?.content?.trim();
+        if (!text) throw new ChatError("chat provider returned an empty completion");
+        return text;
+      } catch (err) {
+        throw err instanceof ChatError ? err : failure("chat provider call failed", err);
+      }
+    },
+  };
+}

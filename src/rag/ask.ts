@@ -1,0 +1,256 @@
+import type { Sql } from "../db/client.ts";
+import { appendTurn, loadSession, saveSummary } from "../db/sessions.ts";
+import { counters } from "../observability/counters.ts";
+import { ChatError, type AnswerSource, type ChatFinish, type ChatModel, type ChatRequest } from "../providers/chat-model.ts";
+import type { Embedder } from "../providers/embedder.ts";
+import type { Tokenizer } from "../tokens/tokenizer.ts";
+import { citationFilter, citedNumbers } from "./citations.ts";
+import { heuristicStandalone, needsContext, plausibleRewrite, rewritePrompt, summaryPrompt } from "./follow-up.ts";
+import { compressHistory, type History } from "./history.ts";
+import { buildPrompt } from "./prompt.ts";
+import { retrieve, type RetrievedChunk, type RetrieveOptions } from "./retrieve.ts";
+import { FirstTokenTimeout, firstWithin, nextWithin, withDeadline } from "./timeouts.ts";
+
+export interface AskDeps {
+  sql: Sql;
+  embedder: Embedder;
+  tokenizer: () => Promise<Tokenizer>;
+  chat: { primary: ChatModel; fallback: ChatModel };
+  now: Date;
+}
+
+export interface AskOptions {
+  question: string;
+  tenantId: string;
+  sessionId: string | undefined;
+  retrieval: Omit<RetrieveOptions, "query">;
+  model: string;
+  temperature: number;
+  maxTokens: number;
+  history: { maxTokens: number; verbatimTurns: number };
+  firstTokenTimeoutMs: number;
+  idleTimeoutMs: number;
+  helperTimeoutMs: number;
+  /** performance.now() when the request arrived: time to first token is measured from it. */
+  startedAt: number;
+}
+
+export interface AskQuery {
+  text: string;
+  standalone: string;
+  rewrittenBy: "llm" | "heuristic" | null;
+}
+
+export interface AskDone {
+  answer: string;
+  finishReason: ChatFinish["finishReason"];
+  fallback: boolean;
+  fallbackReason: string | undefined;
+  usage: { contextTokens: number; promptTokens: number; completionTokens: number };
+  timings: Record<string, number>;
+  citations: number[];
+  sessionSaved: boolean | undefined;
+}
+
+export interface PreparedAsk {
+  query: AskQuery;
+  sources: (AnswerSource & { chunk: RetrievedChunk })[];
+  history: History;
+  failedStrategies: string[];
+  provider: ChatModel["provider"];
+  timings: Record<string, number>;
+  /** Streams the answer's text (citations checked) and returns the summary for the `done` event. */
+  answer(signal: AbortSignal): AsyncGenerator<string, AskDone>;
+}
+
+const SESSION_TURNS_LOADED = 50;
+const ms = (from: number) => Math.round((performance.now() - from) * 100) / 100;
+
+/**
+ * Everything before generation: the session's history (compressed), the follow-up made
+ * standalone, retrieval, the sources and the prompt. Errors here happen before any byte of the
+ * response, so they become problem+json. Generation then runs in `answer()`.
+ */
+export async function prepareAsk(deps: AskDeps, options: AskOptions): Promise<PreparedAsk> {
+  const timings: Record<string, number> = {};
+  const { primary } = deps.chat;
+  const helper = primary.complete?.bind(primary);
+  const helperCall = (messages: Parameters<NonNullable<ChatModel["complete"]>>[0], maxTokens: number) =>
+    withDeadline(options.helperTimeoutMs, (signal) => helper!(messages, { model: options.model, maxTokens, signal }));
+
+  let started = performance.now();
+  const [session, tokenizer] = await Promise.all([
+    options.sessionId ? loadSession(deps.sql, options.tenantId, options.sessionId, SESSION_TURNS_LOADED) : undefined,
+    deps.tokenizer(),
+  ]);
+  const history = await compressHistory(session, {
+    maxTokens: options.history.maxTokens,
+    verbatimTurns: options.history.verbatimTurns,
+    tokenizer,
+    summarise: helper && (async (previous, turns, maxTokens) => helperCall(summaryPrompt(previous, turns, maxTokens), Math.max(32, maxTokens))),
+    onSummaryFallback: (err) => fallbackSeen("summary", err),
+  });
+  timings.history = ms(started);
+
+  started = performance.now();
+  const query = await standaloneQuery(options.question, session?.turns ?? [], helper ? (messages) => helperCall(messages, 160) : undefined);
+  if (query.rewrittenBy) timings.rewrite = ms(started);
+
+  const retrieved = await retrieve(
+    { sql: deps.sql, embedder: deps.embedder, tokenizer: deps.tokenizer, now: deps.now },
+    { ...options.retrieval, query: query.standalone },
+  );
+  timings.retrieve = Object.values(retrieved.timings).reduce((a, b) => Math.max(a, b), 0);
+  Object.assign(timings, Object.fromEntries(Object.entries(retrieved.timings).map(([k, v]) => [`retrieve_${k}`, v])));
+
+  const sources = retrieved.chunks.map((chunk, i) => ({
+    n: i + 1,
+    conversationId: chunk.conversationId,
+    speakers: chunk.authors,
+    start: chunk.start,
+    end: chunk.end,
+    text: chunk.text,
+    chunk,
+  }));
+  // The LLM reads the history, so it gets the question as asked unless it rewrote it itself.
+  const promptQuestion = query.rewrittenBy === "llm" ? query.standalone : options.question;
+  const request: ChatRequest = {
+    messages: buildPrompt(promptQuestion, sources, history),
+    question: query.standalone,
+    sources,
+    model: options.model,
+    temperature: options.temperature,
+    maxTokens: options.maxTokens,
+  };
+  const promptTokens = request.messages.reduce((sum, m) => sum + tokenizer.count(m.content) + 4, 3);
+
+  return {
+    query,
+    sources,
+    history,
+    failedStrategies: retrieved.failedStrategies,
+    provider: primary.provider,
+    timings,
+    async *answer(signal) {
+      const upstream = new AbortController();
+      const onAbort = () => upstream.abort(signal.reason);
+      signal.addEventListener("abort", onAbort);
+      try {
+        const generated = yield* generate(deps.chat, request, upstream, options, sources.length);
+        const answer = generated.answer;
+        let sessionSaved: boolean | undefined;
+        if (options.sessionId && !signal.aborted) sessionSaved = await saveTurn(deps.sql, options, query, answer, sources, history);
+        timings.total = ms(options.startedAt);
+        return {
+          ...generated,
+          usage: {
+            contextTokens: retrieved.contextTokens,
+            promptTokens: generated.usage?.promptTokens ?? promptTokens,
+            completionTokens: generated.usage?.completionTokens ?? tokenizer.count(answer),
+          },
+          timings: { ...timings, ...generated.timings },
+          citations: citedNumbers(answer),
+          sessionSaved,
+        };
+      } finally {
+        signal.removeEventListener("abort", onAbort);
+      }
+    },
+  };
+}
+
+/**
+ * Streams from the configured model; if it fails or stays silent before its first piece, from
+ * the extractive answerer instead (flagged and counted). After the first piece a failure is
+ * final: the caller ends the stream with an error.
+ */
+async function* generate(
+  chat: AskDeps["chat"],
+  request: ChatRequest,
+  upstream: AbortController,
+  options: AskOptions,
+  sourceCount: number,
+): AsyncGenerator<string, { answer: string; finishReason: ChatFinish["finishReason"]; fallback: boolean; fallbackReason: string | undefined; usage: ChatFinish["usage"]; timings: Record<string, number> }> {
+  const filter = citationFilter(sourceCount);
+  let model = chat.primary;
+  let stream = model.stream(request, upstream.signal);
+  let fallbackReason: string | undefined;
+  let first: IteratorResult<string, ChatFinish>;
+  try {
+    first = await firstWithin(stream, options.firstTokenTimeoutMs, upstream);
+  } catch (err) {
+    // A client that went away needs no fallback; the extractive answerer has none.
+    if ((upstream.signal.aborted && !(err instanceof FirstTokenTimeout)) || model === chat.fallback) throw err;
+    fallbackReason = err instanceof FirstTokenTimeout ? "first_token_timeout" : err instanceof ChatError && err.status ? `provider_status_${err.status}` : "provider_error";
+    fallbackSeen("chat", err, fallbackReason);
+    model = chat.fallback;
+    stream = model.stream(request, new AbortController().signal);
+    first = await stream.next();
+  }
+  const ttft = ms(options.startedAt);
+  let answer = "";
+  let result = first;
+  while (!result.done) {
+    const text = filter.push(result.value);
+    if (text) {
+      answer += text;
+      yield text;
+    }
+    result = model === chat.fallback ? await stream.next() : await nextWithin(stream, options.idleTimeoutMs, upstream);
+  }
+  const rest = filter.flush();
+  if (rest) {
+    answer += rest;
+    yield rest;
+  }
+  return {
+    answer,
+    finishReason: result.value.finishReason,
+    fallback: fallbackReason !== undefined,
+    fallbackReason,
+    usage: model === chat.fallback && fallbackReason ? undefined : result.value.usage,
+    timings: { ttft },
+  };
+}
+
+function fallbackSeen(kind: string, err: unknown, reason?: string) {
+  counters.inc("rag_fallbacks_total", { kind });
+  console.warn(JSON.stringify({ level: "warn", event: "fallback", kind, reason, error: String(err).slice(0, 300) }));
+}
+
+async function standaloneQuery(
+  question: string,
+  turns: { question: string; standaloneQuestion: string; answer: string; id: number }[],
+  rewrite: ((messages: ReturnType<typeof rewritePrompt>) => Promise<string>) | undefined,
+): Promise<AskQuery> {
+  const last = turns[turns.length - 1];
+  if (!last || !needsContext(question)) return { text: question, standalone: question, rewrittenBy: null };
+  if (rewrite) {
+    try {
+      const rewritten = plausibleRewrite(await rewrite(rewritePrompt(question, turns.slice(-3))), question);
+      if (rewritten) return { text: question, standalone: rewritten, rewrittenBy: "llm" };
+      fallbackSeen("rewrite", new Error("implausible rewrite"));
+    } catch (err) {
+      fallbackSeen("rewrite", err);
+    }
+  }
+  return { text: question, standalone: heuristicStandalone(question, last), rewrittenBy: "heuristic" };
+}
+
+async function saveTurn(sql: Sql, options: AskOptions, query: AskQuery, answer: string, sources: AnswerSource[], history: History): Promise<boolean> {
+  const sessionId = options.sessionId!;
+  try {
+    await appendTurn(sql, options.tenantId, sessionId, {
+      question: query.text,
+      standaloneQuestion: query.standalone,
+      answer,
+      sources: sources.map((s) => ({ n: s.n, conversation_id: s.conversationId, message_ids: (s as { chunk?: RetrievedChunk }).chunk?.messageIds ?? [] })),
+    });
+    if (history.newSummary) await saveSummary(sql, options.tenantId, sessionId, history.newSummary.text, history.newSummary.through);
+    return true;
+  } catch (err) {
+    console.error(JSON.stringify({ level: "error", event: "session_write_failed", error: String(err).slice(0, 300) }));
+    counters.inc("rag_errors_total", { kind: "session_write" });
+    return false;
+  }
+}
