@@ -7,28 +7,11 @@ import { join } from "node:path";
 import { keywordQuery, semanticQuery, speakersInScope } from "../src/db/search.ts";
 import { localEmbedder } from "../src/providers/local-embedder.ts";
 import { demoConversations, ingestAll } from "./lib/demo-data.ts";
+import { DEMO_QUESTIONS as QUERIES } from "./lib/demo-questions.ts";
 import { startLocalStack } from "./lib/local-stack.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
 const strategies = process.env.BENCH_STRATEGIES?.split(",") ?? ["keyword"];
-const QUERIES = [
-  "What did John say about the project timeline?",
-  "When is the public beta?",
-  "Why did the beta slip?",
-  "Who owns the timeline doc?",
-  "What is the plan for the billing migration?",
-  "How big was the difference in the billing comparison?",
-  "Who was hired for the data engineer role?",
-  "When does the new data engineer start?",
-  "What is left on the onboarding flow?",
-  "Why did the CSV export fail?",
-  "What workaround did support suggest for the export?",
-  "What did Kenji find was the cause of the export timeouts?",
-  "How long did the streaming export of 2.1 million rows take?",
-  "What compensation did the customer get?",
-  "When will streaming exports roll out to all workspaces?",
-  "Did we agree on a feature freeze date?",
-];
 
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 const round = (x: number) => Number(x.toFixed(2));

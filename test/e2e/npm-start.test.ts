@@ -29,8 +29,9 @@ describe("npm start", () => {
   let output = "";
   let exited: Promise<number | null>;
 
-  beforeAll(async () => {
-    port = await freePort();
+  /** Starts `npm start`'s script on the data folder and waits until it is ready. */
+  async function start() {
+    output = "";
     child = spawn(process.execPath, ["scripts/dev.ts"], {
       env: { ...process.env, PORT: String(port), RAG_DATA_DIR: dataDir, WRANGLER_SEND_METRICS: "false" },
       stdio: ["ignore", "pipe", "pipe"],
@@ -43,6 +44,21 @@ describe("npm start", () => {
       if (Date.now() > deadline || child.exitCode !== null) throw new Error(`npm start did not become ready:\n${output}`);
       await new Promise((r) => setTimeout(r, 200));
     }
+  }
+
+  const ask = async (body: Record<string, unknown>) => {
+    const res = await fetch(`http://127.0.0.1:${port}/api/rag/ask`, {
+      method: "POST",
+      headers: { authorization: "Bearer dev-local-key", "content-type": "application/json" },
+      body: JSON.stringify({ stream: false, ...body }),
+    });
+    expect(res.status).toBe(200);
+    return (await res.json()) as { answer: string; session_saved: boolean; history: { turns: number }; query: { standalone: string; rewritten_by: string | null } };
+  };
+
+  beforeAll(async () => {
+    port = await freePort();
+    await start();
   }, 130_000);
 
   afterAll(() => {
@@ -68,6 +84,12 @@ describe("npm start", () => {
     }
   }, 60_000);
 
+  it("records a session turn before the restart", async () => {
+    const first = await ask({ query: "Why did the CSV export fail?", session_id: "e2e-session" });
+    expect(first.session_saved).toBe(true);
+    expect(first.answer).toMatch(/export/i);
+  });
+
   it("stops everything on Ctrl-C", async () => {
     child.kill("SIGINT");
     expect(await exited).toBe(0);
@@ -77,4 +99,14 @@ describe("npm start", () => {
     const { stdout } = await run("bash", ["-c", `pgrep -f -- '${pattern}' || true`]);
     expect(stdout.trim()).toBe("");
   }, 30_000);
+
+  it("keeps the session's history across a restart of wrangler dev", async () => {
+    await start();
+    const follow = await ask({ query: "Tell me more about that.", session_id: "e2e-session" });
+    expect(follow.history.turns).toBe(1);
+    expect(follow.query).toMatchObject({ rewritten_by: "heuristic" });
+    expect(follow.query.standalone).toContain("Why did the CSV export fail?");
+    child.kill("SIGINT");
+    expect(await exited).toBe(0);
+  }, 150_000);
 });
