@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { SELECTION_STRATEGIES, type SelectionStrategy } from "./rag/context/select.ts";
 
 /** Validated, typed configuration: parsed from the Worker's env once per isolate. */
 export interface Config {
@@ -42,6 +43,13 @@ export interface Config {
     /** Session history kept in the prompt; older turns are summarised when it is exceeded. */
     historyMaxTokens: number;
     historyVerbatimTurns: number;
+    /** Context selection when a request names none. */
+    strategy: SelectionStrategy;
+    mmrLambda: number;
+    hybridLambda: number;
+    /** Cosine similarity above which a chunk counts as a duplicate of a better one. */
+    redundancy: number;
+    truncateMin: number;
   };
   retrieval: {
     rrfK: number;
@@ -93,6 +101,11 @@ const schema = z.object({
   MAX_CONTEXT_TOKENS: int(64, 200_000).default(1536),
   HISTORY_MAX_TOKENS: int(0, 100_000).default(1024),
   HISTORY_VERBATIM_TURNS: int(0, 50).default(3),
+  CONTEXT_STRATEGY: z.enum(SELECTION_STRATEGIES).default("hybrid"),
+  CONTEXT_MMR_LAMBDA: z.coerce.number().min(0).max(1).default(0.7),
+  CONTEXT_HYBRID_LAMBDA: z.coerce.number().min(0).max(1).default(0.85),
+  CONTEXT_REDUNDANCY: z.coerce.number().min(0).max(1).default(0.9),
+  CONTEXT_TRUNCATE_MIN_TOKENS: int(0, 100_000).default(100),
   AUTH_CACHE_TTL_SECONDS: int(0, 3600).default(30),
   RRF_K: int(1, 10_000).default(60),
   HNSW_EF_SEARCH: int(1, 1000).default(100),
@@ -165,6 +178,11 @@ export function parseConfig(vars: Record<string, unknown>): Config {
       maxContextTokens: v.MAX_CONTEXT_TOKENS,
       historyMaxTokens: v.HISTORY_MAX_TOKENS,
       historyVerbatimTurns: v.HISTORY_VERBATIM_TURNS,
+      strategy: v.CONTEXT_STRATEGY,
+      mmrLambda: v.CONTEXT_MMR_LAMBDA,
+      hybridLambda: v.CONTEXT_HYBRID_LAMBDA,
+      redundancy: v.CONTEXT_REDUNDANCY,
+      truncateMin: v.CONTEXT_TRUNCATE_MIN_TOKENS,
     },
     retrieval: {
       rrfK: v.RRF_K,

@@ -1,7 +1,7 @@
 import type { Chunk } from "../ingest/chunker.ts";
 import type { Db } from "./client.ts";
 import { json } from "./json.ts";
-import { toVectorLiteral } from "./vector.ts";
+import { fromVectorLiteral, toVectorLiteral } from "./vector.ts";
 
 export interface StoredChunkRef {
   id: string;
@@ -70,4 +70,13 @@ export async function deleteChunks(db: Db, tenantId: string, conversationId: str
     DELETE FROM embedding_cache e USING gone
     WHERE e.model = gone.embedding_model AND e.content_hash = gone.text_hash
       AND gone.text_hash NOT IN (SELECT jsonb_array_elements_text(${json(db, keepTextHashes)}::jsonb))`;
+}
+
+/** The stored embeddings of the tenant's chunks with these ids (for MMR and redundancy checks). */
+export async function chunkEmbeddings(db: Db, tenantId: string, ids: string[]): Promise<Map<string, Float32Array>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db<{ id: string; embedding: string }[]>`
+    SELECT id, embedding::text AS embedding FROM conversation_chunks
+    WHERE tenant_id = ${tenantId} AND id IN (SELECT jsonb_array_elements_text(${json(db, ids)})::uuid)`;
+  return new Map(rows.map((r) => [r.id, fromVectorLiteral(r.embedding)]));
 }

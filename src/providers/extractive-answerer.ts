@@ -1,4 +1,5 @@
 import { parseSourceLines } from "../rag/source-lines.ts";
+import { ASKS_WHEN, DATE_LIKE } from "../text/dates.ts";
 import { sentences } from "../text/sentences.ts";
 import { STOPWORDS, stem, words } from "../text/words.ts";
 import type { Tokenizer } from "../tokens/tokenizer.ts";
@@ -25,10 +26,6 @@ const WORDS_PER_PIECE = 4;
 const FRAMING = new Set(["say", "said", "says", "tell", "told", "mention", "mentioned", "talk", "talked", "discuss", "discussed", "think", "thought", "conversation", "chat", "message", "messages"]);
 /** A sentence keeps this share of the score of the sentence before it from the same speaker: answers often follow the sentence that names the topic. */
 const CARRY = 0.5;
-/** A question about time, and a sentence that names one (a month, weekday, date, clock time or relative day). */
-const ASKS_WHEN = /^\s*(?:when|what (?:date|day|time|month|year)|how long|since when|until when)\b/i;
-const DATE_LIKE =
-  /\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tomorrow|tonight|(?:last|next|this) (?:week|month|year)|\d{1,2}:\d{2}|\d{4}-\d{2}-\d{2}|\d{1,2}\/\d{1,2}(?:\/\d{2,4})?|(?:19|20)\d{2})\b/i;
 /** Sentences scoring below this share of the best one are left out. */
 const RELATIVE_FLOOR = 0.35;
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { perConfig, type Config } from "../config.ts";
+import { SELECTION_STRATEGIES } from "./context/select.ts";
 import { checkTimeRange, filtersSchema, querySchema } from "./retrieve-schema.ts";
 
 /** Body of POST /api/rag/ask, with the configured limits; built once per Config. */
@@ -17,6 +18,7 @@ function buildAskSchema(config: Config) {
         .optional(),
       filters: filtersSchema.optional(),
       top_k: z.number().int("must be an integer").min(1, "must be between 1 and 50").max(50, "must be between 1 and 50").default(ask.topK),
+      strategy: z.enum(SELECTION_STRATEGIES, { message: `must be one of ${SELECTION_STRATEGIES.join(", ")}` }).default(ask.strategy),
       max_context_tokens: z
         .number()
         .int("must be an integer")

@@ -1,3 +1,4 @@
+import { chunkEmbeddings } from "../db/chunks.ts";
 import type { Sql } from "../db/client.ts";
 import { appendTurn, loadSession, saveSummary } from "../db/sessions.ts";
 import { counters } from "../observability/counters.ts";
@@ -6,7 +7,9 @@ import type { Embedder } from "../providers/embedder.ts";
 import type { Tokenizer } from "../tokens/tokenizer.ts";
 import { citationFilter, citedNumbers } from "./citations.ts";
 import { heuristicStandalone, needsContext, plausibleRewrite, rewritePrompt, summaryPrompt } from "./follow-up.ts";
-import { compressHistory, type History } from "./history.ts";
+import { compressHistory, type History } from "./context/history.ts";
+import { selectContext, type Selected, type SelectionStrategy, type SelectOptions } from "./context/select.ts";
+import { queryTerms } from "./focus.ts";
 import { buildPrompt } from "./prompt.ts";
 import { retrieve, type RetrievedChunk, type RetrieveOptions } from "./retrieve.ts";
 import { FirstTokenTimeout, firstWithin, nextWithin, withDeadline } from "./timeouts.ts";
@@ -14,7 +17,10 @@ import { FirstTokenTimeout, firstWithin, nextWithin, withDeadline } from "./time
 export interface AskDeps {
   sql: Sql;
   embedder: Embedder;
+  /** The tokenizer of the chat model: the context budget, history and usage are counted in it. */
   tokenizer: () => Promise<Tokenizer>;
+  /** The tokenizer retrieval budgets are counted in (cl100k). */
+  retrievalTokenizer: () => Promise<Tokenizer>;
   chat: { primary: ChatModel; fallback: ChatModel };
   now: Date;
 }
@@ -28,6 +34,9 @@ export interface AskOptions {
   temperature: number;
   maxTokens: number;
   history: { maxTokens: number; verbatimTurns: number };
+  /** Budget of the prompt's context: the sources and the session history together. */
+  maxContextTokens: number;
+  selection: Omit<SelectOptions, "budget" | "terms" | "tokenizer" | "strategy"> & { strategy: SelectionStrategy };
   firstTokenTimeoutMs: number;
   idleTimeoutMs: number;
   helperTimeoutMs: number;
@@ -41,12 +50,21 @@ export interface AskQuery {
   rewrittenBy: "llm" | "heuristic" | null;
 }
 
+export interface ContextUsage {
+  contextTokens: number;
+  historyTokens: number;
+  /** What the same retrieved chunks would cost concatenated whole (naive top-k). */
+  naiveContextTokens: number;
+  promptTokens: number;
+  completionTokens: number;
+}
+
 export interface AskDone {
   answer: string;
   finishReason: ChatFinish["finishReason"];
   fallback: boolean;
   fallbackReason: string | undefined;
-  usage: { contextTokens: number; promptTokens: number; completionTokens: number };
+  usage: ContextUsage & { tokensSaved: number };
   timings: Record<string, number>;
   citations: number[];
   sessionSaved: boolean | undefined;
@@ -54,7 +72,7 @@ export interface AskDone {
 
 export interface PreparedAsk {
   query: AskQuery;
-  sources: (AnswerSource & { chunk: RetrievedChunk })[];
+  sources: (AnswerSource & { chunk: Selected<RetrievedChunk> })[];
   history: History;
   failedStrategies: string[];
   provider: ChatModel["provider"];
@@ -83,8 +101,9 @@ export async function prepareAsk(deps: AskDeps, options: AskOptions): Promise<Pr
     options.sessionId ? loadSession(deps.sql, options.tenantId, options.sessionId, SESSION_TURNS_LOADED) : undefined,
     deps.tokenizer(),
   ]);
+  // History shares the context budget: at most half of it, the rest is for the sources.
   const history = await compressHistory(session, {
-    maxTokens: options.history.maxTokens,
+    maxTokens: Math.min(options.history.maxTokens, Math.floor(options.maxContextTokens / 2)),
     verbatimTurns: options.history.verbatimTurns,
     tokenizer,
     summarise: helper && (async (previous, turns, maxTokens) => helperCall(summaryPrompt(previous, turns, maxTokens), Math.max(32, maxTokens))),
@@ -96,14 +115,29 @@ export async function prepareAsk(deps: AskDeps, options: AskOptions): Promise<Pr
   const query = await standaloneQuery(options.question, session?.turns ?? [], helper ? (messages) => helperCall(messages, 160) : undefined);
   if (query.rewrittenBy) timings.rewrite = ms(started);
 
+  started = performance.now();
   const retrieved = await retrieve(
-    { sql: deps.sql, embedder: deps.embedder, tokenizer: deps.tokenizer, now: deps.now },
+    { sql: deps.sql, embedder: deps.embedder, tokenizer: deps.retrievalTokenizer, now: deps.now },
     { ...options.retrieval, query: query.standalone },
   );
-  timings.retrieve = Object.values(retrieved.timings).reduce((a, b) => Math.max(a, b), 0);
+  timings.retrieve = ms(started);
   Object.assign(timings, Object.fromEntries(Object.entries(retrieved.timings).map(([k, v]) => [`retrieve_${k}`, v])));
 
-  const sources = retrieved.chunks.map((chunk, i) => ({
+  started = performance.now();
+  const needsVectors = options.selection.strategy !== "relevance" && retrieved.chunks.length > 1;
+  const vectors = needsVectors ? await chunkEmbeddings(deps.sql, options.tenantId, retrieved.chunks.map((c) => c.id)) : new Map<string, Float32Array>();
+  const selection = selectContext(
+    retrieved.chunks.map((c) => ({ ...c, embedding: vectors.get(c.id) })),
+    {
+      ...options.selection,
+      budget: options.maxContextTokens - history.tokens,
+      terms: new Set(queryTerms(query.standalone)),
+      tokenizer,
+    },
+  );
+  timings.select = ms(started);
+
+  const sources = selection.chunks.map(({ embedding: _, ...chunk }, i) => ({
     n: i + 1,
     conversationId: chunk.conversationId,
     speakers: chunk.authors,
@@ -144,7 +178,10 @@ export async function prepareAsk(deps: AskDeps, options: AskOptions): Promise<Pr
         return {
           ...generated,
           usage: {
-            contextTokens: retrieved.contextTokens,
+            contextTokens: selection.tokens,
+            historyTokens: history.tokens,
+            naiveContextTokens: selection.naiveTokens,
+            tokensSaved: selection.naiveTokens - selection.tokens,
             promptTokens: generated.usage?.promptTokens ?? promptTokens,
             completionTokens: generated.usage?.completionTokens ?? tokenizer.count(answer),
           },

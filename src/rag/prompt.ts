@@ -1,5 +1,5 @@
 import type { AnswerSource, ChatMessage } from "../providers/chat-model.ts";
-import type { History } from "./history.ts";
+import type { History } from "./context/history.ts";
 
 /** Part of every answer cache key: a change to the prompt must not serve answers made with the old one. */
 export const PROMPT_VERSION = "ask-v1";
@@ -15,11 +15,13 @@ export const SYSTEM_PROMPT = [
 /** JSON with the characters that could end the data block escaped, so an excerpt can never close it. */
 const quote = (value: unknown) => JSON.stringify(value).replace(/</g, "\\u003c").replace(/>/g, "\\u003e");
 
-/** One excerpt per line: its citation number, conversation, speakers, time span and text, as JSON. */
+/**
+ * One excerpt per line as JSON: its citation number and text (whose lines carry speaker and
+ * time), plus the conversation when the excerpts come from more than one.
+ */
 export function renderExcerpts(sources: AnswerSource[]): string {
-  return sources
-    .map((s) => quote({ n: s.n, conversation: s.conversationId, speakers: s.speakers, from: s.start.toISOString(), to: s.end.toISOString(), text: s.text }))
-    .join("\n");
+  const several = new Set(sources.map((s) => s.conversationId)).size > 1;
+  return sources.map((s) => quote(several ? { n: s.n, conversation: s.conversationId, text: s.text } : { n: s.n, text: s.text })).join("\n");
 }
 
 /**

@@ -12,7 +12,7 @@ import { askSchema } from "../rag/ask-schema.ts";
 import { prepareAsk, type AskDone, type PreparedAsk } from "../rag/ask.ts";
 import { AllStrategiesFailed, retrieve, type RetrievedChunk, type RetrieveOptions } from "../rag/retrieve.ts";
 import { retrieveSchema } from "../rag/retrieve-schema.ts";
-import { tiktoken } from "../tokens/tokenizer.ts";
+import { tiktoken, tokenizerForModel } from "../tokens/tokenizer.ts";
 
 const present = (c: RetrievedChunk) => ({
   id: c.id,
@@ -119,12 +119,28 @@ export const ragRoutes = new Hono<AppEnv>()
     let prepared: PreparedAsk;
     try {
       prepared = await prepareAsk(
-        { sql: c.var.sql(), embedder: createEmbedder(config), tokenizer: tiktoken, chat: createChatModels(config, tiktoken), now: new Date() },
+        {
+          sql: c.var.sql(),
+          embedder: createEmbedder(config),
+          tokenizer: () => tokenizerForModel(body.model),
+          retrievalTokenizer: tiktoken,
+          chat: createChatModels(config, () => tokenizerForModel(body.model)),
+          now: new Date(),
+        },
         {
           question: body.query.trim(),
           tenantId: c.var.auth.tenantId,
           sessionId: body.session_id,
-          retrieval: { ...retrievalOptions(c, body, body.top_k), tokenBudget: body.max_context_tokens, expandNeighbours: false, focusShare: config.retrieval.focusShare },
+          // The top_k best chunks are the candidates; context selection fits them to the budget.
+          retrieval: { ...retrievalOptions(c, body, body.top_k), tokenBudget: undefined, expandNeighbours: false, focusShare: 0 },
+          maxContextTokens: body.max_context_tokens,
+          selection: {
+            strategy: body.strategy,
+            lambda: config.ask.mmrLambda,
+            hybridLambda: config.ask.hybridLambda,
+            redundancy: config.ask.redundancy,
+            truncateMin: config.ask.truncateMin,
+          },
           model: body.model,
           temperature: body.temperature,
           maxTokens: body.max_tokens,
@@ -145,6 +161,7 @@ export const ragRoutes = new Hono<AppEnv>()
       cache: "BYPASS",
       model: body.model,
       provider: prepared.provider,
+      strategy: body.strategy,
       session_id: body.session_id ?? null,
       query: { text: prepared.query.text, standalone: prepared.query.standalone, rewritten_by: prepared.query.rewrittenBy },
       history: { turns: prepared.history.recent.length, summarised_by: prepared.history.summarisedBy ?? null, tokens: prepared.history.tokens },
@@ -157,7 +174,10 @@ export const ragRoutes = new Hono<AppEnv>()
         start: s.start.toISOString(),
         end: s.end.toISOString(),
         text: s.text,
+        tokens: s.chunk.tokens,
         score: Number(s.chunk.score.toFixed(6)),
+        ...(s.chunk.compressed ? { compressed: true } : {}),
+        ...(s.chunk.truncated ? { truncated: true } : {}),
       })),
       failed_strategies: prepared.failedStrategies,
     };
@@ -166,7 +186,14 @@ export const ragRoutes = new Hono<AppEnv>()
       fallback: done.fallback,
       ...(done.fallbackReason ? { fallback_reason: done.fallbackReason } : {}),
       citations: done.citations,
-      usage: { context_tokens: done.usage.contextTokens, prompt_tokens: done.usage.promptTokens, completion_tokens: done.usage.completionTokens },
+      usage: {
+        context_tokens: done.usage.contextTokens,
+        history_tokens: done.usage.historyTokens,
+        prompt_tokens: done.usage.promptTokens,
+        completion_tokens: done.usage.completionTokens,
+        naive_context_tokens: done.usage.naiveContextTokens,
+        tokens_saved: done.usage.tokensSaved,
+      },
       timings: done.timings,
       ...(done.sessionSaved !== undefined ? { session_saved: done.sessionSaved } : {}),
     });

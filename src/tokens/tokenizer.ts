@@ -1,29 +1,73 @@
-/** Counts tokens the way the model that will read the text does. */
+/** Counts and cuts text in the tokens of the model that will read it. */
 export interface Tokenizer {
-  readonly encoding: string;
+  readonly encoding: Encoding;
   count(text: string): number;
+  encode(text: string): number[];
+  decode(tokens: number[]): string;
+  /** The text cut to at most `maxTokens` tokens, keeping its start or its end. */
+  truncate(text: string, maxTokens: number, keep?: "start" | "end"): string;
 }
 
-type Encoder = { encode(text: string): number[] };
-const loaded = new Map<string, Promise<Encoder>>();
+export const ENCODINGS = ["cl100k_base", "o200k_base"] as const;
+export type Encoding = (typeof ENCODINGS)[number];
 
 /**
- * The cl100k_base tokenizer from js-tiktoken. Its rank table (~1 MB) is imported and decoded
- * on first use and then kept for the isolate's life, so start-up and cached requests never pay for it.
+ * The encoding of an OpenAI model name: o200k_base for the GPT-4o, GPT-4.1, GPT-5 and o-series
+ * families, cl100k_base for everything else (GPT-4, GPT-3.5, embeddings, and the offline
+ * answerer, whose budgets are counted like the stored chunk sizes).
  *
- * @example const tokens = (await tiktoken()).count("Hello there")
+ * @example encodingForModel("gpt-4o-mini") // "o200k_base"
  */
-export async function tiktoken(): Promise<Tokenizer> {
-  const encoding = "cl100k_base";
+export function encodingForModel(model: string): Encoding {
+  return /^(?:gpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|o\d|chatgpt-4o)/i.test(model) ? "o200k_base" : "cl100k_base";
+}
+
+type Encoder = { encode(text: string): number[]; decode(tokens: number[]): string };
+const loaded = new Map<Encoding, Promise<Encoder>>();
+
+async function importEncoder(encoding: Encoding): Promise<Encoder> {
+  const { Tiktoken } = await import("js-tiktoken/lite");
+  const ranks = encoding === "o200k_base" ? await import("js-tiktoken/ranks/o200k_base") : await import("js-tiktoken/ranks/cl100k_base");
+  return new Tiktoken(ranks.default);
+}
+
+/** A cut can end inside a multi-byte character; its decoded remains are dropped. */
+const clean = (s: string) => s.replace(/^\uFFFD+|\uFFFD+$/g, "");
+
+/**
+ * A tokenizer for `encoding` (js-tiktoken). Its rank table is imported and decoded on first use
+ * and kept for the isolate's life, so start-up and cached requests never pay for it.
+ *
+ * @example const n = (await loadTokenizer("cl100k_base")).count("Hello there")
+ */
+export async function loadTokenizer(encoding: Encoding): Promise<Tokenizer> {
   let encoder = loaded.get(encoding);
   if (!encoder) {
-    encoder = (async () => {
-      const [{ Tiktoken }, ranks] = await Promise.all([import("js-tiktoken/lite"), import("js-tiktoken/ranks/cl100k_base")]);
-      return new Tiktoken(ranks.default);
-    })();
+    encoder = importEncoder(encoding);
     loaded.set(encoding, encoder);
     encoder.catch(() => loaded.delete(encoding));
   }
   const enc = await encoder;
-  return { encoding, count: (text) => enc.encode(text).length };
+  return {
+    encoding,
+    count: (text) => enc.encode(text).length,
+    encode: (text) => enc.encode(text),
+    decode: (tokens) => enc.decode(tokens),
+    truncate(text, maxTokens, keep = "start") {
+      const tokens = enc.encode(text);
+      if (tokens.length <= maxTokens) return text;
+      // Re-encoding a cut can merge differently, so shrink until the result itself fits.
+      for (let n = maxTokens; n > 0; n--) {
+        const cut = clean(enc.decode(keep === "start" ? tokens.slice(0, n) : tokens.slice(tokens.length - n)));
+        if (enc.encode(cut).length <= maxTokens) return cut;
+      }
+      return "";
+    },
+  };
 }
+
+/** The cl100k_base tokenizer: chunk sizes, retrieval budgets and query limits are counted in it. */
+export const tiktoken = (): Promise<Tokenizer> => loadTokenizer("cl100k_base");
+
+/** The tokenizer of a chat model (see encodingForModel). */
+export const tokenizerForModel = (model: string): Promise<Tokenizer> => loadTokenizer(encodingForModel(model));

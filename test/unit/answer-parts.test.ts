@@ -4,7 +4,7 @@ import type { StoredTurn } from "../../src/db/sessions";
 import { composeAnswer } from "../../src/providers/extractive-answerer";
 import { citationFilter, citedNumbers } from "../../src/rag/citations";
 import { heuristicStandalone, needsContext, plausibleRewrite } from "../../src/rag/follow-up";
-import { compressHistory, extractiveSummary } from "../../src/rag/history";
+import { compressHistory, extractiveSummary } from "../../src/rag/context/history";
 import { buildPrompt, renderExcerpts } from "../../src/rag/prompt";
 import { parseSourceLines } from "../../src/rag/source-lines";
 import { sentences } from "../../src/text/sentences";
@@ -71,9 +71,9 @@ describe("source lines and sentences", () => {
   it("parses dated and timed lines, names containing ': ' and continuation lines", () => {
     const lines = parseSourceLines("[2025-03-03 10:00] Dr. A: B: hi there\n[10:02] John: yes\nmore of it\n[2025-03-04 08:00] John: next day", ["John", "Dr. A: B"], "2025-01-01");
     expect(lines).toEqual([
-      { day: "2025-03-03", speaker: "Dr. A: B", text: "hi there" },
-      { day: "2025-03-03", speaker: "John", text: "yes more of it" },
-      { day: "2025-03-04", speaker: "John", text: "next day" },
+      { day: "2025-03-03", time: "10:00", speaker: "Dr. A: B", text: "hi there" },
+      { day: "2025-03-03", time: "10:02", speaker: "John", text: "yes more of it" },
+      { day: "2025-03-04", time: "08:00", speaker: "John", text: "next day" },
     ]);
   });
 
@@ -133,6 +133,22 @@ describe("history compression", () => {
     expect(h.recent.map((t) => t.id)).toEqual([4, 5, 6]);
   });
 
+  it("never exceeds its budget, cutting verbatim answers when they alone are too long", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.string({ minLength: 1, maxLength: 120 }), fc.string({ maxLength: 800 })), { minLength: 1, maxLength: 8 }),
+        fc.integer({ min: 0, max: 600 }),
+        async (pairs, maxTokens) => {
+          const stored = pairs.map(([q, a], i) => ({ id: i + 1, question: q, standaloneQuestion: q, answer: a }));
+          const h = await compressHistory({ summary: undefined, summaryThrough: 0, turns: stored }, { maxTokens, verbatimTurns: 3, tokenizer });
+          expect(h.tokens).toBeLessThanOrEqual(maxTokens);
+          expect(h.recent.map((t) => t.id)).toEqual(stored.slice(stored.length - h.recent.length).map((t) => t.id));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it("keeps the newest turns when the summary budget is short", () => {
     const s = extractiveSummary(undefined, turns, 40, tokenizer);
     expect(s).toContain("Question number 6");
@@ -147,6 +163,7 @@ describe("prompt", () => {
     expect(messages.map((m) => m.role)).toEqual(["system", "system", "user", "assistant", "user"]);
     expect(messages.at(-1)!.content.split("</excerpts>")).toHaveLength(2);
     expect(messages.at(-1)!.content.endsWith("Question: What did Eve say?")).toBe(true);
-    expect(JSON.parse(renderExcerpts([src]))).toMatchObject({ n: 1, text: src.text, speakers: ["Eve"] });
+    expect(JSON.parse(renderExcerpts([src]))).toEqual({ n: 1, text: src.text });
+    expect(renderExcerpts([src, { ...src, n: 2, conversationId: "d" }]).split("\n").map((l) => JSON.parse(l))).toEqual([{ n: 1, conversation: "c", text: src.text }, { n: 2, conversation: "d", text: src.text }]);
   });
 });

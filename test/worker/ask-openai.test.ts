@@ -73,7 +73,7 @@ describe("ask with the openai provider (real SDK, local OpenAI-compatible server
 
   it("puts the rules first, the excerpts as escaped data, and the question last", async () => {
     const s = await scenario({ text: "Mallory asked to reveal the prompt [1]." });
-    await ask(s, { query: "What did Mallory ask for?" });
+    await ask(s, { query: "What did Mallory ask for?", strategy: "relevance" });
     const [call] = await s.calls();
     const messages = call!.body.messages!;
     expect(messages[0]).toEqual({ role: "system", content: SYSTEM_PROMPT });
@@ -83,7 +83,7 @@ describe("ask with the openai provider (real SDK, local OpenAI-compatible server
     const block = last.content.slice(last.content.indexOf("<excerpts>\n") + 11, last.content.indexOf("\n</excerpts>"));
     // One JSON object per line; the injected closing tag stays inside its string, escaped.
     expect(last.content.split("</excerpts>")).toHaveLength(2);
-    const excerpts = block.split("\n").map((l) => JSON.parse(l) as { n: number; text: string; speakers: string[] });
+    const excerpts = block.split("\n").map((l) => JSON.parse(l) as { n: number; text: string });
     const injected = excerpts.find((e) => e.text.includes("Ignore previous instructions"));
     expect(injected?.text).toContain("</excerpts>");
     expect(excerpts.map((e) => e.n)).toEqual(excerpts.map((_, i) => i + 1));

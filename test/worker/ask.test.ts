@@ -13,9 +13,13 @@ interface Source {
   start: string;
   end: string;
   text: string;
+  tokens: number;
+  truncated?: boolean;
+  compressed?: boolean;
 }
 interface Meta {
   request_id: string;
+  strategy: string;
   cache: string;
   model: string;
   provider: string;
@@ -28,7 +32,7 @@ interface Done {
   finish_reason: string;
   fallback: boolean;
   citations: number[];
-  usage: { context_tokens: number; prompt_tokens: number; completion_tokens: number };
+  usage: { context_tokens: number; history_tokens: number; prompt_tokens: number; completion_tokens: number; naive_context_tokens: number; tokens_saved: number };
   timings: Record<string, number>;
   session_saved?: boolean;
 }
@@ -124,6 +128,30 @@ describe("POST /api/rag/ask (extractive, streamed)", () => {
     expect(answer.length).toBeGreaterThan(0);
   });
 
+  it("fits the context to max_context_tokens and reports the tokens saved against naive top-k", async () => {
+    const naive = await askStream({ query: "What happened to the staging deploy and the launch date?", strategy: "relevance", max_context_tokens: 1536 });
+    expect(naive.done.usage.tokens_saved).toBe(0);
+    expect(naive.done.usage.context_tokens).toBe(naive.done.usage.naive_context_tokens);
+    for (const strategy of ["relevance", "diversity", "hybrid"]) {
+      const { meta, done } = await askStream({ query: "What happened to the staging deploy and the launch date?", strategy, max_context_tokens: 120 });
+      expect(meta.strategy).toBe(strategy);
+      expect(done.usage.context_tokens).toBeLessThanOrEqual(120);
+      expect(done.usage.context_tokens).toBe(meta.sources.reduce((sum, s) => sum + s.tokens, 0));
+      expect(done.usage.naive_context_tokens).toBe(naive.done.usage.naive_context_tokens);
+      expect(done.usage.tokens_saved).toBe(done.usage.naive_context_tokens - done.usage.context_tokens);
+      expect(done.usage.tokens_saved).toBeGreaterThan(0);
+    }
+  });
+
+  it("still answers, with a cited excerpt, when the budget is tiny", async () => {
+    const { meta, answer, done } = await askStream({ query: "When is the launch date?", max_context_tokens: 12 });
+    expect(meta.sources.length).toBe(1);
+    expect(meta.sources[0]!.truncated).toBe(true);
+    expect(done.usage.context_tokens).toBeLessThanOrEqual(12);
+    expect(answer).not.toMatch(/found nothing/);
+    expect(done.citations).toEqual([1]);
+  });
+
   it("answers that nothing was found when the scope holds no conversation", async () => {
     const { meta, answer, done } = await askStream({ query: "What is the launch date?", conversation_id: uid("none") });
     expect(meta.sources).toEqual([]);
@@ -139,6 +167,7 @@ describe("POST /api/rag/ask (extractive, streamed)", () => {
     [{ query: "x", session_id: "has spaces" }, "#/session_id"],
     [{ query: "x", max_context_tokens: 0 }, "#/max_context_tokens"],
     [{ query: "x", stream: "yes" }, "#/stream"],
+    [{ query: "x", strategy: "newest" }, "#/strategy"],
   ])("rejects %j naming %s", async (body, pointer) => {
     const res = await api("POST", "/api/rag/ask", { key: tenant.key, body });
     expect(res.status).toBe(400);
@@ -161,8 +190,12 @@ describe("sessions and follow-ups", () => {
     expect(follow.meta.query.standalone).toContain("staging deploy rolled back");
     expect(follow.answer).toMatch(/leak|rolled back/);
 
-    const standalone = await askStream({ query: "Who takes the Saturday support shift?", session_id: session });
+    const standalone = await askStream({ query: "Who takes the Saturday support shift?", session_id: session, max_context_tokens: 400 });
     expect(standalone.meta.query.rewritten_by).toBeNull();
+    // The history shares the context budget with the sources.
+    expect(standalone.done.usage.history_tokens).toBeGreaterThan(0);
+    expect(standalone.done.usage.history_tokens).toBeLessThanOrEqual(200);
+    expect(standalone.done.usage.context_tokens + standalone.done.usage.history_tokens).toBeLessThanOrEqual(400);
 
     const turns = await sql`SELECT question, standalone_question, answer, sources FROM chat_turns WHERE tenant_id = ${tenant.tenant} AND session_id = ${session} ORDER BY id`;
     expect(turns.map((t) => t.question)).toEqual(["Why was the staging deploy rolled back?", "Tell me more about that.", "Who takes the Saturday support shift?"]);

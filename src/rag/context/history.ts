@@ -1,6 +1,6 @@
-import type { StoredSession, StoredTurn } from "../db/sessions.ts";
-import { sentences } from "../text/sentences.ts";
-import type { Tokenizer } from "../tokens/tokenizer.ts";
+import type { StoredSession, StoredTurn } from "../../db/sessions.ts";
+import { sentences } from "../../text/sentences.ts";
+import type { Tokenizer } from "../../tokens/tokenizer.ts";
 
 export interface History {
   /** Summary of the turns older than the verbatim ones, when the history outgrew its budget. */
@@ -33,6 +33,31 @@ const turnTokens = (t: StoredTurn, tokenizer: Tokenizer) => tokenizer.count(t.qu
  * covers them, else a new one: by the LLM when one is configured, extractively otherwise).
  */
 export async function compressHistory(session: StoredSession | undefined, options: HistoryOptions): Promise<History> {
+  return fitBudget(await compress(session, options), options);
+}
+
+/**
+ * Keeps the history within its budget even when the verbatim turns alone exceed it: their
+ * answers are cut (keeping their start) to equal shares, then the summary if it is still over.
+ */
+function fitBudget(history: History, options: HistoryOptions): History {
+  const { tokenizer, maxTokens } = options;
+  if (history.tokens <= maxTokens) return history;
+  const summaryTokens = history.summary ? tokenizer.count(history.summary) : 0;
+  const share = Math.floor(Math.max(0, maxTokens - Math.min(summaryTokens, Math.floor(maxTokens / 4))) / Math.max(1, history.recent.length));
+  const recent = history.recent.map((t) => {
+    const room = share - tokenizer.count(t.question) - 8;
+    return turnTokens(t, tokenizer) <= share ? t : { ...t, answer: room > 0 ? `${tokenizer.truncate(t.answer, room - 1, "start")}…` : "" };
+  });
+  // Questions are not cut: if they alone are too long, the oldest turns go.
+  let recentTokens = recent.reduce((sum, t) => sum + turnTokens(t, tokenizer), 0);
+  while (recentTokens > maxTokens && recent.length > 0) recentTokens -= turnTokens(recent.shift()!, tokenizer);
+  const summary = history.summary && truncateToTokens(history.summary, Math.max(0, maxTokens - recentTokens), tokenizer);
+  const tokens = recentTokens + (summary ? tokenizer.count(summary) : 0);
+  return { ...history, summary: summary || undefined, recent, tokens };
+}
+
+async function compress(session: StoredSession | undefined, options: HistoryOptions): Promise<History> {
   if (!session || (session.turns.length === 0 && !session.summary)) return EMPTY_HISTORY;
   const { tokenizer } = options;
   // Turns the stored summary covers appear only through it.

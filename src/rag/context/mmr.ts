@@ -1,0 +1,46 @@
+/** Cosine similarity of two vectors (0 when either is zero). */
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i]! * b[i]!;
+    na += a[i]! * a[i]!;
+    nb += b[i]! * b[i]!;
+  }
+  const norm = Math.sqrt(na) * Math.sqrt(nb);
+  return norm > 0 && Number.isFinite(dot / norm) ? dot / norm : 0;
+}
+
+/**
+ * Maximal Marginal Relevance order: repeatedly takes the item with the best
+ * λ · relevance − (1 − λ) · (highest similarity to an item already taken), relevance scaled to
+ * 0…1 by the best score. λ = 1 is plain relevance order; lower values trade relevance for variety.
+ * Items without a vector count as unlike everything.
+ *
+ * @example mmrOrder(chunks, (c) => c.score, (c) => c.embedding, 0.7)
+ */
+export function mmrOrder<T>(items: T[], relevance: (item: T) => number, vector: (item: T) => ArrayLike<number> | undefined, lambda: number): T[] {
+  const top = Math.max(0, ...items.map(relevance));
+  const rel = items.map((item) => (top > 0 ? relevance(item) / top : 0));
+  const maxSim = items.map(() => 0);
+  const left = new Set(items.keys());
+  const order: T[] = [];
+  while (left.size > 0) {
+    let best = left.values().next().value!;
+    let bestValue = -Infinity;
+    for (const i of left) {
+      const value = lambda * rel[i]! - (1 - lambda) * maxSim[i]!;
+      if (value > bestValue) [best, bestValue] = [i, value];
+    }
+    left.delete(best);
+    order.push(items[best]!);
+    const v = vector(items[best]!);
+    if (!v) continue;
+    for (const i of left) {
+      const w = vector(items[i]!);
+      if (w) maxSim[i] = Math.max(maxSim[i]!, cosine(v, w));
+    }
+  }
+  return order;
+}

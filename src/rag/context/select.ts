@@ -1,0 +1,107 @@
+import type { Tokenizer } from "../../tokens/tokenizer.ts";
+import { keySentences, type CompressibleChunk } from "./compress.ts";
+import { cosine, mmrOrder } from "./mmr.ts";
+
+export const SELECTION_STRATEGIES = ["relevance", "diversity", "hybrid"] as const;
+export type SelectionStrategy = (typeof SELECTION_STRATEGIES)[number];
+
+export interface SelectableChunk extends CompressibleChunk {
+  id: string;
+  score: number;
+  embedding?: ArrayLike<number> | undefined;
+}
+
+export interface SelectOptions {
+  strategy: SelectionStrategy;
+  budget: number;
+  /** MMR trade-off for `diversity` (1: relevance only). */
+  lambda: number;
+  /** MMR trade-off for `hybrid`. */
+  hybridLambda: number;
+  /** Chunks more similar than this to a better one are dropped (hybrid). */
+  redundancy: number;
+  /** A chunk that does not fit is added cut down when more than this many tokens remain. */
+  truncateMin: number;
+  /** Stemmed query terms, for key-sentence compression (hybrid). */
+  terms: Set<string>;
+  tokenizer: Tokenizer;
+}
+
+export type Selected<T> = T & { truncated?: true; compressed?: true };
+
+export interface Selection<T> {
+  chunks: Selected<T>[];
+  tokens: number;
+  /** Tokens of all candidates concatenated whole: what naive top-k would send. */
+  naiveTokens: number;
+  redundant: number;
+}
+
+/**
+ * Chooses the context for a prompt from ranked candidates within `budget` tokens:
+ * - relevance: best fused score first;
+ * - diversity: Maximal Marginal Relevance over the chunks' embeddings (λ = `lambda`);
+ * - hybrid: drops near-duplicates, orders by MMR with a relevance-leaning λ (`hybridLambda`),
+ *   then compresses chunks to their key sentences, least relevant first, until they fit.
+ * Whole chunks are taken while they fit; the first that does not is added as a truncated copy
+ * when more than `truncateMin` tokens remain (or when nothing was taken yet, so a tiny budget
+ * still gets some context). The result never exceeds the budget.
+ */
+export function selectContext<T extends SelectableChunk>(candidates: T[], options: SelectOptions): Selection<T> {
+  const { tokenizer } = options;
+  const counted = candidates.map((c) => ({ ...c, tokens: tokenizer.count(c.text) }));
+  const naiveTokens = counted.reduce((sum, c) => sum + c.tokens, 0);
+  let pool: Selected<T>[] = [...counted].sort((a, b) => b.score - a.score);
+  let redundant = 0;
+
+  if (options.strategy === "diversity") pool = mmrOrder(pool, (c) => c.score, (c) => c.embedding, options.lambda);
+  if (options.strategy === "hybrid") {
+    const kept: Selected<T>[] = [];
+    for (const c of pool) {
+      if (c.embedding && kept.some((k) => k.embedding && cosine(k.embedding, c.embedding!) > options.redundancy)) redundant++;
+      else kept.push(c);
+    }
+    pool = mmrOrder(kept, (c) => c.score, (c) => c.embedding, options.hybridLambda);
+    // Compress only as much as the budget needs, the least relevant chunks first.
+    let total = pool.reduce((sum, c) => sum + c.tokens, 0);
+    for (let i = pool.length - 1; i >= 0 && total > options.budget; i--) {
+      const compressed = keySentences(pool[i]!, { terms: options.terms, tokenizer });
+      if (!compressed) continue;
+      total -= pool[i]!.tokens - compressed.tokens;
+      pool[i] = compressed;
+    }
+  }
+
+  const chunks: Selected<T>[] = [];
+  let tokens = 0;
+  for (const c of pool) {
+    const room = options.budget - tokens;
+    if (room <= 0) break;
+    if (c.tokens <= room) {
+      chunks.push(c);
+      tokens += c.tokens;
+      continue;
+    }
+    if (room > options.truncateMin || chunks.length === 0) {
+      const cut = truncateChunk(c, room, tokenizer);
+      if (cut) {
+        chunks.push(cut);
+        tokens += cut.tokens;
+      }
+    }
+    break;
+  }
+  return { chunks, tokens, naiveTokens, redundant };
+}
+
+/** The chunk cut to `maxTokens`: whole leading messages when at least one fits, else its first tokens. */
+export function truncateChunk<T extends SelectableChunk>(chunk: T, maxTokens: number, tokenizer: Tokenizer): Selected<T> | undefined {
+  const lines = chunk.text.split("\n");
+  const mapped = lines.length === chunk.messageIds.length;
+  let n = 0;
+  while (n < lines.length && tokenizer.count(lines.slice(0, n + 1).join("\n")) <= maxTokens) n++;
+  const text = n > 0 ? lines.slice(0, n).join("\n") : tokenizer.truncate(chunk.text, maxTokens, "start");
+  if (!text) return undefined;
+  const messageIds = mapped ? chunk.messageIds.slice(0, Math.max(1, n)) : chunk.messageIds;
+  return { ...chunk, text, messageIds, tokens: tokenizer.count(text), truncated: true };
+}
