@@ -2,7 +2,7 @@
 // ../shared/data/locomo-dev. For every question: naive top-k (the k retrieved chunks concatenated
 // whole) and each selection strategy at budgets of 256/512/1024/2048 tokens over the same k
 // chunks; evidence recall of the context actually sent (the sources' message ids after
-// compression), context and prompt tokens. Offline (extractive answerer). EVAL_TOP_K (default 8,
+// compression), context and prompt tokens. Offline (extractive answerer). EVAL_TOP_K (default 12,
 // the ask default), EVAL_VARS='{"CONTEXT_HYBRID_LAMBDA":"0.8"}' for the stack it starts,
 // RAG_URL=… to evaluate a running instance (its MAX_CONTEXT_TOKENS must allow the budgets).
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -14,9 +14,9 @@ process.env.WRANGLER_SEND_METRICS = "false";
 const ROOT = join(import.meta.dirname, "..");
 const BUDGETS = [256, 512, 1024, 2048];
 const STRATEGIES = (process.env.EVAL_CONTEXT_STRATEGIES ?? "relevance,diversity,hybrid").split(",");
-const TOP_K = Number(process.env.EVAL_TOP_K ?? 8);
+const TOP_K = Number(process.env.EVAL_TOP_K ?? 12);
 const NAIVE_KS = (process.env.EVAL_NAIVE_KS ?? "5,8,10,12").split(",").map(Number);
-const DEFAULT = { strategy: process.env.EVAL_DEFAULT_STRATEGY ?? "hybrid", budget: Number(process.env.EVAL_DEFAULT_BUDGET ?? 1536) };
+const DEFAULT = { strategy: process.env.EVAL_DEFAULT_STRATEGY ?? "hybrid", budget: Number(process.env.EVAL_DEFAULT_BUDGET ?? 1024) };
 
 interface AskBody {
   sources: { message_ids: string[] }[];
