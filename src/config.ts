@@ -61,7 +61,6 @@ export interface Config {
     defaultStrategies: StrategyName[];
     /** RRF weight of each strategy's list. */
     weights: Record<StrategyName, number>;
-    focusShare: number;
   };
 }
 
@@ -84,7 +83,6 @@ const schema = z.object({
   MAX_MESSAGES_PER_REQUEST: int(1, 100_000).default(5000),
   MAX_MESSAGE_CHARS: int(1, 1_000_000).default(32_000),
   DB_STATEMENT_TIMEOUT_MS: int(100, 600_000).default(15_000),
-  RETRIEVE_FOCUS_SHARE: int(0, 64).default(2),
   CHAT_PROVIDER: z.enum(["extractive", "openai"]).default("extractive"),
   CHAT_MODEL: z.string().min(1).optional(),
   CHAT_ALLOWED_MODELS: z
@@ -194,7 +192,6 @@ export function parseConfig(vars: Record<string, unknown>): Config {
       // a semantic model adds what words miss, so the openai provider searches with all three.
       defaultStrategies: v.RETRIEVE_STRATEGIES ?? (v.EMBEDDING_PROVIDER === "local" ? ["keyword"] : ["semantic", "keyword", "multi_query"]),
       weights: v.RRF_WEIGHTS,
-      focusShare: v.RETRIEVE_FOCUS_SHARE,
     },
   };
 }

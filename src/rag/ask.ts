@@ -9,7 +9,7 @@ import { citationFilter, citedNumbers } from "./citations.ts";
 import { heuristicStandalone, needsContext, plausibleRewrite, rewritePrompt, summaryPrompt } from "./follow-up.ts";
 import { compressHistory, type History } from "./context/history.ts";
 import { selectContext, type Selected, type SelectionStrategy, type SelectOptions } from "./context/select.ts";
-import { queryTerms } from "./focus.ts";
+import { queryTerms } from "../text/words.ts";
 import { buildPrompt } from "./prompt.ts";
 import { retrieve, type RetrievedChunk, type RetrieveOptions } from "./retrieve.ts";
 import { FirstTokenTimeout, firstWithin, nextWithin, withDeadline } from "./timeouts.ts";

@@ -3,8 +3,9 @@ import type { Sql } from "../db/client.ts";
 import { keywordSearch, neighbourChunks, semanticSearch, speakersInScope, type ChunkHit, type SearchScope } from "../db/search.ts";
 import type { Embedder } from "../providers/embedder.ts";
 import type { Tokenizer } from "../tokens/tokenizer.ts";
-import { focusChunk, queryTerms, termWeights } from "./focus.ts";
+import { queryTerms } from "../text/words.ts";
 import { analyseQuery, type QueryAnalysis } from "./query-analysis.ts";
+import { selectContext } from "./context/select.ts";
 import { rrf } from "./rrf.ts";
 
 export interface RetrieveOptions {
@@ -20,11 +21,10 @@ export interface RetrieveOptions {
   expandNeighbours: boolean;
   weights: Record<StrategyName, number>;
   /**
-   * With a token budget, no hit may take more than budget ÷ focusShare tokens (at least 64): a
-   * longer one is cut to its most relevant messages, and so is one that does not fit the room left
-   * (0: never cut; whole chunks in rank order as long as they fit).
+   * With a token budget, fit more hits by compressing them to their key sentences where the
+   * budget needs it (false: whole chunks in rank order while they fit).
    */
-  focusShare: number;
+  compress: boolean;
 }
 
 export interface RetrieveDeps {
@@ -153,34 +153,28 @@ export async function retrieve(deps: RetrieveDeps, options: RetrieveOptions): Pr
 }
 
 /**
- * Fills the token budget in rank order. A hit larger than its share of the budget is cut to its
- * most relevant messages (focusChunk), so a small budget holds several answers rather than one
- * long chunk; a hit that still does not fit is skipped and later, smaller ones may fit.
+ * Fills the token budget: as many hits as fit when compressed to their key sentences (query
+ * terms, decisions, names, dates; see context/compress.ts), the best of them restored whole while
+ * the room allows, and the next one truncated when more than 100 tokens remain. More distinct
+ * hits in the same tokens is what raises evidence recall at every budget (docs/RETRIEVAL.md).
  */
 async function selectWithinBudget(deps: RetrieveDeps, options: RetrieveOptions, chunks: RetrievedChunk[]): Promise<{ kept: RetrievedChunk[]; tokens: number }> {
   const budget = options.tokenBudget;
-  if (budget === undefined || options.focusShare <= 0) return fitBudget(chunks, budget);
-  const share = Math.max(64, Math.floor(budget / options.focusShare));
-  // Loaded on first need: a budget that whole chunks fill exactly never pays for the tokenizer.
-  let tools: { tokenizer: Tokenizer; weights: Map<string, number> } | undefined;
-  const focus = async (chunk: RetrievedChunk, allowance: number) => {
-    tools ??= { tokenizer: await deps.tokenizer(), weights: termWeights(queryTerms(options.query), chunks) };
-    const focused = focusChunk(chunk, tools.weights, allowance, tools.tokenizer);
-    return focused && { ...focused, excerpt: true };
-  };
-
-  let used = 0;
-  const kept: RetrievedChunk[] = [];
-  for (const chunk of chunks) {
-    const room = budget - used;
-    if (room <= 0) break;
-    const allowance = Math.min(room, share);
-    const pick = chunk.tokens <= allowance ? chunk : ((await focus(chunk, allowance)) ?? (chunk.tokens <= room ? chunk : undefined));
-    if (!pick) continue;
-    kept.push(pick);
-    used += pick.tokens;
-  }
-  return { kept, tokens: used };
+  if (budget === undefined || !options.compress) return fitBudget(chunks, budget);
+  // Whole chunks that fit need no tokenizer: stored token counts are cl100k, the budget's unit.
+  if (chunks.reduce((sum, c) => sum + c.tokens, 0) <= budget) return { kept: chunks, tokens: chunks.reduce((sum, c) => sum + c.tokens, 0) };
+  const selection = selectContext(chunks, {
+    strategy: "hybrid",
+    budget,
+    lambda: 1,
+    hybridLambda: 1,
+    redundancy: 1,
+    truncateMin: 100,
+    terms: new Set(queryTerms(options.query)),
+    tokenizer: await deps.tokenizer(),
+    recount: false,
+  });
+  return { kept: selection.chunks.map((c) => (c.compressed || c.truncated ? { ...c, excerpt: true } : c)), tokens: selection.tokens };
 }
 
 /** Keeps chunks in rank order while they fit the budget (a chunk that does not fit is skipped, later smaller ones may still fit). */

@@ -44,7 +44,7 @@ async function checkQueryLength(config: Config, query: string, what: string) {
 }
 
 /** Retrieval options for a request: its scope (always the caller's tenant) and the configured defaults. */
-function retrievalOptions(c: Context<AppEnv>, body: ScopeBody, topK: number): Omit<RetrieveOptions, "query" | "tokenBudget" | "expandNeighbours" | "focusShare"> {
+function retrievalOptions(c: Context<AppEnv>, body: ScopeBody, topK: number): Omit<RetrieveOptions, "query" | "tokenBudget" | "expandNeighbours" | "compress"> {
   const config = c.var.config;
   const conversationIds = [...new Set([...(body.conversation_id ? [body.conversation_id] : []), ...(body.filters?.conversation_ids ?? [])])];
   return {
@@ -88,7 +88,7 @@ export const ragRoutes = new Hono<AppEnv>()
           rrfK: body.rrf_k ?? base.rrfK,
           efSearch: body.ef_search ?? base.efSearch,
           expandNeighbours: body.expand_neighbors ?? false,
-          focusShare: body.focus === false ? 0 : config.retrieval.focusShare,
+          compress: body.focus !== false,
         },
       );
       const timings = { ...result.timings, total: Number((performance.now() - started).toFixed(2)) };
@@ -132,7 +132,7 @@ export const ragRoutes = new Hono<AppEnv>()
           tenantId: c.var.auth.tenantId,
           sessionId: body.session_id,
           // The top_k best chunks are the candidates; context selection fits them to the budget.
-          retrieval: { ...retrievalOptions(c, body, body.top_k), tokenBudget: undefined, expandNeighbours: false, focusShare: 0 },
+          retrieval: { ...retrievalOptions(c, body, body.top_k), tokenBudget: undefined, expandNeighbours: false, compress: false },
           maxContextTokens: body.max_context_tokens,
           selection: {
             strategy: body.strategy,

@@ -27,3 +27,8 @@ export function stem(word: string): string {
   if (s.length > 4 && s.endsWith("e")) s = s.slice(0, -1);
   return s;
 }
+
+/** A query's terms: stemmed, without stopwords, each once. */
+export function queryTerms(query: string): string[] {
+  return [...new Set(words(query).filter((w) => !STOPWORDS.has(w)).map(stem))];
+}

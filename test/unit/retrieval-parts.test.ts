@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { focusChunk, queryTerms, termWeights } from "../../src/rag/focus";
+import { keySentences } from "../../src/rag/context/compress";
+import { queryTerms } from "../../src/text/words";
 import { analyseQuery, findSpeakers, toStatement } from "../../src/rag/query-analysis";
 import { rrf } from "../../src/rag/rrf";
 import { parseTimeExpression } from "../../src/rag/time-expressions";
@@ -64,7 +65,7 @@ describe("parseTimeExpression", () => {
   });
 });
 
-describe("focusChunk", () => {
+describe("compression of a budgeted hit", () => {
   const chunk = {
     text: [
       "[2025-03-01 10:00] Ann: Morning, everyone.",
@@ -75,31 +76,20 @@ describe("focusChunk", () => {
       "[09:01] Bob: Hiking, if the weather holds.",
     ].join("\n"),
     messageIds: ["m1", "m2", "m3", "m4", "m5", "m6"],
+    authors: ["Ann", "Bob"],
     start: new Date("2025-03-01T10:00:00Z"),
     tokens: 80,
   };
 
-  it("keeps the most relevant messages with their neighbours, dated, within the allowance", () => {
-    const weights = termWeights(queryTerms("why did the export end in a timeout?"), [chunk]);
-    const focused = focusChunk(chunk, weights, 50, tokenizer)!;
-    // The matching lines m2 and m3; the line after them (m4) does not fit in 50 tokens, the one before (m1) does.
-    expect(focused.messageIds).toEqual(["m1", "m2", "m3"]);
-    expect(tokenizer.count(`${focused.text}\n[10:03] Bob: Let's split it by quarter then.`)).toBeGreaterThan(50);
-    const narrower = focusChunk(chunk, weights, 40, tokenizer)!;
-    expect(narrower.messageIds).toEqual(["m2", "m3"]);
-    expect(narrower.text.split("\n")[0]).toBe("[2025-03-01 10:01] Bob: Did the export finish overnight?");
-    expect(focused.tokens).toBe(tokenizer.count(focused.text));
-    expect(focused.tokens).toBeLessThanOrEqual(50);
+  it("keeps the messages with query terms and the reply to them, dated", () => {
+    const out = keySentences(chunk, { terms: new Set(queryTerms("why did the export end in a timeout?")), tokenizer })!;
+    expect(out.messageIds).toEqual(["m2", "m3", "m4"]);
+    expect(out.text.split("\n")[0]).toBe("[2025-03-01 10:01] Bob: Did the export finish overnight?");
   });
 
-  it("dates a window that starts after a day change with that day", () => {
-    const weights = termWeights(queryTerms("hiking weather"), [chunk]);
-    const focused = focusChunk(chunk, weights, 30, tokenizer)!;
-    expect(focused.text).toMatch(/^\[2025-03-02 09:01\] Bob: Hiking/);
-  });
-
-  it("gives up when no line matches or nothing fits", () => {
-    expect(focusChunk(chunk, termWeights(queryTerms("zeppelin"), [chunk]), 50, tokenizer)).toBeUndefined();
-    expect(focusChunk(chunk, termWeights(queryTerms("export"), [chunk]), 3, tokenizer)).toBeUndefined();
+  it("dates a first kept line after a day change with that day", () => {
+    const out = keySentences(chunk, { terms: new Set(queryTerms("hiking weather")), tokenizer, namesAndDates: false })!;
+    expect(out.text).toBe("[2025-03-02 09:01] Bob: Hiking, if the weather holds.");
+    expect(out.messageIds).toEqual(["m6"]);
   });
 });

@@ -175,7 +175,7 @@ describe("strategy failures", () => {
     strategyTimeoutMs: 5000,
     expandNeighbours: false,
     weights: { semantic: 1, keyword: 1, multi_query: 1 },
-    focusShare: 2,
+    compress: true,
   });
 
   it("returns the other strategies' results and names the failed ones", async () => {

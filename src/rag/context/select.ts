@@ -25,6 +25,8 @@ export interface SelectOptions {
   /** Stemmed query terms, for key-sentence compression (hybrid). */
   terms: Set<string>;
   tokenizer: Tokenizer;
+  /** Count the candidates' texts again (default); false when their `tokens` are already in this tokenizer's encoding. */
+  recount?: boolean;
 }
 
 export type Selected<T> = T & { truncated?: true; compressed?: true };
@@ -42,14 +44,15 @@ export interface Selection<T> {
  * - relevance: best fused score first;
  * - diversity: Maximal Marginal Relevance over the chunks' embeddings (λ = `lambda`);
  * - hybrid: drops near-duplicates, orders by MMR with a relevance-leaning λ (`hybridLambda`),
- *   then compresses chunks to their key sentences, least relevant first, until they fit.
+ *   then takes as many chunks as fit compressed to their key sentences, and restores the most
+ *   relevant of them whole while the budget allows (see fitByCompression).
  * Whole chunks are taken while they fit; the first that does not is added as a truncated copy
  * when more than `truncateMin` tokens remain (or when nothing was taken yet, so a tiny budget
  * still gets some context). The result never exceeds the budget.
  */
 export function selectContext<T extends SelectableChunk>(candidates: T[], options: SelectOptions): Selection<T> {
   const { tokenizer } = options;
-  const counted = candidates.map((c) => ({ ...c, tokens: tokenizer.count(c.text) }));
+  const counted = options.recount === false ? candidates : candidates.map((c) => ({ ...c, tokens: tokenizer.count(c.text) }));
   const naiveTokens = counted.reduce((sum, c) => sum + c.tokens, 0);
   let pool: Selected<T>[] = [...counted].sort((a, b) => b.score - a.score);
   let redundant = 0;
@@ -61,15 +64,7 @@ export function selectContext<T extends SelectableChunk>(candidates: T[], option
       if (c.embedding && kept.some((k) => k.embedding && cosine(k.embedding, c.embedding!) > options.redundancy)) redundant++;
       else kept.push(c);
     }
-    pool = mmrOrder(kept, (c) => c.score, (c) => c.embedding, options.hybridLambda);
-    // Compress only as much as the budget needs, the least relevant chunks first.
-    let total = pool.reduce((sum, c) => sum + c.tokens, 0);
-    for (let i = pool.length - 1; i >= 0 && total > options.budget; i--) {
-      const compressed = keySentences(pool[i]!, { terms: options.terms, tokenizer });
-      if (!compressed) continue;
-      total -= pool[i]!.tokens - compressed.tokens;
-      pool[i] = compressed;
-    }
+    pool = fitByCompression(mmrOrder(kept, (c) => c.score, (c) => c.embedding, options.hybridLambda), options);
   }
 
   const chunks: Selected<T>[] = [];
@@ -92,6 +87,32 @@ export function selectContext<T extends SelectableChunk>(candidates: T[], option
     break;
   }
   return { chunks, tokens, naiveTokens, redundant };
+}
+
+/**
+ * The longest run of leading chunks that fits the budget when compressed to key sentences, with
+ * the leading ones restored whole while the room allows, followed by the next chunk (compressed),
+ * which the caller may add truncated. Compression is computed only for the chunks it may keep.
+ */
+function fitByCompression<T extends SelectableChunk>(pool: Selected<T>[], options: SelectOptions): Selected<T>[] {
+  const small = new Map<number, Selected<T>>();
+  const compressed = (i: number) => {
+    let c = small.get(i);
+    if (!c) small.set(i, (c = keySentences(pool[i]!, { terms: options.terms, tokenizer: options.tokenizer }) ?? pool[i]!));
+    return c;
+  };
+  let total = 0;
+  let taken = 0;
+  while (taken < pool.length && total + compressed(taken).tokens <= options.budget) total += compressed(taken++).tokens;
+  const out = pool.slice(0, taken).map((_, i) => compressed(i));
+  for (let i = 0; i < taken; i++) {
+    const extra = pool[i]!.tokens - out[i]!.tokens;
+    if (extra > 0 && total + extra <= options.budget) {
+      out[i] = pool[i]!;
+      total += extra;
+    }
+  }
+  return taken < pool.length ? [...out, compressed(taken)] : out;
 }
 
 /** The chunk cut to `maxTokens`: whole leading messages when at least one fits, else its first tokens. */
