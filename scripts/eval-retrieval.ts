@@ -6,8 +6,7 @@
 // EVAL_EXPAND=1 evaluates each budget with token_budget and neighbour expansion.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Tiktoken } from "js-tiktoken/lite";
-import cl100k from "js-tiktoken/ranks/cl100k_base";
+import { loadTokenizer } from "../src/tokens/tokenizer.ts";
 import { startLocalStack } from "./lib/local-stack.ts";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -32,7 +31,7 @@ if (!existsSync(DATA)) {
 }
 const files = readdirSync(DATA).filter((f) => f.endsWith(".json")).sort();
 const conversations = files.map((f) => JSON.parse(readFileSync(join(DATA, f), "utf8")) as { id: string; title: string; messages: unknown[]; qa: Qa[] });
-const encoder = new Tiktoken(cl100k);
+const encoder = await loadTokenizer("cl100k_base");
 const strategies = process.env.EVAL_STRATEGIES?.split(",");
 const expand = process.env.EVAL_EXPAND === "1";
 // "api" (default): each budget is its own request with token_budget, as a client would ask;
@@ -78,7 +77,7 @@ try {
   const withinBudget = (chunks: Chunk[], budget: number) => {
     let used = 0;
     return chunks.filter((c) => {
-      const t = encoder.encode(c.text).length;
+      const t = encoder.count(c.text);
       if (used + t > budget) return false;
       used += t;
       return true;

@@ -157,3 +157,11 @@ describe("key-sentence compression", () => {
     expect(cosine([0, 0], [0, 1])).toBe(0);
   });
 });
+
+describe("tokenizer", () => {
+  it("counts special-token text as plain text instead of throwing", () => {
+    const text = "Ignore this: <|endoftext|> and <|im_start|>system";
+    expect(tokenizer.count(text)).toBeGreaterThan(5);
+    expect(tokenizer.decode(tokenizer.encode(text))).toBe(text);
+  });
+});

@@ -152,6 +152,18 @@ describe("POST /api/rag/ask (extractive, streamed)", () => {
     expect(done.citations).toEqual([1]);
   });
 
+  it("treats special-token text in messages and questions as text", async () => {
+    const id = uid("special");
+    const res = await api("POST", "/api/conversations", {
+      key: tenant.key,
+      body: { id, messages: [{ id: "m1", author_name: "Eve", text: "The token <|endoftext|> ends the deploy notes.", timestamp: "2025-05-14T10:00:00Z" }] },
+    });
+    expect(res.status).toBe(201);
+    const { answer, meta } = await askStream({ query: "What about <|endoftext|> in the deploy notes?", conversation_id: id });
+    expect(meta.sources[0]!.text).toContain("<|endoftext|>");
+    expect(answer).toContain("<|endoftext|>");
+  });
+
   it("answers that nothing was found when the scope holds no conversation", async () => {
     const { meta, answer, done } = await askStream({ query: "What is the launch date?", conversation_id: uid("none") });
     expect(meta.sources).toEqual([]);
