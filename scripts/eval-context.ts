@@ -12,7 +12,7 @@ import { startLocalStack } from "./lib/local-stack.ts";
 
 process.env.WRANGLER_SEND_METRICS = "false";
 const ROOT = join(import.meta.dirname, "..");
-const BUDGETS = [256, 512, 1024, 2048];
+const BUDGETS = (process.env.EVAL_BUDGETS ?? "256,512,1024,2048").split(",").map(Number);
 const STRATEGIES = (process.env.EVAL_CONTEXT_STRATEGIES ?? "relevance,diversity,hybrid").split(",");
 const TOP_K = Number(process.env.EVAL_TOP_K ?? 12);
 const NAIVE_KS = (process.env.EVAL_NAIVE_KS ?? "5,8,10,12").split(",").map(Number);

@@ -33,8 +33,11 @@ async function importEncoder(encoding: Encoding): Promise<Encoder> {
   return { encode: (text) => mod.encode(text, PLAIN), countTokens: (text) => mod.countTokens(text, PLAIN), decode: (tokens) => mod.decode(tokens) };
 }
 
-/** A cut can end inside a multi-byte character; its decoded remains are dropped. */
-const clean = (s: string) => s.replace(/^\uFFFD+|\uFFFD+$/g, "");
+/**
+ * A cut can split a multi-byte character, and decoding such token runs can yield U+FFFD (seen
+ * mid-string too); replacement characters the original text did not have are dropped.
+ */
+const clean = (cut: string, original: string) => (original.includes("\uFFFD") ? cut.replace(/^\uFFFD+|\uFFFD+$/g, "") : cut.replaceAll("\uFFFD", ""));
 
 /**
  * A tokenizer for `encoding`, from gpt-tokenizer: in workerd it loads cl100k in ≈ 64 ms and
@@ -62,7 +65,7 @@ export async function loadTokenizer(encoding: Encoding): Promise<Tokenizer> {
       if (tokens.length <= maxTokens) return text;
       // Re-encoding a cut can merge differently, so shrink until the result itself fits.
       for (let n = maxTokens; n > 0; n--) {
-        const cut = clean(enc.decode(keep === "start" ? tokens.slice(0, n) : tokens.slice(tokens.length - n)));
+        const cut = clean(enc.decode(keep === "start" ? tokens.slice(0, n) : tokens.slice(tokens.length - n)), text);
         if (enc.encode(cut).length <= maxTokens) return cut;
       }
       return "";

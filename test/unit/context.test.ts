@@ -96,6 +96,10 @@ describe("truncation", () => {
     expect(tokenizer.truncate(text, 1000)).toBe(text);
   });
 
+  it("drops the replacement characters a cut inside a multi-byte character decodes to", () => {
+    expect(tokenizer.truncate(" \u{10000} ", 5, "start")).toBe(" \u{10000}");
+  });
+
   it("never leaves a broken character or exceeds the limit on any text", () => {
     fc.assert(
       fc.property(fc.string({ unit: "grapheme", maxLength: 80 }), fc.integer({ min: 0, max: 40 }), fc.constantFrom("start" as const, "end" as const), (text, n, keep) => {
@@ -103,6 +107,7 @@ describe("truncation", () => {
         expect(tokenizer.count(cut)).toBeLessThanOrEqual(Math.max(n, 0));
         expect(cut.includes("\uFFFD") && !text.includes("\uFFFD")).toBe(false);
       }),
+      { numRuns: 500 },
     );
   });
 

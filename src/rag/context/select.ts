@@ -90,9 +90,9 @@ export function selectContext<T extends SelectableChunk>(candidates: T[], option
 }
 
 /**
- * The longest run of leading chunks that fits the budget when compressed to key sentences, with
- * the leading ones restored whole while the room allows, followed by the next chunk (compressed),
- * which the caller may add truncated. Compression is computed only for the chunks it may keep.
+ * The longest run of leading chunks that fits the budget when compressed to key sentences,
+ * followed by the next chunk (compressed), which the caller adds truncated when enough room
+ * remains; when it does not, the leading chunks are restored whole while the room allows. Compression is computed only for the chunks it may keep.
  */
 function fitByCompression<T extends SelectableChunk>(pool: Selected<T>[], options: SelectOptions): Selected<T>[] {
   const small = new Map<number, Selected<T>>();
@@ -105,6 +105,10 @@ function fitByCompression<T extends SelectableChunk>(pool: Selected<T>[], option
   let taken = 0;
   while (taken < pool.length && total + compressed(taken).tokens <= options.budget) total += compressed(taken++).tokens;
   const out = pool.slice(0, taken).map((_, i) => compressed(i));
+  // Room enough for a truncated copy of the next chunk brings new messages; spend it on that
+  // rather than on restoring what compression dropped from the chunks already taken.
+  const next = taken < pool.length;
+  if (next && options.budget - total > options.truncateMin) return [...out, compressed(taken)];
   for (let i = 0; i < taken; i++) {
     const extra = pool[i]!.tokens - out[i]!.tokens;
     if (extra > 0 && total + extra <= options.budget) {
@@ -112,7 +116,7 @@ function fitByCompression<T extends SelectableChunk>(pool: Selected<T>[], option
       total += extra;
     }
   }
-  return taken < pool.length ? [...out, compressed(taken)] : out;
+  return next ? [...out, compressed(taken)] : out;
 }
 
 /** The chunk cut to `maxTokens`: whole leading messages when at least one fits, else its first tokens. */
