@@ -84,6 +84,15 @@ try {
         `recall ${def.recall} vs ${naive.recall}${def.recall >= naive.recall ? (saving >= 0.3 ? " → goal met" : " → equal or better recall, saving < 30 %") : " → lower recall"}`,
     );
   }
+  // Naive top-k at exactly the default's recall, interpolating prompt tokens between the two
+  // naive k whose recall brackets it: the "equal recall" comparison without rounding k.
+  const naiveRows = NAIVE_KS.map((k) => summary[`naive top-${k}`]!).sort((a, b) => a.recall - b.recall);
+  const above = naiveRows.findIndex((r) => r.recall >= def.recall);
+  if (above > 0) {
+    const [lo, hi] = [naiveRows[above - 1]!, naiveRows[above]!];
+    const tokens = lo.prompt_tokens + ((def.recall - lo.recall) / (hi.recall - lo.recall)) * (hi.prompt_tokens - lo.prompt_tokens);
+    console.log(`naive top-k at recall ${def.recall} (interpolated): ${Math.round(tokens)} prompt tokens → the default sends ${((1 - def.prompt_tokens / tokens) * 100).toFixed(1)} % fewer`);
+  }
   mkdirSync(join(ROOT, "reports"), { recursive: true });
   writeFileSync(join(ROOT, "reports/eval-context.json"), `${JSON.stringify({ date: new Date().toISOString(), top_k: TOP_K, vars, summary, per_category: perCategory }, null, 2)}\n`);
 } finally {

@@ -4,33 +4,22 @@
 // RAG_URL=http://127.0.0.1:8787 uses a running instance (admin key DEV_ADMIN_KEY); otherwise a
 // throwaway local stack is started. EVAL_STRATEGIES=semantic,keyword picks strategies;
 // EVAL_EXPAND=1 evaluates each budget with token_budget and neighbour expansion.
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadTokenizer } from "../src/tokens/tokenizer.ts";
+import { CATEGORIES, evidenceRecall, ingestForEval, loadLocomo } from "./lib/locomo.ts";
 import { startLocalStack } from "./lib/local-stack.ts";
 
 const ROOT = join(import.meta.dirname, "..");
-const DATA = join(ROOT, "../shared/data/locomo-dev");
 const KS = [5, 10, 25, 50];
 const BUDGETS = [256, 512, 1024, 2048];
-const CATEGORIES: Record<number, string> = { 1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop" };
 
-interface Qa {
-  question: string;
-  evidence: string[];
-  category: number;
-}
 interface Chunk {
   message_ids: string[];
   text: string;
 }
 
-if (!existsSync(DATA)) {
-  console.error(`no evaluation data at ${DATA}`);
-  process.exit(2);
-}
-const files = readdirSync(DATA).filter((f) => f.endsWith(".json")).sort();
-const conversations = files.map((f) => JSON.parse(readFileSync(join(DATA, f), "utf8")) as { id: string; title: string; messages: unknown[]; qa: Qa[] });
+const conversations = loadLocomo();
 const encoder = await loadTokenizer("cl100k_base");
 const strategies = process.env.EVAL_STRATEGIES?.split(",");
 const expand = process.env.EVAL_EXPAND === "1";
@@ -41,20 +30,7 @@ const budgetMode = process.env.EVAL_BUDGET_MODE === "walk" ? "walk" : "api";
 const stack = process.env.RAG_URL ? undefined : await startLocalStack(process.env.EVAL_VARS ? JSON.parse(process.env.EVAL_VARS) : {});
 const base = process.env.RAG_URL ?? stack!.url;
 try {
-  const admin = process.env.DEV_ADMIN_KEY ?? "dev-admin-key";
-  const created = await fetch(`${base}/api/admin/keys`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
-    body: JSON.stringify({ tenant: `eval-${Date.now()}` }),
-  });
-  if (created.status !== 201) throw new Error(`creating an eval tenant failed: ${created.status} ${await created.text()}`);
-  const { key } = (await created.json()) as { key: string };
-  const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
-
-  for (const c of conversations) {
-    const res = await fetch(`${base}/api/conversations`, { method: "POST", headers, body: JSON.stringify({ id: c.id, title: c.title, messages: c.messages }) });
-    if (!res.ok) throw new Error(`ingesting ${c.id} failed: ${res.status} ${await res.text()}`);
-  }
+  const headers = await ingestForEval(base, conversations);
 
   const failures: Record<string, number> = {};
   const retrieve = async (query: string, conversationId: string, extra: object = {}) => {
@@ -70,10 +46,7 @@ try {
     return { chunks: body.chunks, ms: performance.now() - t, serverMs: body.timings.total };
   };
 
-  const recall = (evidence: string[], chunks: Chunk[]) => {
-    const found = new Set(chunks.flatMap((c) => c.message_ids));
-    return evidence.filter((e) => found.has(e)).length / evidence.length;
-  };
+  const recall = evidenceRecall;
   const withinBudget = (chunks: Chunk[], budget: number) => {
     let used = 0;
     return chunks.filter((c) => {

@@ -1,11 +1,8 @@
 import OpenAI from "openai";
 import { ChatError, type ChatFinish, type ChatModel } from "./chat-model.ts";
+import { openAIClient, type OpenAIClientOptions } from "./openai-client.ts";
 
-export interface OpenAIChatOptions {
-  apiKey: string | undefined;
-  baseURL: string | undefined;
-  timeoutMs: number;
-}
+export type OpenAIChatOptions = OpenAIClientOptions;
 
 const failure = (what: string, err: unknown) =>
   new ChatError(`${what}: ${err instanceof Error ? err.message : String(err)}`, err instanceof OpenAI.APIError ? err.status : undefined, { cause: err });
@@ -16,13 +13,7 @@ const failure = (what: string, err: unknown) =>
  * last chunk. Aborting the signal closes the upstream request, which stops the generation.
  */
 export function openAIChat(options: OpenAIChatOptions): ChatModel {
-  const client = new OpenAI({
-    apiKey: options.apiKey ?? "not-needed",
-    baseURL: options.baseURL,
-    timeout: options.timeoutMs,
-    // Retries belong to one layer: the ask pipeline falls back instead of retrying.
-    maxRetries: 0,
-  });
+  const client = openAIClient(options);
   return {
     provider: "openai",
     async *stream(request, signal) {

@@ -1,13 +1,11 @@
-import OpenAI from "openai";
+import type OpenAI from "openai";
 import { EmbeddingError, type Embedder } from "./embedder.ts";
+import { openAIClient, type OpenAIClientOptions } from "./openai-client.ts";
 
-export interface OpenAIEmbedderOptions {
-  apiKey: string | undefined;
-  baseURL: string | undefined;
+export interface OpenAIEmbedderOptions extends OpenAIClientOptions {
   model: string;
   dimensions: number;
   batchSize: number;
-  timeoutMs: number;
 }
 
 /**
@@ -15,13 +13,7 @@ export interface OpenAIEmbedderOptions {
  * configured `dimensions` (text-embedding-3-* shorten natively) and checks what comes back.
  */
 export function openAIEmbedder(options: OpenAIEmbedderOptions): Embedder {
-  const client = new OpenAI({
-    apiKey: options.apiKey ?? "not-needed",
-    baseURL: options.baseURL,
-    timeout: options.timeoutMs,
-    // Retries belong to one layer only; ingestion is retried by the caller, not here.
-    maxRetries: 0,
-  });
+  const client = openAIClient(options);
   return {
     model: options.model,
     dimensions: options.dimensions,

@@ -1,4 +1,4 @@
-import type { TestMessage } from "./api";
+import { api, type TestMessage } from "./api";
 
 /** A small product-team conversation over two days, written for retrieval tests. */
 export function launchConversation(id: string): { id: string; title: string; messages: TestMessage[] } {
@@ -27,4 +27,12 @@ export function launchConversation(id: string): { id: string; title: string; mes
       timestamp,
     })),
   };
+}
+
+/** The release conversation plus a message that tries to take over the model (prompt injection), ingested for a tenant. */
+export async function ingestWithInjection(key: string, id: string, injection: string): Promise<void> {
+  const conv = launchConversation(id);
+  conv.messages.push({ id: "m13", author_name: "Mallory", author_type: "human", text: injection, timestamp: "2025-05-13T14:05:00Z" });
+  const res = await api("POST", "/api/conversations", { key, body: conv });
+  if (res.status !== 201) throw new Error(`ingesting ${id} failed: ${res.status} ${await res.text()}`);
 }
