@@ -28,6 +28,8 @@ export default defineConfig({
               bindings: {
                 // Small enough that the 413 test sends little; large enough for every fixture.
                 MAX_BODY_BYTES: "262144",
+                // Generous cache-tier deadlines: a loaded CI machine must not turn hits into misses.
+                CACHE_TIER_TIMEOUT_MS: "2000",
                 FAKE_OPENAI_URL: inject("fakeOpenAIUrl"),
               },
             },

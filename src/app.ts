@@ -6,6 +6,7 @@ import { apiKeyAuth, requireAdmin } from "./middleware/auth.ts";
 import { requestContext } from "./middleware/context.ts";
 import { onError } from "./middleware/errors.ts";
 import { schemaReady } from "./middleware/schema-ready.ts";
+import { adminCacheRoutes } from "./routes/admin-cache.ts";
 import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -31,5 +32,6 @@ export function createApp() {
   app.route("/api/conversations", conversationRoutes);
   app.route("/api/rag", ragRoutes);
   app.route("/api/admin/keys", adminKeyRoutes);
+  app.route("/api/admin/cache", adminCacheRoutes);
   return app;
 }

@@ -51,6 +51,15 @@ export interface Config {
     redundancy: number;
     truncateMin: number;
   };
+  cache: {
+    enabled: boolean;
+    l1TtlSeconds: number;
+    l2TtlSeconds: number;
+    retrievalTtlSeconds: number;
+    tierTimeoutMs: number;
+    /** Asks with a higher temperature are not cached (their answers are meant to vary). */
+    maxTemperature: number;
+  };
   retrieval: {
     rrfK: number;
     efSearch: number;
@@ -99,6 +108,12 @@ const schema = z.object({
   MAX_CONTEXT_TOKENS: int(64, 200_000).default(1024),
   HISTORY_MAX_TOKENS: int(0, 100_000).default(1024),
   HISTORY_VERBATIM_TURNS: int(0, 50).default(3),
+  CACHE_ENABLED: z.enum(["true", "false"]).default("true"),
+  CACHE_L1_TTL_SECONDS: int(1, 86_400).default(300),
+  CACHE_L2_TTL_SECONDS: int(60, 86_400).default(3600),
+  CACHE_RETRIEVAL_TTL_SECONDS: int(60, 86_400).default(3600),
+  CACHE_TIER_TIMEOUT_MS: int(1, 10_000).default(50),
+  CACHE_MAX_TEMPERATURE: z.coerce.number().min(0).max(2).default(0.5),
   CONTEXT_STRATEGY: z.enum(SELECTION_STRATEGIES).default("hybrid"),
   CONTEXT_MMR_LAMBDA: z.coerce.number().min(0).max(1).default(0.7),
   CONTEXT_HYBRID_LAMBDA: z.coerce.number().min(0).max(1).default(0.95),
@@ -181,6 +196,14 @@ export function parseConfig(vars: Record<string, unknown>): Config {
       hybridLambda: v.CONTEXT_HYBRID_LAMBDA,
       redundancy: v.CONTEXT_REDUNDANCY,
       truncateMin: v.CONTEXT_TRUNCATE_MIN_TOKENS,
+    },
+    cache: {
+      enabled: v.CACHE_ENABLED === "true",
+      l1TtlSeconds: v.CACHE_L1_TTL_SECONDS,
+      l2TtlSeconds: v.CACHE_L2_TTL_SECONDS,
+      retrievalTtlSeconds: v.CACHE_RETRIEVAL_TTL_SECONDS,
+      tierTimeoutMs: v.CACHE_TIER_TIMEOUT_MS,
+      maxTemperature: v.CACHE_MAX_TEMPERATURE,
     },
     retrieval: {
       rrfK: v.RRF_K,

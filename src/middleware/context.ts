@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env.ts";
 import { configFor } from "../config.ts";
 import { createSql, type Sql } from "../db/client.ts";
+import { counters } from "../observability/counters.ts";
 
 /**
  * Puts the isolate's Config and a lazily created per-request Postgres client on the context.
@@ -15,7 +16,13 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
   return async function requestContext(c, next) {
     c.set("config", configFor(c.env));
     let sql: Sql | undefined;
-    c.set("sql", () => (sql ??= createSql(c.env.HYPERDRIVE)));
+    c.set("sql", () => {
+      if (!sql) {
+        sql = createSql(c.env.HYPERDRIVE);
+        counters.inc("rag_db_clients_total");
+      }
+      return sql;
+    });
     await next();
   };
 }

@@ -7,6 +7,7 @@ import { readJson } from "../http/read-json.ts";
 import { parseBody } from "../http/validate.ts";
 import { ingestSchema } from "../ingest/ingest-schema.ts";
 import { ingestConversation } from "../ingest/ingest-service.ts";
+import { dataChanged } from "../cache/index.ts";
 import { createEmbedder } from "../providers/index.ts";
 import { tiktoken } from "../tokens/tokenizer.ts";
 
@@ -53,6 +54,8 @@ export const conversationRoutes = new Hono<AppEnv>()
       c.var.auth.tenantId,
       body,
     );
+    // Cached answers and retrievals over this conversation become unreachable at once.
+    if (result.changed) await dataChanged(c, body.id);
     return c.json(result, result.created ? 201 : 200);
   })
   .get("/", async (c) => {
@@ -79,5 +82,6 @@ export const conversationRoutes = new Hono<AppEnv>()
   .delete("/:id", async (c) => {
     const id = c.req.param("id");
     if (!(await deleteConversation(c.var.sql(), c.var.auth.tenantId, id))) throw notFound(`conversation '${id.slice(0, 256)}' does not exist`);
+    await dataChanged(c, id);
     return c.body(null, 204);
   });

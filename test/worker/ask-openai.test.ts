@@ -16,7 +16,8 @@ async function scenario(chat: ChatBehaviour, extra: Record<string, string> = {},
   const base = `${env.FAKE_OPENAI_URL}/${crypto.randomUUID()}`;
   await fetch(`${base}/_control`, { method: "POST", body: JSON.stringify({ chat, ...control }) });
   return {
-    vars: { CHAT_PROVIDER: "openai", OPENAI_BASE_URL: `${base}/v1`, OPENAI_API_KEY: "sk-test", CHAT_MODEL: "fake-chat", ...extra },
+    // Caching is tested on its own (cache.test.ts); here every ask must reach the provider.
+    vars: { CHAT_PROVIDER: "openai", OPENAI_BASE_URL: `${base}/v1`, OPENAI_API_KEY: "sk-test", CHAT_MODEL: "fake-chat", CACHE_ENABLED: "false", ...extra },
     calls: async () => (await (await fetch(`${base}/_calls`)).json()) as RecordedCall[],
   };
 }

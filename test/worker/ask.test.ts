@@ -60,7 +60,7 @@ describe("POST /api/rag/ask (extractive, streamed)", () => {
   it("sends meta first, then the answer in delta events, then done", async () => {
     const { res, events, meta, answer, done } = await askStream({ query: "When is the launch date?" });
     expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
-    expect(res.headers.get("x-cache")).toBe("BYPASS");
+    expect(res.headers.get("x-cache")).toBe("MISS");
     expect(events[0]!.event).toBe("meta");
     expect(events.at(-1)!.event).toBe("done");
     const middle = events.slice(1, -1);
@@ -68,7 +68,7 @@ describe("POST /api/rag/ask (extractive, streamed)", () => {
     expect(middle.every((e) => e.event === "delta")).toBe(true);
 
     expect(meta.request_id).toBe(res.headers.get("x-request-id"));
-    expect(meta).toMatchObject({ cache: "BYPASS", provider: "extractive", model: "extractive-v1", session_id: null });
+    expect(meta).toMatchObject({ cache: "MISS", provider: "extractive", model: "extractive-v1", session_id: null });
     expect(meta.sources.length).toBeGreaterThan(0);
     meta.sources.forEach((s, i) => {
       expect(s.n).toBe(i + 1);
@@ -91,7 +91,7 @@ describe("POST /api/rag/ask (extractive, streamed)", () => {
     expect(done.timings.total!).toBeGreaterThanOrEqual(done.timings.ttft!);
   });
 
-  it("returns the same answer and sources as one JSON body with stream: false", async () => {
+  it("returns the same answer and sources as one JSON body with stream: false (here from the cache)", async () => {
     const streamed = await askStream({ query: "Why was the staging deploy rolled back?" });
     const res = await api("POST", "/api/rag/ask", { key: tenant.key, body: { conversation_id: release, query: "Why was the staging deploy rolled back?", stream: false } });
     expect(res.status).toBe(200);
@@ -100,7 +100,8 @@ describe("POST /api/rag/ask (extractive, streamed)", () => {
     expect(body.answer).toBe(streamed.answer);
     expect(body.answer).toMatch(/memory leak/);
     expect(body.sources.map((s) => s.chunk_id)).toEqual(streamed.meta.sources.map((s) => s.chunk_id));
-    expect(body).toMatchObject({ cache: "BYPASS", fallback: false, finish_reason: "stop", citations: streamed.done.citations });
+    expect(res.headers.get("x-cache")).toBe("HIT-L1");
+    expect(body).toMatchObject({ cache: "HIT-L1", fallback: false, finish_reason: "stop", citations: streamed.done.citations });
     expect(body.usage).toEqual(streamed.done.usage);
   });
 

@@ -44,13 +44,22 @@ export function sseReader(res: Response) {
 }
 
 const app = createApp();
+// One env object per set of variables, as a deployment has one per isolate (config and the
+// once-per-isolate schema check are kept per env object).
+const envs = new Map<string, typeof env>();
+const envWith = (vars: Record<string, string>) => {
+  const key = JSON.stringify(Object.entries(vars).sort());
+  let e = envs.get(key);
+  if (!e) envs.set(key, (e = { ...env, ...vars } as typeof env));
+  return e;
+};
 
 /**
  * Calls the app inside workerd with the real bindings plus extra variables (a chat provider, a
  * timeout), the way a deployment configured with them would run. Returns the response and a
  * function that waits for the request's background work.
  */
-export async function callWith(vars: Record<string, string>, method: string, path: string, body?: unknown, key = DEV_KEY) {
+export async function callWith(vars: Record<string, string>, method: string, path: string, body?: unknown, key = DEV_KEY, bindings: Record<string, unknown> = {}) {
   const ctx = createExecutionContext();
   const res = await app.fetch(
     new Request(`http://api.test${path}`, {
@@ -58,7 +67,7 @@ export async function callWith(vars: Record<string, string>, method: string, pat
       headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
       body: body === undefined ? undefined : JSON.stringify(body),
     }),
-    { ...env, ...vars } as typeof env,
+    Object.keys(bindings).length ? ({ ...envWith(vars), ...bindings } as typeof env) : envWith(vars),
     ctx,
   );
   return { res, settled: () => waitOnExecutionContext(ctx) };

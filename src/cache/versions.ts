@@ -1,0 +1,35 @@
+/**
+ * Data versions that cache keys include, so invalidation is a version bump and never a key scan:
+ * once bumped, every entry made under the old version is unreachable and expires by TTL.
+ * - `g`: global epoch (admin "invalidate everything");
+ * - `t:<tenant>`: the tenant's epoch (admin "invalidate tenant");
+ * - `d:<tenant>`: the tenant's data, bumped by every ingest or delete in it (unscoped questions);
+ * - `c:<tenant>:<conversation>`: one conversation's data (questions scoped to conversations).
+ * Stored in Workers KV: a bump is visible at once in the location that made it and within KV's
+ * propagation time (up to about 60 s) elsewhere; docs/CACHING.md states the bound.
+ */
+export interface Versions {
+  /** The version string of a scope: tenant-wide, or the listed conversations. */
+  scope(tenantId: string, conversationIds: string[] | undefined): Promise<string>;
+  /** After a conversation's data changed: bumps it and its tenant's data version. */
+  conversationChanged(tenantId: string, conversationId: string): Promise<void>;
+  invalidateTenant(tenantId: string): Promise<void>;
+  invalidateAll(): Promise<void>;
+}
+
+const fresh = () => `${Date.now().toString(36)}.${crypto.randomUUID().slice(0, 8)}`;
+
+export function kvVersions(ns: KVNamespace): Versions {
+  const read = async (keys: string[]) => (await Promise.all(keys.map((k) => ns.get(`v:${k}`)))).map((v) => v ?? "0");
+  return {
+    async scope(tenantId, conversationIds) {
+      const data = conversationIds?.length ? [...new Set(conversationIds)].sort().map((id) => `c:${tenantId}:${id}`) : [`d:${tenantId}`];
+      return (await read(["g", `t:${tenantId}`, ...data])).join("|");
+    },
+    async conversationChanged(tenantId, conversationId) {
+      await Promise.all([ns.put(`v:c:${tenantId}:${conversationId}`, fresh()), ns.put(`v:d:${tenantId}`, fresh())]);
+    },
+    invalidateTenant: (tenantId) => ns.put(`v:t:${tenantId}`, fresh()),
+    invalidateAll: () => ns.put("v:g", fresh()),
+  };
+}

@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import { cacheKey, normaliseQuery } from "../../src/cache/keys";
+import { multiLevelCache } from "../../src/cache/multilevel";
+import { failOpen, type CacheTier } from "../../src/cache/tier";
+import { counters } from "../../src/observability/counters";
+
+function memoryTier(name: "l1" | "l2", delayMs = 0): CacheTier & { store: Map<string, string> } {
+  const store = new Map<string, string>();
+  const wait = () => new Promise((r) => setTimeout(r, delayMs));
+  return {
+    name,
+    store,
+    get: async (k) => (await wait(), store.get(k)),
+    put: async (k, v) => void (await wait(), store.set(k, v)),
+  };
+}
+
+describe("cache tiers", () => {
+  it("turns a slow or failing tier into a counted miss", async () => {
+    const slow = failOpen(memoryTier("l2", 200), 20);
+    const before = counters.get("rag_cache_errors_total", { cache_level: "l2", op: "get", reason: "timeout" });
+    expect(await slow.get("k")).toBeUndefined();
+    expect(counters.get("rag_cache_errors_total", { cache_level: "l2", op: "get", reason: "timeout" })).toBe(before + 1);
+    const broken = failOpen({ name: "l1", get: () => Promise.reject(new Error("down")), put: () => Promise.reject(new Error("down")) }, 20);
+    expect(await broken.get("k")).toBeUndefined();
+    await expect(broken.put("k", "v", 60)).resolves.toBeUndefined();
+  });
+
+  it("reads L1 then L2 and promotes an L2 hit", async () => {
+    const l1 = memoryTier("l1");
+    const l2 = memoryTier("l2");
+    const deferred: Promise<unknown>[] = [];
+    const cache = multiLevelCache({ l1, l2, l1TtlSeconds: 300, l2TtlSeconds: 3600, defer: (w) => deferred.push(w) });
+    expect(await cache.get("k", "answer")).toBeUndefined();
+    l2.store.set("k", "v");
+    expect(await cache.get("k", "answer")).toEqual({ value: "v", status: "HIT-L2" });
+    await Promise.all(deferred);
+    expect(await cache.get("k", "answer")).toEqual({ value: "v", status: "HIT-L1" });
+    cache.put("k2", "w", "answer");
+    await Promise.all(deferred);
+    expect([l1.store.get("k2"), l2.store.get("k2")]).toEqual(["w", "w"]);
+  });
+});
+
+describe("cache keys", () => {
+  it("depend on tenant, version and every part, not on key order or query spacing and case", () => {
+    const base = cacheKey("answer", "acme", "v1", { query: normaliseQuery("What did  John say?"), top_k: 12, model: "m" });
+    expect(cacheKey("answer", "acme", "v1", { model: "m", top_k: 12, query: normaliseQuery(" what did john SAY? ") })).toBe(base);
+    expect(cacheKey("answer", "other", "v1", { query: normaliseQuery("What did John say?"), top_k: 12, model: "m" })).not.toBe(base);
+    expect(cacheKey("answer", "acme", "v2", { query: normaliseQuery("What did John say?"), top_k: 12, model: "m" })).not.toBe(base);
+    expect(cacheKey("retrieve", "acme", "v1", { query: normaliseQuery("What did John say?"), top_k: 12, model: "m" })).not.toBe(base);
+    expect(cacheKey("answer", "acme", "v1", { query: normaliseQuery("What did John say?"), top_k: 8, model: "m" })).not.toBe(base);
+  });
+});

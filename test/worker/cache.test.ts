@@ -1,0 +1,171 @@
+import { env } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import { counters } from "../../src/observability/counters";
+import type { RecordedCall } from "../../scripts/lib/fake-openai";
+import { ADMIN_KEY, api, newTenantKey, uid } from "./support/api";
+import { launchConversation } from "./support/fixtures";
+import { callWith, parseSse } from "./support/sse";
+
+let tenant: { key: string; tenant: string };
+const release = uid("release");
+const other = uid("other");
+
+/** Variables pointing chat and embeddings at a fresh scenario of the fake OpenAI server, so its calls can be counted. */
+async function providers() {
+  const base = `${env.FAKE_OPENAI_URL}/${crypto.randomUUID()}`;
+  await fetch(`${base}/_control`, { method: "POST", body: JSON.stringify({ chat: { text: "The launch stays on June 2 [1]." } }) });
+  return {
+    vars: { CHAT_PROVIDER: "openai", EMBEDDING_PROVIDER: "openai", EMBEDDING_MODEL: "fake-embed", OPENAI_BASE_URL: `${base}/v1`, OPENAI_API_KEY: "sk-test", CHAT_MODEL: "fake-chat" },
+    calls: async () => (await (await fetch(`${base}/_calls`)).json()) as RecordedCall[],
+    fail: () => fetch(`${base}/_control`, { method: "POST", body: JSON.stringify({ failAfter: 0, failStatus: 500 }) }),
+  };
+}
+
+async function ask(vars: Record<string, string>, body: Record<string, unknown>, key = tenant.key) {
+  const { res, settled } = await callWith(vars, "POST", "/api/rag/ask", { conversation_id: release, ...body }, key);
+  const text = await res.text();
+  await settled();
+  const events = res.headers.get("content-type")?.startsWith("text/event-stream") ? parseSse(text) : [];
+  return { res, cache: res.headers.get("x-cache"), events, json: events.length ? undefined : (JSON.parse(text) as Record<string, unknown>) };
+}
+
+async function ingest(id: string, extra: { id: string; text: string }[] = []) {
+  const conv = launchConversation(id);
+  conv.messages.push(...extra.map((m) => ({ ...m, author_name: "Priya", author_type: "human", timestamp: "2025-05-14T09:00:00Z" })));
+  const res = await api("POST", "/api/conversations", { key: tenant.key, body: conv });
+  expect([200, 201]).toContain(res.status);
+}
+
+beforeAll(async () => {
+  tenant = await newTenantKey("cache");
+  await ingest(release);
+  await ingest(other);
+});
+
+describe("answer cache", () => {
+  it("replays a cached answer as the same SSE events without touching Postgres, the embedder or the model", async () => {
+    const p = await providers();
+    const first = await ask(p.vars, { query: "When is the launch date?" });
+    expect(first.cache).toBe("MISS");
+    const callsAfterMiss = (await p.calls()).length;
+    expect((await p.calls()).filter((c) => c.path.endsWith("/chat/completions"))).toHaveLength(1);
+    expect((await p.calls()).some((c) => c.path.endsWith("/embeddings"))).toBe(true);
+
+    const dbClients = counters.get("rag_db_clients_total");
+    const second = await ask(p.vars, { query: "  when is the LAUNCH date? " });
+    expect(second.cache).toBe("HIT-L1");
+    expect(counters.get("rag_db_clients_total")).toBe(dbClients);
+    expect((await p.calls()).length).toBe(callsAfterMiss);
+
+    expect(second.events.map((e) => e.event)).toEqual(first.events.map((e) => e.event));
+    const [m1, m2] = [JSON.parse(first.events[0]!.data), JSON.parse(second.events[0]!.data)];
+    expect(m2.cache).toBe("HIT-L1");
+    expect(m2.request_id).not.toBe(m1.request_id);
+    expect({ ...m2, cache: 0, request_id: 0 }).toEqual({ ...m1, cache: 0, request_id: 0 });
+    expect(second.events.filter((e) => e.event === "delta").map((e) => e.data)).toEqual(first.events.filter((e) => e.event === "delta").map((e) => e.data));
+    const [d1, d2] = [JSON.parse(first.events.at(-1)!.data), JSON.parse(second.events.at(-1)!.data)];
+    expect(d2.usage).toEqual(d1.usage);
+    expect(d2.citations).toEqual(d1.citations);
+
+    const json = await ask(p.vars, { query: "When is the launch date?", stream: false });
+    expect(json.cache).toBe("HIT-L1");
+    expect(json.json!.answer).toBe("The launch stays on June 2 [1].");
+  });
+
+  it("serves from L2 when L1 has expired, and promotes the entry to L1", async () => {
+    const p = await providers();
+    const vars = { ...p.vars, CACHE_L1_TTL_SECONDS: "1" };
+    expect((await ask(vars, { query: "Who takes the Saturday support shift?", stream: false })).cache).toBe("MISS");
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await ask(vars, { query: "Who takes the Saturday support shift?", stream: false })).cache).toBe("HIT-L2");
+    expect((await ask(vars, { query: "Who takes the Saturday support shift?", stream: false })).cache).toBe("HIT-L1");
+    expect((await p.calls()).filter((c) => c.path.endsWith("/chat/completions"))).toHaveLength(1);
+  });
+
+  it("misses after the conversation changes, and only for questions over it", async () => {
+    const p = await providers();
+    const q = { query: "What did Marco say about the LRU limit?", stream: false };
+    await ask(p.vars, q);
+    await ask(p.vars, { ...q, conversation_id: other });
+    expect((await ask(p.vars, q)).cache).toBe("HIT-L1");
+    await ingest(release, [{ id: "m99", text: "Update: the LRU limit is set to 500 thumbnails." }]);
+    expect((await ask(p.vars, q)).cache).toBe("MISS");
+    expect((await ask(p.vars, { ...q, conversation_id: other })).cache).toBe("HIT-L1");
+    // An unscoped question depends on every conversation of the tenant.
+    const all = { query: "What did Marco say about the LRU limit?", stream: false, conversation_id: undefined };
+    await ask(p.vars, all);
+    expect((await ask(p.vars, all)).cache).toBe("HIT-L1");
+    const res = await api("DELETE", `/api/conversations/${other}`, { key: tenant.key });
+    expect(res.status).toBe(204);
+    expect((await ask(p.vars, all)).cache).toBe("MISS");
+    await ingest(other);
+  });
+
+  it("is invalidated by the admin API for a conversation, a tenant or everything", async () => {
+    const p = await providers();
+    const q = { query: "Why was the staging deploy rolled back?", stream: false };
+    for (const body of [{ tenant: tenant.tenant, conversation_id: release }, { tenant: tenant.tenant }, { scope: "all" }]) {
+      await ask(p.vars, q);
+      expect((await ask(p.vars, q)).cache).toBe("HIT-L1");
+      const res = await api("POST", "/api/admin/cache/invalidate", { key: ADMIN_KEY, body });
+      expect(res.status).toBe(200);
+      expect((await ask(p.vars, q)).cache).toBe("MISS");
+    }
+    const bad = await api("POST", "/api/admin/cache/invalidate", { key: ADMIN_KEY, body: { tenant: "Not A Tenant" } });
+    expect(bad.status).toBe(400);
+    expect((await api("POST", "/api/admin/cache/invalidate", { key: tenant.key, body: { scope: "all" } })).status).toBe(403);
+  });
+
+  it("bypasses for cache: false, a high temperature and session asks", async () => {
+    const p = await providers();
+    const q = { query: "Does the rollback delay the launch?", stream: false };
+    await ask(p.vars, q);
+    expect((await ask(p.vars, { ...q, cache: false })).cache).toBe("BYPASS");
+    expect((await ask({ ...p.vars, CACHE_MAX_TEMPERATURE: "0.5" }, { ...q, temperature: 0.9 })).cache).toBe("BYPASS");
+    expect((await ask(p.vars, { ...q, session_id: uid("s") })).cache).toBe("BYPASS");
+  });
+
+  it("never serves one tenant's cached answer to another", async () => {
+    const p = await providers();
+    const q = { query: "When is the launch date?", stream: false };
+    await ask(p.vars, q);
+    expect((await ask(p.vars, q)).cache).toBe("HIT-L1");
+    const stranger = await newTenantKey("cache-other");
+    const theirs = await ask(p.vars, q, stranger.key);
+    expect(theirs.cache).toBe("MISS");
+    expect(theirs.json!.sources).toEqual([]);
+  });
+
+  it("does not cache a fallback answer", async () => {
+    const p = await providers();
+    await p.fail();
+    const q = { query: "What is in the release checklist?", stream: false };
+    expect((await ask(p.vars, q)).json!.fallback).toBe(true);
+    expect((await ask(p.vars, q)).cache).toBe("MISS");
+  });
+
+  it("answers uncached when the cache store fails", async () => {
+    const p = await providers();
+    const broken = { get: () => Promise.reject(new Error("kv down")), put: () => Promise.reject(new Error("kv down")) };
+    const { res, settled } = await callWith({ ...p.vars }, "POST", "/api/rag/ask", { conversation_id: release, query: "When is the launch date?", stream: false }, tenant.key, { CACHE_KV: broken });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-cache")).toBe("BYPASS");
+    await res.text();
+    await settled();
+  });
+});
+
+describe("retrieval cache", () => {
+  it("caches retrieve results per scope version", async () => {
+    const body = { query: "maintenance window", conversation_id: release, token_budget: 200 };
+    const first = await api("POST", "/api/rag/retrieve", { key: tenant.key, body });
+    expect(first.headers.get("x-cache")).toBe("MISS");
+    const firstBody = (await first.json()) as { chunks: unknown[] };
+    const second = await api("POST", "/api/rag/retrieve", { key: tenant.key, body });
+    expect(second.headers.get("x-cache")).toMatch(/^HIT-L[12]$/);
+    expect(((await second.json()) as { chunks: unknown[] }).chunks).toEqual(firstBody.chunks);
+    await ingest(release, [{ id: "m98", text: "The maintenance window moves to Sunday." }]);
+    const third = await api("POST", "/api/rag/retrieve", { key: tenant.key, body });
+    expect(third.headers.get("x-cache")).toBe("MISS");
+  });
+});
