@@ -51,6 +51,7 @@ export interface Config {
     redundancy: number;
     truncateMin: number;
   };
+  retention: { embeddingCacheDays: number; sessionDays: number };
   cache: {
     enabled: boolean;
     l1TtlSeconds: number;
@@ -108,6 +109,8 @@ const schema = z.object({
   MAX_CONTEXT_TOKENS: int(64, 200_000).default(1024),
   HISTORY_MAX_TOKENS: int(0, 100_000).default(1024),
   HISTORY_VERBATIM_TURNS: int(0, 50).default(3),
+  EMBEDDING_CACHE_RETENTION_DAYS: int(1, 3650).default(30),
+  SESSION_RETENTION_DAYS: int(1, 3650).default(90),
   CACHE_ENABLED: z.enum(["true", "false"]).default("true"),
   CACHE_L1_TTL_SECONDS: int(1, 86_400).default(300),
   CACHE_L2_TTL_SECONDS: int(60, 86_400).default(3600),
@@ -197,6 +200,7 @@ export function parseConfig(vars: Record<string, unknown>): Config {
       redundancy: v.CONTEXT_REDUNDANCY,
       truncateMin: v.CONTEXT_TRUNCATE_MIN_TOKENS,
     },
+    retention: { embeddingCacheDays: v.EMBEDDING_CACHE_RETENTION_DAYS, sessionDays: v.SESSION_RETENTION_DAYS },
     cache: {
       enabled: v.CACHE_ENABLED === "true",
       l1TtlSeconds: v.CACHE_L1_TTL_SECONDS,

@@ -13,7 +13,7 @@ export interface WranglerDev {
 }
 
 export function startWranglerDev(options: { port: number; databaseUrl: string; persistTo: string; vars?: Record<string, string>; quiet?: boolean }): WranglerDev {
-  const args = [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(options.port), "--persist-to", options.persistTo, "--show-interactive-dev-session=false"];
+  const args = [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(options.port), "--persist-to", options.persistTo, "--show-interactive-dev-session=false", "--test-scheduled"];
   for (const [k, v] of Object.entries(options.vars ?? {})) args.push("--var", `${k}:${v}`);
   const child = spawn(process.execPath, args, {
     cwd: ROOT,

@@ -1,0 +1,35 @@
+import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import worker from "../../src/index";
+import { sha256Hex } from "../../src/hash";
+import { api, directSql, newTenantKey, uid } from "./support/api";
+import { launchConversation } from "./support/fixtures";
+
+const sql = directSql();
+const vector = `[${Array.from({ length: 384 }, (_, i) => (i === 0 ? 1 : 0)).join(",")}]`;
+
+describe("scheduled housekeeping", () => {
+  it("drops stale unused embeddings and idle sessions, and keeps what is in use or recent", async () => {
+    const { key, tenant } = await newTenantKey("house");
+    const conversation = uid("c");
+    expect((await api("POST", "/api/conversations", { key, body: launchConversation(conversation) })).status).toBe(201);
+    const [live] = await sql`SELECT embedding_model, encode(sha256(convert_to(text, 'UTF8')), 'hex') AS h FROM conversation_chunks WHERE tenant_id = ${tenant} LIMIT 1`;
+    const orphanOld = sha256Hex(uid("orphan-old"));
+    const orphanNew = sha256Hex(uid("orphan-new"));
+    await sql`UPDATE embedding_cache SET last_used_at = now() - interval '400 days' WHERE model = ${live!.embedding_model} AND content_hash = ${live!.h}`;
+    await sql`INSERT INTO embedding_cache (model, content_hash, embedding, last_used_at) VALUES
+      (${live!.embedding_model}, ${orphanOld}, ${vector}::vector, now() - interval '400 days'),
+      (${live!.embedding_model}, ${orphanNew}, ${vector}::vector, now())`;
+    const [idle, active] = [uid("idle"), uid("active")];
+    await sql`INSERT INTO chat_sessions (tenant_id, id, updated_at) VALUES (${tenant}, ${idle}, now() - interval '400 days'), (${tenant}, ${active}, now())`;
+
+    const ctx = createExecutionContext();
+    worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: "17 3 * * *" }), env, ctx);
+    await waitOnExecutionContext(ctx);
+
+    const hashes = (await sql`SELECT content_hash FROM embedding_cache WHERE content_hash IN (${live!.h}, ${orphanOld}, ${orphanNew})`).map((r) => r.content_hash);
+    expect(hashes.sort()).toEqual([live!.h, orphanNew].sort());
+    const sessions = (await sql`SELECT id FROM chat_sessions WHERE tenant_id = ${tenant}`).map((r) => r.id);
+    expect(sessions).toEqual([active]);
+  });
+});
