@@ -60,6 +60,7 @@ export interface Config {
     tierTimeoutMs: number;
     /** Asks with a higher temperature are not cached (their answers are meant to vary). */
     maxTemperature: number;
+    semantic: { enabled: boolean; threshold: number };
   };
   retrieval: {
     rrfK: number;
@@ -117,6 +118,8 @@ const schema = z.object({
   CACHE_RETRIEVAL_TTL_SECONDS: int(60, 86_400).default(3600),
   CACHE_TIER_TIMEOUT_MS: int(1, 10_000).default(50),
   CACHE_MAX_TEMPERATURE: z.coerce.number().min(0).max(2).default(0.5),
+  SEMANTIC_CACHE_ENABLED: z.enum(["true", "false"]).default("true"),
+  SEMANTIC_CACHE_THRESHOLD: z.coerce.number().min(0).max(1).default(0.9),
   CONTEXT_STRATEGY: z.enum(SELECTION_STRATEGIES).default("hybrid"),
   CONTEXT_MMR_LAMBDA: z.coerce.number().min(0).max(1).default(0.7),
   CONTEXT_HYBRID_LAMBDA: z.coerce.number().min(0).max(1).default(0.95),
@@ -208,6 +211,7 @@ export function parseConfig(vars: Record<string, unknown>): Config {
       retrievalTtlSeconds: v.CACHE_RETRIEVAL_TTL_SECONDS,
       tierTimeoutMs: v.CACHE_TIER_TIMEOUT_MS,
       maxTemperature: v.CACHE_MAX_TEMPERATURE,
+      semantic: { enabled: v.SEMANTIC_CACHE_ENABLED === "true", threshold: v.SEMANTIC_CACHE_THRESHOLD },
     },
     retrieval: {
       rrfK: v.RRF_K,

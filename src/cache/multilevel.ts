@@ -1,7 +1,7 @@
 import { counters } from "../observability/counters.ts";
 import type { CacheTier } from "./tier.ts";
 
-export type CacheStatus = "HIT-L1" | "HIT-L2" | "MISS" | "BYPASS";
+export type CacheStatus = "HIT-L1" | "HIT-L2" | "HIT-SEMANTIC" | "MISS" | "BYPASS";
 
 export interface MultiLevelCache {
   /** The value and where it was found; an L2 hit is copied into L1 through `defer`. */

@@ -20,3 +20,8 @@ export async function pruneSessions(db: Db, days: number): Promise<number> {
   const rows = await db`DELETE FROM chat_sessions WHERE updated_at < now() - make_interval(days => ${days}) RETURNING 1`;
   return rows.length;
 }
+
+/** Drops expired semantic-cache entries. */
+export async function pruneSemanticCache(db: Db): Promise<number> {
+  return (await db`DELETE FROM semantic_cache WHERE expires_at <= now() RETURNING 1`).length;
+}

@@ -3,7 +3,7 @@ import type { ChatMessage } from "../providers/chat-model.ts";
 import { STOPWORDS, words } from "../text/words.ts";
 
 const REFERS_BACK = /\b(?:that|this|it|its|those|these|they|them|their|he|him|his|she|her|there|then|same|else|other|former|latter)\b/i;
-const CONTINUES = /^\s*(?:and|but|so|also|what about|how about|why|more|tell me more|go on|and then|what else)\b/i;
+const CONTINUES = /^\s*(?:and|but|so|also|what about|how about|tell me more|go on|and then|what else)\b/i;
 
 /**
  * Whether a question probably leans on what was said before: it refers back ("that", "she"),

@@ -4,6 +4,8 @@ import type { AppEnv } from "../app-env.ts";
 import { requestCache, scopeVersion } from "../cache/index.ts";
 import { cacheKey, normaliseQuery } from "../cache/keys.ts";
 import type { CacheStatus } from "../cache/multilevel.ts";
+import { semanticMismatch } from "../cache/semantic-guards.ts";
+import { nearestCachedQuestions, putCachedQuestion } from "../db/semantic-cache.ts";
 import { problemBody } from "../errors.ts";
 import { readJson } from "../http/read-json.ts";
 import { parseBody } from "../http/validate.ts";
@@ -12,6 +14,7 @@ import { counters } from "../observability/counters.ts";
 import { createChatModels, createEmbedder } from "../providers/index.ts";
 import { askSchema, type AskBody } from "../rag/ask-schema.ts";
 import { prepareAsk, type AskDone, type PreparedAsk } from "../rag/ask.ts";
+import { needsContext } from "../rag/follow-up.ts";
 import { PROMPT_VERSION } from "../rag/prompt.ts";
 import { AllStrategiesFailed } from "../rag/retrieve.ts";
 import { tiktoken, tokenizerForModel } from "../tokens/tokenizer.ts";
@@ -84,11 +87,12 @@ export async function askHandler(c: Context<AppEnv>) {
   const { cache, versions } = requestCache(c);
   let key: string | undefined;
   let status: CacheStatus = "BYPASS";
+  let semantic: { scopeKey: string; vector: Float32Array; model: string } | undefined;
   if (cacheable) {
     const version = await scopeVersion(versions, tenantId, scope.scope.conversationIds, config.cache.tierTimeoutMs * 4);
     if (version !== undefined) {
-      key = cacheKey("answer", tenantId, version, {
-        query: normaliseQuery(body.query),
+      // Everything but the question that shapes the answer; the exact key adds the question.
+      const parts = {
         filters: { ...scope.scope, tenantId: undefined },
         top_k: body.top_k,
         strategy: body.strategy,
@@ -98,10 +102,20 @@ export async function askHandler(c: Context<AppEnv>) {
         max_tokens: body.max_tokens,
         prompt: PROMPT_VERSION,
         config: [config.chat.provider, config.openai.baseURL, config.retrieval.defaultStrategies, config.embedding.model],
-      });
+      };
+      key = cacheKey("answer", tenantId, version, { ...parts, query: normaliseQuery(body.query) });
       const hit = await cache.get(key, "answer");
       if (hit) return replay(c, JSON.parse(hit.value) as CachedAnswer, hit.status, body.stream, startedAt);
       status = "MISS";
+      // A follow-up ("tell me more about that") means different things in different places: never matched by meaning.
+      if (config.cache.semantic.enabled && !needsContext(body.query)) {
+        const found = await semanticLookup(c, cacheKey("answer", tenantId, version, parts), body.query);
+        if (found?.entry) {
+          cache.put(key, JSON.stringify(found.entry), "answer");
+          return replay(c, found.entry, "HIT-SEMANTIC", body.stream, startedAt);
+        }
+        semantic = found?.probe;
+      }
     }
   }
 
@@ -150,7 +164,14 @@ export async function askHandler(c: Context<AppEnv>) {
   const pieces: string[] = [];
   // Only a whole answer from the configured model is worth keeping: not a fallback, not a broken stream.
   const remember = (done: AskDone) => {
-    if (key && !done.fallback) cache.put(key, JSON.stringify({ meta: stored, pieces, done: doneBody(done) } satisfies CachedAnswer), "answer");
+    if (!key || done.fallback) return;
+    const entry: CachedAnswer = { meta: stored, pieces, done: doneBody(done) };
+    cache.put(key, JSON.stringify(entry), "answer");
+    if (semantic) {
+      const { scopeKey, vector, model } = semantic;
+      const write = putCachedQuestion(c.var.sql(), tenantId, scopeKey, model, normaliseQuery(body.query), vector, entry, config.cache.l2TtlSeconds);
+      c.executionCtx.waitUntil(write.catch(() => counters.inc("rag_cache_errors_total", { cache_level: "semantic", op: "put", reason: "error" })));
+    }
   };
   c.header("x-cache", status);
   c.header("server-timing", serverTiming(prepared.timings));
@@ -192,8 +213,31 @@ export async function askHandler(c: Context<AppEnv>) {
   });
 }
 
+/**
+ * The semantic cache: the nearest cached questions of the same tenant and scope; the first that is
+ * similar enough (SEMANTIC_CACHE_THRESHOLD, cosine) and differs in no guarded way (negation,
+ * names, numbers, dates) gives its answer. Returns the probe (the question's vector) for the write
+ * after a miss. Failures are misses.
+ */
+async function semanticLookup(c: Context<AppEnv>, scopeKey: string, question: string): Promise<{ entry?: CachedAnswer; probe: { scopeKey: string; vector: Float32Array; model: string } } | undefined> {
+  const config = c.var.config;
+  const embedder = createEmbedder(config);
+  try {
+    const [vector] = await embedder.embed([normaliseQuery(question)]);
+    const probe = { scopeKey, vector: vector!, model: embedder.model };
+    const candidates = await nearestCachedQuestions(c.var.sql(), c.var.auth.tenantId, scopeKey, embedder.model, vector!, 5);
+    const match = candidates.find((q) => q.similarity >= config.cache.semantic.threshold && semanticMismatch(question, q.question) === undefined);
+    counters.inc(match ? "rag_cache_hits_total" : "rag_cache_misses_total", { cache_level: "semantic", kind: "answer" });
+    return { entry: match?.entry as CachedAnswer | undefined, probe };
+  } catch (err) {
+    counters.inc("rag_cache_errors_total", { cache_level: "semantic", op: "get", reason: "error" });
+    console.warn(JSON.stringify({ level: "warn", event: "semantic_cache_failed", request_id: c.var.requestId, error: String(err).slice(0, 300) }));
+    return undefined;
+  }
+}
+
 /** A cached answer, with this request's id, cache status and timings, as SSE events or JSON. */
-function replay(c: Context<AppEnv>, cached: CachedAnswer, status: "HIT-L1" | "HIT-L2", stream: boolean, startedAt: number) {
+function replay(c: Context<AppEnv>, cached: CachedAnswer, status: "HIT-L1" | "HIT-L2" | "HIT-SEMANTIC", stream: boolean, startedAt: number) {
   const meta = { request_id: c.var.requestId, cache: status, ...cached.meta };
   const elapsed = Number((performance.now() - startedAt).toFixed(2));
   const done = { ...cached.done, timings: { cache: elapsed, ttft: elapsed, total: elapsed } };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { cacheKey, normaliseQuery } from "../../src/cache/keys";
 import { multiLevelCache } from "../../src/cache/multilevel";
+import { semanticMismatch } from "../../src/cache/semantic-guards";
 import { failOpen, type CacheTier } from "../../src/cache/tier";
 import { counters } from "../../src/observability/counters";
 
@@ -50,5 +51,17 @@ describe("cache keys", () => {
     expect(cacheKey("answer", "acme", "v2", { query: normaliseQuery("What did John say?"), top_k: 12, model: "m" })).not.toBe(base);
     expect(cacheKey("retrieve", "acme", "v1", { query: normaliseQuery("What did John say?"), top_k: 12, model: "m" })).not.toBe(base);
     expect(cacheKey("answer", "acme", "v1", { query: normaliseQuery("What did John say?"), top_k: 8, model: "m" })).not.toBe(base);
+  });
+});
+
+describe("semantic cache guards", () => {
+  it("accept a paraphrase and refuse questions that differ in what they ask, negation, names, numbers or dates", () => {
+    expect(semanticMismatch("Why did they roll back the staging deploy?", "why was the staging deploy rolled back?")).toBeUndefined();
+    expect(semanticMismatch("Who owns the timeline doc?", "Where is the timeline doc?")).toBe("question");
+    expect(semanticMismatch("Is the launch not on June 2?", "Is the launch on June 2?")).toBe("negation");
+    expect(semanticMismatch("Didn't Marco fix the leak?", "Did Marco fix the leak?")).toBe("negation");
+    expect(semanticMismatch("What did John say about the launch?", "What did Priya say about the launch?")).toBe("names");
+    expect(semanticMismatch("Who has 3 candidates?", "Who has 4 candidates?")).toBe("numbers");
+    expect(semanticMismatch("what happened last week?", "what happened yesterday?")).toBe("dates");
   });
 });

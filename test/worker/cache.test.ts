@@ -155,6 +155,47 @@ describe("answer cache", () => {
   });
 });
 
+describe("semantic answer cache", () => {
+  // The local embedder places paraphrases close together; the fake server's vectors are random per text.
+  const withLocalEmbedder = async () => {
+    const p = await providers();
+    return { ...p, vars: { ...p.vars, EMBEDDING_PROVIDER: "local", EMBEDDING_MODEL: "local-hash-v1", SEMANTIC_CACHE_THRESHOLD: "0.85" } };
+  };
+
+  it("answers a paraphrase from the cache, and refuses look-alikes the guards catch", async () => {
+    const p = await withLocalEmbedder();
+    const first = await ask(p.vars, { query: "Why was the staging deploy rolled back?", stream: false });
+    expect(first.cache).toBe("MISS");
+    const paraphrase = await ask(p.vars, { query: "Why did the staging deploy get rolled back?" });
+    expect(paraphrase.cache).toBe("HIT-SEMANTIC");
+    expect(JSON.parse(paraphrase.events[0]!.data).cache).toBe("HIT-SEMANTIC");
+    expect(paraphrase.events.filter((e) => e.event === "delta").map((e) => JSON.parse(e.data).text).join("")).toBe(first.json!.answer);
+    // The paraphrase itself is now an exact entry.
+    expect((await ask(p.vars, { query: "Why did the staging deploy get rolled back?", stream: false })).cache).toBe("HIT-L1");
+    expect((await p.calls()).filter((c) => c.path.endsWith("/chat/completions"))).toHaveLength(1);
+
+    await ask(p.vars, { query: "Is the launch on June 2?", stream: false });
+    expect((await ask(p.vars, { query: "Is the launch not on June 2?", stream: false })).cache).toBe("MISS");
+    expect((await ask(p.vars, { query: "Where is the launch on June 2?", stream: false })).cache).toBe("MISS");
+  });
+
+  it("is per tenant and scope, and forgets answers when the data changes", async () => {
+    const p = await withLocalEmbedder();
+    await ask(p.vars, { query: "Why was the staging deploy rolled back?", stream: false, conversation_id: other });
+    expect((await ask(p.vars, { query: "Why did the staging deploy get rolled back?", stream: false, conversation_id: other })).cache).toBe("HIT-SEMANTIC");
+    const stranger = await newTenantKey("semantic-other");
+    expect((await ask(p.vars, { query: "Why did the staging deploy get rolled back?", stream: false, conversation_id: other }, stranger.key)).cache).toBe("MISS");
+    await ingest(other, [{ id: "m97", text: "The image resizer fix shipped." }]);
+    expect((await ask(p.vars, { query: "Why did the staging deploy get rolled back?", stream: false, conversation_id: other })).cache).toBe("MISS");
+  });
+
+  it("never matches a follow-up by meaning", async () => {
+    const p = await withLocalEmbedder();
+    await ask(p.vars, { query: "Tell me more about the staging deploy.", stream: false });
+    expect((await ask(p.vars, { query: "Tell me more about that.", stream: false })).cache).toBe("MISS");
+  });
+});
+
 describe("retrieval cache", () => {
   it("caches retrieve results per scope version", async () => {
     const body = { query: "maintenance window", conversation_id: release, token_budget: 200 };
