@@ -1,6 +1,9 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env.ts";
 import { counters } from "../observability/counters.ts";
+import type { Embedder } from "../providers/embedder.ts";
+import { createEmbedder } from "../providers/index.ts";
+import { cachedEmbedder } from "./cached-embedder.ts";
 import { cacheApiTier } from "./cache-api-tier.ts";
 import { kvTier } from "./kv-tier.ts";
 import { multiLevelCache, type MultiLevelCache } from "./multilevel.ts";
@@ -52,4 +55,10 @@ export async function dataChanged(c: Context<AppEnv>, conversationId: string): P
     counters.inc("rag_cache_errors_total", { cache_level: "versions", op: "bump", reason: "error" });
     console.error(JSON.stringify({ level: "error", event: "version_bump_failed", request_id: c.var.requestId, error: String(err).slice(0, 300) }));
   }
+}
+
+/** The embedder for questions: a remote provider's vectors are kept in the persistent embedding cache. */
+export function queryEmbedder(c: Context<AppEnv>): Embedder {
+  const embedder = createEmbedder(c.var.config);
+  return c.var.config.embedding.provider === "local" ? embedder : cachedEmbedder(embedder, c.var.sql());
 }

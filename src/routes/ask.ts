@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { AppEnv } from "../app-env.ts";
-import { requestCache, scopeVersion } from "../cache/index.ts";
+import { queryEmbedder, requestCache, scopeVersion } from "../cache/index.ts";
 import { cacheKey, normaliseQuery } from "../cache/keys.ts";
 import type { CacheStatus } from "../cache/multilevel.ts";
 import { semanticMismatch } from "../cache/semantic-guards.ts";
@@ -11,7 +11,7 @@ import { readJson } from "../http/read-json.ts";
 import { parseBody } from "../http/validate.ts";
 import { toApiError } from "../middleware/errors.ts";
 import { counters } from "../observability/counters.ts";
-import { createChatModels, createEmbedder } from "../providers/index.ts";
+import { createChatModels } from "../providers/index.ts";
 import { askSchema, type AskBody } from "../rag/ask-schema.ts";
 import { prepareAsk, type AskDone, type PreparedAsk } from "../rag/ask.ts";
 import { needsContext } from "../rag/follow-up.ts";
@@ -124,7 +124,7 @@ export async function askHandler(c: Context<AppEnv>) {
     prepared = await prepareAsk(
       {
         sql: c.var.sql(),
-        embedder: createEmbedder(config),
+        embedder: queryEmbedder(c),
         tokenizer: () => tokenizerForModel(body.model),
         retrievalTokenizer: tiktoken,
         chat: createChatModels(config, () => tokenizerForModel(body.model)),
@@ -221,7 +221,7 @@ export async function askHandler(c: Context<AppEnv>) {
  */
 async function semanticLookup(c: Context<AppEnv>, scopeKey: string, question: string): Promise<{ entry?: CachedAnswer; probe: { scopeKey: string; vector: Float32Array; model: string } } | undefined> {
   const config = c.var.config;
-  const embedder = createEmbedder(config);
+  const embedder = queryEmbedder(c);
   try {
     const [vector] = await embedder.embed([normaliseQuery(question)]);
     const probe = { scopeKey, vector: vector!, model: embedder.model };

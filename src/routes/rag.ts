@@ -1,11 +1,10 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env.ts";
-import { requestCache, scopeVersion } from "../cache/index.ts";
+import { queryEmbedder, requestCache, scopeVersion } from "../cache/index.ts";
 import { cacheKey, normaliseQuery } from "../cache/keys.ts";
 import type { CacheStatus } from "../cache/multilevel.ts";
 import { readJson } from "../http/read-json.ts";
 import { parseBody } from "../http/validate.ts";
-import { createEmbedder } from "../providers/index.ts";
 import { AllStrategiesFailed, retrieve, type RetrievedChunk } from "../rag/retrieve.ts";
 import { retrieveSchema } from "../rag/retrieve-schema.ts";
 import { tiktoken } from "../tokens/tokenizer.ts";
@@ -54,7 +53,7 @@ export const ragRoutes = new Hono<AppEnv>()
     }
     try {
       const result = await retrieve(
-        { sql: c.var.sql(), embedder: createEmbedder(config), tokenizer: tiktoken, now: new Date() },
+        { sql: c.var.sql(), embedder: queryEmbedder(c), tokenizer: tiktoken, now: new Date() },
         {
           ...base,
           query: body.query.trim(),

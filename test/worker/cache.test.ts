@@ -196,6 +196,21 @@ describe("semantic answer cache", () => {
   });
 });
 
+describe("query embeddings", () => {
+  it("are kept in Postgres: the same question embeds once, whoever asks it", async () => {
+    const p = await providers();
+    const vars = { ...p.vars, CACHE_ENABLED: "false", EMBEDDING_MODEL: `fake-embed-${crypto.randomUUID()}` };
+    const body = { query: "memory leak in the image resizer", conversation_id: release, strategies: ["semantic"] };
+    const embeddingCalls = async () => (await p.calls()).filter((c) => c.path.endsWith("/embeddings")).length;
+    expect((await callWith(vars, "POST", "/api/rag/retrieve", body, tenant.key)).res.status).toBe(200);
+    expect(await embeddingCalls()).toBe(1);
+    expect((await callWith(vars, "POST", "/api/rag/retrieve", body, tenant.key)).res.status).toBe(200);
+    const stranger = await newTenantKey("embed-other");
+    expect((await callWith(vars, "POST", "/api/rag/retrieve", { ...body, conversation_id: undefined }, stranger.key)).res.status).toBe(200);
+    expect(await embeddingCalls()).toBe(1);
+  });
+});
+
 describe("retrieval cache", () => {
   it("caches retrieve results per scope version", async () => {
     const body = { query: "maintenance window", conversation_id: release, token_budget: 200 };
