@@ -16,7 +16,8 @@ const strategies = process.env.BENCH_STRATEGIES?.split(",") ?? ["keyword"];
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 const round = (x: number) => Number(x.toFixed(2));
 
-const stack = await startLocalStack();
+// The cache is off: this compares retrieval itself with its SQL (a cached retrieve is measured by bench:ask's cached phase).
+const stack = await startLocalStack({ CACHE_ENABLED: "false" });
 const sql = postgres(stack.databaseUrl, { max: 1, fetch_types: false, onnotice: () => {} });
 try {
   await ingestAll(stack.url, "dev-local-key", demoConversations());

@@ -27,7 +27,7 @@ const expand = process.env.EVAL_EXPAND === "1";
 // "walk": the README's walk over one unbudgeted ranked list.
 const budgetMode = process.env.EVAL_BUDGET_MODE === "walk" ? "walk" : "api";
 
-const stack = process.env.RAG_URL ? undefined : await startLocalStack(process.env.EVAL_VARS ? JSON.parse(process.env.EVAL_VARS) : {});
+const stack = process.env.RAG_URL ? undefined : await startLocalStack({ CACHE_ENABLED: "false", ...(process.env.EVAL_VARS ? JSON.parse(process.env.EVAL_VARS) : {}) });
 const base = process.env.RAG_URL ?? stack!.url;
 try {
   const headers = await ingestForEval(base, conversations);
