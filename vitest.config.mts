@@ -31,6 +31,7 @@ export default defineConfig({
                 // Generous cache-tier deadlines: a loaded CI machine must not turn hits into misses.
                 CACHE_TIER_TIMEOUT_MS: "2000",
                 FAKE_OPENAI_URL: inject("fakeOpenAIUrl"),
+                UPSTASH_TEST_URL: inject("upstashUrl"),
               },
             },
           })),

@@ -61,6 +61,8 @@ export interface Config {
     /** Asks with a higher temperature are not cached (their answers are meant to vary). */
     maxTemperature: number;
     semantic: { enabled: boolean; threshold: number };
+    /** Where L2 lives: Workers KV (default) or Upstash Redis. */
+    l2: { kind: "kv" } | { kind: "upstash"; url: string; token: string };
   };
   retrieval: {
     rrfK: number;
@@ -118,6 +120,9 @@ const schema = z.object({
   CACHE_RETRIEVAL_TTL_SECONDS: int(60, 86_400).default(3600),
   CACHE_TIER_TIMEOUT_MS: int(1, 10_000).default(50),
   CACHE_MAX_TEMPERATURE: z.coerce.number().min(0).max(2).default(0.5),
+  CACHE_L2: z.enum(["kv", "upstash"]).default("kv"),
+  UPSTASH_REDIS_REST_URL: z.url().optional(),
+  UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
   SEMANTIC_CACHE_ENABLED: z.enum(["true", "false"]).default("true"),
   SEMANTIC_CACHE_THRESHOLD: z.coerce.number().min(0).max(1).default(0.9),
   CONTEXT_STRATEGY: z.enum(SELECTION_STRATEGIES).default("hybrid"),
@@ -164,6 +169,9 @@ export function parseConfig(vars: Record<string, unknown>): Config {
   }
   if (v.CHAT_DEFAULT_MAX_TOKENS > v.CHAT_MAX_TOKENS) {
     throw new ConfigError("invalid configuration: CHAT_DEFAULT_MAX_TOKENS must not exceed CHAT_MAX_TOKENS");
+  }
+  if (v.CACHE_L2 === "upstash" && (!v.UPSTASH_REDIS_REST_URL || !v.UPSTASH_REDIS_REST_TOKEN)) {
+    throw new ConfigError("invalid configuration: CACHE_L2=upstash needs UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN");
   }
   const chatModel = v.CHAT_MODEL ?? (v.CHAT_PROVIDER === "openai" ? "gpt-4o-mini" : "extractive-v1");
   return {
@@ -212,6 +220,7 @@ export function parseConfig(vars: Record<string, unknown>): Config {
       tierTimeoutMs: v.CACHE_TIER_TIMEOUT_MS,
       maxTemperature: v.CACHE_MAX_TEMPERATURE,
       semantic: { enabled: v.SEMANTIC_CACHE_ENABLED === "true", threshold: v.SEMANTIC_CACHE_THRESHOLD },
+      l2: v.CACHE_L2 === "upstash" ? { kind: "upstash", url: v.UPSTASH_REDIS_REST_URL!, token: v.UPSTASH_REDIS_REST_TOKEN! } : { kind: "kv" },
     },
     retrieval: {
       rrfK: v.RRF_K,

@@ -2,5 +2,6 @@
 declare namespace Cloudflare {
   interface Env {
     FAKE_OPENAI_URL: string;
+    UPSTASH_TEST_URL: string;
   }
 }

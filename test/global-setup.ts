@@ -1,5 +1,6 @@
 // Runs in Node before the workerd tests: an in-memory PGlite + pgvector served over the
-// Postgres wire protocol, migrated and seeded with the dev keys, and a fake OpenAI server.
+// Postgres wire protocol, migrated and seeded with the dev keys, a fake OpenAI server, and a real
+// Redis (redis-server) behind Upstash's REST protocol.
 import postgres from "postgres";
 import type { TestProject } from "vitest/node";
 import { ensureDevKeys } from "../scripts/lib/dev-keys.ts";
@@ -7,6 +8,7 @@ import { startEmbeddedPostgres } from "../scripts/lib/embedded-postgres.ts";
 import { migrate } from "../scripts/lib/migrations.ts";
 import { loadBulkChunks } from "./helpers/bulk-chunks.ts";
 import { startFakeOpenAI } from "../scripts/lib/fake-openai.ts";
+import { startUpstashBridge } from "../scripts/lib/upstash-bridge.ts";
 
 export default async function setup({ provide }: TestProject) {
   const pg = await startEmbeddedPostgres({ maxConnections: 128 });
@@ -16,9 +18,12 @@ export default async function setup({ provide }: TestProject) {
   await loadBulkChunks(sql);
   await sql.end();
   const openai = await startFakeOpenAI();
+  const upstash = await startUpstashBridge();
   provide("databaseUrl", pg.url);
   provide("fakeOpenAIUrl", openai.url);
+  provide("upstashUrl", upstash.url);
   return async () => {
+    await upstash.stop();
     await openai.close();
     await pg.stop();
   };
@@ -28,5 +33,6 @@ declare module "vitest" {
   export interface ProvidedContext {
     databaseUrl: string;
     fakeOpenAIUrl: string;
+    upstashUrl: string;
   }
 }

@@ -8,15 +8,19 @@ import { cacheApiTier } from "./cache-api-tier.ts";
 import { kvTier } from "./kv-tier.ts";
 import { multiLevelCache, type MultiLevelCache } from "./multilevel.ts";
 import { failOpen } from "./tier.ts";
+import { upstashTier } from "./upstash-tier.ts";
 import { kvVersions, type Versions } from "./versions.ts";
 
-/** The request's response cache (L1 Cache API → L2 KV) and data versions: the one place tiers are chosen. */
+/**
+ * The request's response cache (L1 Cache API → L2 KV or Upstash Redis) and data versions (KV):
+ * the one place tiers are chosen.
+ */
 export function requestCache(c: Context<AppEnv>): { cache: MultiLevelCache; versions: Versions } {
   const { cache: config } = c.var.config;
   return {
     cache: multiLevelCache({
       l1: failOpen(cacheApiTier(), config.tierTimeoutMs),
-      l2: failOpen(kvTier(c.env.CACHE_KV), config.tierTimeoutMs),
+      l2: failOpen(config.l2.kind === "upstash" ? upstashTier(config.l2) : kvTier(c.env.CACHE_KV), config.tierTimeoutMs),
       l1TtlSeconds: config.l1TtlSeconds,
       l2TtlSeconds: config.l2TtlSeconds,
       defer: (work) => c.executionCtx.waitUntil(work.catch(() => {})),

@@ -196,6 +196,44 @@ describe("semantic answer cache", () => {
   });
 });
 
+describe("Upstash Redis as L2 (real redis-server behind the REST protocol)", () => {
+  const upstash = (vars: Record<string, string>, token = "test-upstash-token") => ({
+    ...vars,
+    CACHE_L2: "upstash",
+    UPSTASH_REDIS_REST_URL: env.UPSTASH_TEST_URL,
+    UPSTASH_REDIS_REST_TOKEN: token,
+    CACHE_L1_TTL_SECONDS: "1",
+  });
+  const commands = async () => (await (await fetch(`${env.UPSTASH_TEST_URL}/_commands`)).json()) as string[][];
+
+  it("stores answers in Redis and serves them from there once L1 has expired", async () => {
+    const p = await providers();
+    const vars = upstash(p.vars);
+    const q = { query: "What is the plan for the maintenance window?", stream: false };
+    const before = (await commands()).length;
+    expect((await ask(vars, q)).cache).toBe("MISS");
+    const sent = (await commands()).slice(before);
+    const set = sent.find((c) => c[0]?.toLowerCase() === "set");
+    expect(set).toBeDefined();
+    expect(set!.slice(3).map((x) => x.toLowerCase())).toEqual(["ex", "3600"]);
+    await new Promise((r) => setTimeout(r, 1500));
+    const fromRedis = await ask(vars, q);
+    expect(fromRedis.cache).toBe("HIT-L2");
+    expect((await commands()).slice(before).some((c) => c[0]?.toLowerCase() === "get" && c[1] === set![1])).toBe(true);
+    expect((await p.calls()).filter((c) => c.path.endsWith("/chat/completions"))).toHaveLength(1);
+  });
+
+  it("treats a refused or unreachable Redis as a miss, never as a failed request", async () => {
+    const p = await providers();
+    const q = { query: "What is the plan for the maintenance window?", stream: false, temperature: 0.1 };
+    const wrongToken = await ask(upstash(p.vars, "wrong-token"), q);
+    expect(wrongToken.res.status).toBe(200);
+    expect(wrongToken.cache).toBe("MISS");
+    const gone = await ask({ ...upstash(p.vars), UPSTASH_REDIS_REST_URL: "http://127.0.0.1:9" }, q);
+    expect(gone.res.status).toBe(200);
+  });
+});
+
 describe("query embeddings", () => {
   it("are kept in Postgres: the same question embeds once, whoever asks it", async () => {
     const p = await providers();
