@@ -18,12 +18,19 @@ export default async function setup({ provide }: TestProject) {
   await loadBulkChunks(sql);
   await sql.end();
   const openai = await startFakeOpenAI();
-  const upstash = await startUpstashBridge();
+  // Without redis-server the Upstash tests say so and skip, except in CI (.ci/run sets CI), where they must run.
+  let upstash: Awaited<ReturnType<typeof startUpstashBridge>> | undefined;
+  try {
+    upstash = await startUpstashBridge();
+  } catch (err) {
+    if (process.env.CI) throw err;
+    console.warn(`\n[setup] ${err instanceof Error ? err.message : String(err)}: the Upstash cache tests are skipped.\n`);
+  }
   provide("databaseUrl", pg.url);
   provide("fakeOpenAIUrl", openai.url);
-  provide("upstashUrl", upstash.url);
+  provide("upstashUrl", upstash?.url ?? "");
   return async () => {
-    await upstash.stop();
+    await upstash?.stop();
     await openai.close();
     await pg.stop();
   };

@@ -1,6 +1,6 @@
 import type { Db } from "./client.ts";
 
-// Maintenance across tenants, run by the scheduled handler only; it returns counts, never rows.
+// Maintenance and statistics across tenants (the cron and the admin stats route); counts only, never rows.
 
 /** Deletes cached embeddings unused for `days` that no current chunk has (shared across tenants by text hash). */
 export async function pruneEmbeddingCache(db: Db, days: number): Promise<number> {
@@ -24,4 +24,15 @@ export async function pruneSessions(db: Db, days: number): Promise<number> {
 /** Drops expired semantic-cache entries. */
 export async function pruneSemanticCache(db: Db): Promise<number> {
   return (await db`DELETE FROM semantic_cache WHERE expires_at <= now() RETURNING 1`).length;
+}
+
+/** Rows and on-disk bytes (table and indexes) of the Postgres-backed caches, for the stats route. */
+export async function cacheTableSizes(db: Db): Promise<Record<"semantic_cache" | "embedding_cache", { entries: number; bytes: number }>> {
+  const [row] = await db<{ s_rows: number; s_bytes: string; e_rows: number; e_bytes: string }[]>`
+    SELECT (SELECT count(*) FROM semantic_cache WHERE expires_at > now())::int AS s_rows, pg_total_relation_size('semantic_cache') AS s_bytes,
+           (SELECT count(*) FROM embedding_cache)::int AS e_rows, pg_total_relation_size('embedding_cache') AS e_bytes`;
+  return {
+    semantic_cache: { entries: row!.s_rows, bytes: Number(row!.s_bytes) },
+    embedding_cache: { entries: row!.e_rows, bytes: Number(row!.e_bytes) },
+  };
 }

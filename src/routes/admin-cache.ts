@@ -4,6 +4,7 @@ import type { AppEnv } from "../app-env.ts";
 import { requestCache } from "../cache/index.ts";
 import { readJson } from "../http/read-json.ts";
 import { parseBody } from "../http/validate.ts";
+import { cacheTableSizes } from "../db/housekeeping.ts";
 import { counters } from "../observability/counters.ts";
 
 const tenant = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "must be a tenant id");
@@ -13,7 +14,11 @@ const invalidateBody = z.union([
   z.object({ tenant, conversation_id: z.string().trim().min(1).max(256) }).strict(),
 ]);
 
-/** /api/admin/cache (admin only): invalidate a conversation, a tenant or everything; this isolate's cache counters. */
+/**
+ * /api/admin/cache (admin only): invalidate a conversation, a tenant or everything; statistics:
+ * hits, misses, hit rate and errors per level, semantic guard rejections, entries and bytes of
+ * the Postgres-backed caches (L1 and L2 sizes are not knowable from a Worker).
+ */
 export const adminCacheRoutes = new Hono<AppEnv>()
   .post("/invalidate", async (c) => {
     const body = parseBody(invalidateBody, await readJson(c, 16 * 1024), "invalidate request");
@@ -23,9 +28,29 @@ export const adminCacheRoutes = new Hono<AppEnv>()
     else await versions.invalidateTenant(body.tenant);
     return c.json({ invalidated: body });
   })
-  .get("/stats", (c) =>
-    c.json({
-      scope: "this isolate",
-      counters: Object.fromEntries(Object.entries(counters.snapshot()).filter(([k]) => k.startsWith("rag_cache_"))),
-    }),
-  );
+  .get("/stats", async (c) => {
+    const snapshot = counters.snapshot();
+    const count = (name: string, level: string) =>
+      Object.entries(snapshot)
+        .filter(([k]) => k.startsWith(`${name}{`) && k.includes(`cache_level="${level}"`))
+        .reduce((sum, [, v]) => sum + v, 0);
+    const levels = Object.fromEntries(
+      ["l1", "l2", "semantic"].map((level) => {
+        const hits = count("rag_cache_hits_total", level);
+        const misses = count("rag_cache_misses_total", level);
+        return [level, { hits, misses, hit_rate: hits + misses > 0 ? Number((hits / (hits + misses)).toFixed(4)) : null, errors: count("rag_cache_errors_total", level) }];
+      }),
+    );
+    const guards = Object.fromEntries(
+      Object.entries(snapshot)
+        .filter(([k]) => k.startsWith("rag_semantic_guard_rejections_total{"))
+        .map(([k, v]) => [k.match(/reason="([^"]+)"/)?.[1] ?? "unknown", v]),
+    );
+    return c.json({
+      // Counters are this isolate's until /metrics aggregates them across isolates.
+      counters_scope: "this isolate",
+      levels,
+      semantic_guard_rejections: guards,
+      stores: await cacheTableSizes(c.var.sql()),
+    });
+  });

@@ -226,7 +226,12 @@ async function semanticLookup(c: Context<AppEnv>, scopeKey: string, question: st
     const [vector] = await embedder.embed([normaliseQuery(question)]);
     const probe = { scopeKey, vector: vector!, model: embedder.model };
     const candidates = await nearestCachedQuestions(c.var.sql(), c.var.auth.tenantId, scopeKey, embedder.model, vector!, 5);
-    const match = candidates.find((q) => q.similarity >= config.cache.semantic.threshold && semanticMismatch(question, q.question) === undefined);
+    const match = candidates.find((q) => {
+      if (q.similarity < config.cache.semantic.threshold) return false;
+      const reason = semanticMismatch(question, q.question);
+      if (reason) counters.inc("rag_semantic_guard_rejections_total", { reason });
+      return reason === undefined;
+    });
     counters.inc(match ? "rag_cache_hits_total" : "rag_cache_misses_total", { cache_level: "semantic", kind: "answer" });
     return { entry: match?.entry as CachedAnswer | undefined, probe };
   } catch (err) {

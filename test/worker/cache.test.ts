@@ -196,7 +196,7 @@ describe("semantic answer cache", () => {
   });
 });
 
-describe("Upstash Redis as L2 (real redis-server behind the REST protocol)", () => {
+describe.skipIf(!env.UPSTASH_TEST_URL)("Upstash Redis as L2 (real redis-server behind the REST protocol)", () => {
   const upstash = (vars: Record<string, string>, token = "test-upstash-token") => ({
     ...vars,
     CACHE_L2: "upstash",
@@ -246,6 +246,30 @@ describe("query embeddings", () => {
     const stranger = await newTenantKey("embed-other");
     expect((await callWith(vars, "POST", "/api/rag/retrieve", { ...body, conversation_id: undefined }, stranger.key)).res.status).toBe(200);
     expect(await embeddingCalls()).toBe(1);
+  });
+});
+
+describe("cache stats", () => {
+  it("reports hits, misses and hit rate per level, guard rejections and the Postgres caches' size", async () => {
+    const p = await providers();
+    const vars = { ...p.vars, EMBEDDING_PROVIDER: "local", EMBEDDING_MODEL: "local-hash-v1" };
+    await ask(vars, { query: "Is the launch on June 2?", stream: false });
+    await ask(vars, { query: "Is the launch on June 2?", stream: false });
+    await ask(vars, { query: "Is the launch not on June 2?", stream: false });
+    const { res } = await callWith(vars, "GET", "/api/admin/cache/stats", undefined, ADMIN_KEY);
+    expect(res.status).toBe(200);
+    const stats = (await res.json()) as {
+      levels: Record<string, { hits: number; misses: number; hit_rate: number | null }>;
+      semantic_guard_rejections: Record<string, number>;
+      stores: Record<string, { entries: number; bytes: number }>;
+    };
+    expect(stats.levels.l1!.hits).toBeGreaterThanOrEqual(1);
+    expect(stats.levels.l1!.misses).toBeGreaterThanOrEqual(2);
+    expect(stats.levels.l1!.hit_rate).toBeCloseTo(stats.levels.l1!.hits / (stats.levels.l1!.hits + stats.levels.l1!.misses), 3);
+    expect(stats.semantic_guard_rejections.negation).toBeGreaterThanOrEqual(1);
+    expect(stats.stores.semantic_cache!.entries).toBeGreaterThanOrEqual(1);
+    expect(stats.stores.embedding_cache!.bytes).toBeGreaterThan(0);
+    expect((await callWith(vars, "GET", "/api/admin/cache/stats", undefined, tenant.key)).res.status).toBe(403);
   });
 });
 
