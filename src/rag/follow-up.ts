@@ -2,16 +2,22 @@ import type { StoredTurn } from "../db/sessions.ts";
 import type { ChatMessage } from "../providers/chat-model.ts";
 import { STOPWORDS, words } from "../text/words.ts";
 
-const REFERS_BACK = /\b(?:that|this|it|its|those|these|they|them|their|he|him|his|she|her|there|then|same|else|other|former|latter)\b/i;
+/** Words that point at something said before. */
+const POINTS_BACK = /\b(?:that|this|it|its|those|these|there|then|same|else|other|former|latter)\b/i;
+/** Personal pronouns: they point back only when the question names no one they could stand for. */
+const PRONOUN = /\b(?:he|him|his|she|her|hers|they|them|their)\b/i;
+const NAMES_SOMEONE = /(?<=\S\s+)[A-Z][\p{L}'-]+/u;
 const CONTINUES = /^\s*(?:and|but|so|also|what about|how about|tell me more|go on|and then|what else)\b/i;
 
 /**
- * Whether a question probably leans on what was said before: it refers back ("that", "she"),
- * continues ("and…", "what about…", "tell me more") or says too little to stand alone.
+ * Whether a question probably leans on what was said before: it points back ("that", "it"),
+ * uses a pronoun without naming anyone ("what did she decide?"), continues ("and…", "what
+ * about…", "tell me more") or has at most one content word ("Why?", "And Marco?").
  */
 export function needsContext(question: string): boolean {
   const content = words(question).filter((w) => !STOPWORDS.has(w));
-  return content.length < 3 || REFERS_BACK.test(question) || CONTINUES.test(question);
+  if (content.length < 2 || POINTS_BACK.test(question) || CONTINUES.test(question)) return true;
+  return PRONOUN.test(question) && !NAMES_SOMEONE.test(question);
 }
 
 /** The heuristic rewrite: the follow-up read in the light of the previous standalone question. */

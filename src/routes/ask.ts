@@ -169,7 +169,8 @@ export async function askHandler(c: Context<AppEnv>) {
     cache.put(key, JSON.stringify(entry), "answer");
     if (semantic) {
       const { scopeKey, vector, model } = semantic;
-      const write = putCachedQuestion(c.var.sql(), tenantId, scopeKey, model, normaliseQuery(body.query), vector, entry, config.cache.l2TtlSeconds);
+      // The question as asked: the guards compare names by their capitals.
+      const write = putCachedQuestion(c.var.sql(), tenantId, scopeKey, model, body.query.trim(), vector, entry, config.cache.l2TtlSeconds);
       c.executionCtx.waitUntil(write.catch(() => counters.inc("rag_cache_errors_total", { cache_level: "semantic", op: "put", reason: "error" })));
     }
   };

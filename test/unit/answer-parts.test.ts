@@ -86,8 +86,12 @@ describe("follow-ups", () => {
   const turn = (id: number, question: string, answer = "An answer. More.") => ({ id, question, standaloneQuestion: question, answer }) satisfies StoredTurn;
 
   it("recognises questions that lean on earlier turns", () => {
-    for (const q of ["Tell me more about that.", "Why?", "And what about Marco?", "What did she decide about it?", "When does that start?"]) expect(needsContext(q)).toBe(true);
-    for (const q of ["When does the data engineer start at Acme?", "What did John say about the project timeline?", "Why was the staging deploy rolled back?"]) expect(needsContext(q)).toBe(false);
+    for (const q of ["Tell me more about that.", "Why?", "And what about Marco?", "What did she decide about it?", "When does that start?", "What did she decide?", "And Marco?"]) {
+      expect(needsContext(q)).toBe(true);
+    }
+    for (const q of ["When does the data engineer start at Acme?", "What did John say about the project timeline?", "Why was the staging deploy rolled back?", "What did Caroline research?", "What would Caroline pursue in her education?"]) {
+      expect(needsContext(q)).toBe(false);
+    }
   });
 
   it("rewrites heuristically from the previous standalone question", () => {

@@ -174,6 +174,11 @@ describe("semantic answer cache", () => {
     expect((await ask(p.vars, { query: "Why did the staging deploy get rolled back?", stream: false })).cache).toBe("HIT-L1");
     expect((await p.calls()).filter((c) => c.path.endsWith("/chat/completions"))).toHaveLength(1);
 
+    // Names keep their capitals in the stored question, so a paraphrase naming the same people still matches.
+    await ask(p.vars, { query: "What did Marco say about the LRU limit?", stream: false });
+    expect((await ask(p.vars, { query: "What did Marco say about the LRU limit", stream: false })).cache).toBe("HIT-SEMANTIC");
+    expect((await ask(p.vars, { query: "What did Priya say about the LRU limit", stream: false })).cache).toBe("MISS");
+
     await ask(p.vars, { query: "Is the launch on June 2?", stream: false });
     expect((await ask(p.vars, { query: "Is the launch not on June 2?", stream: false })).cache).toBe("MISS");
     expect((await ask(p.vars, { query: "Where is the launch on June 2?", stream: false })).cache).toBe("MISS");
