@@ -1,19 +1,30 @@
 import { configFor } from "./config.ts";
 import { createSql } from "./db/client.ts";
-import { pruneEmbeddingCache, pruneSemanticCache, pruneSessions } from "./db/housekeeping.ts";
+import { kvVersions } from "./cache/versions.ts";
+import { existingConversationIds } from "./db/conversations.ts";
+import { cacheTableSizes, pruneEmbeddingCache, pruneSemanticCache, pruneSessions } from "./db/housekeeping.ts";
+
+/** KV key of the latest housekeeping snapshot (read by GET /api/admin/cache/stats). */
+export const SNAPSHOT_KEY = "stats:snapshot";
 
 /**
  * The cron's housekeeping (wrangler.toml [triggers]): drops cached embeddings that no chunk uses
  * and nobody asked for within EMBEDDING_CACHE_RETENTION_DAYS, and sessions idle for
- * SESSION_RETENTION_DAYS, and expired semantic-cache rows. Answer and retrieval cache entries need no sweep: they expire by TTL and
+ * SESSION_RETENTION_DAYS, expired semantic-cache rows and the version records of deleted
+ * conversations whose entries have all expired; then stores a stats snapshot in KV. Answer and
+ * retrieval cache entries need no sweep: they expire by TTL and
  * invalidation never scans keys. Logs one JSON line with the counts.
  */
-export async function housekeeping(env: Env): Promise<{ embeddings: number; sessions: number; semantic: number }> {
+export async function housekeeping(env: Env): Promise<{ embeddings: number; sessions: number; semantic: number; versions: number }> {
   const config = configFor(env);
   const sql = createSql(env.HYPERDRIVE);
   const embeddings = await pruneEmbeddingCache(sql, config.retention.embeddingCacheDays);
   const sessions = await pruneSessions(sql, config.retention.sessionDays);
   const semantic = await pruneSemanticCache(sql);
-  console.log(JSON.stringify({ level: "info", event: "housekeeping", pruned: { embeddings, sessions, semantic } }));
-  return { embeddings, sessions, semantic };
+  const longestTtlMs = Math.max(config.cache.l1TtlSeconds, config.cache.l2TtlSeconds, config.cache.retrievalTtlSeconds) * 1000;
+  const versions = await kvVersions(env.CACHE_KV).compact((tenantId, ids) => existingConversationIds(sql, tenantId, ids), longestTtlMs);
+  const pruned = { embeddings, sessions, semantic, versions };
+  await env.CACHE_KV.put(SNAPSHOT_KEY, JSON.stringify({ at: new Date().toISOString(), pruned, stores: await cacheTableSizes(sql) }));
+  console.log(JSON.stringify({ level: "info", event: "housekeeping", pruned }));
+  return pruned;
 }

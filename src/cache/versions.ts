@@ -15,6 +15,13 @@ export interface Versions {
   conversationChanged(tenantId: string, conversationId: string): Promise<void>;
   invalidateTenant(tenantId: string): Promise<void>;
   invalidateAll(): Promise<void>;
+  /**
+   * Deletes the version records of conversations that no longer exist, once their last bump is
+   * older than `olderThanMs` (the longest cache TTL): every entry keyed on them has expired, so a
+   * conversation created again under the same id can safely start from version 0. Returns how
+   * many were deleted.
+   */
+  compact(exists: (tenantId: string, conversationIds: string[]) => Promise<Set<string>>, olderThanMs: number): Promise<number>;
 }
 
 const fresh = () => `${Date.now().toString(36)}.${crypto.randomUUID().slice(0, 8)}`;
@@ -31,5 +38,32 @@ export function kvVersions(ns: KVNamespace): Versions {
     },
     invalidateTenant: (tenantId) => ns.put(`v:t:${tenantId}`, fresh()),
     invalidateAll: () => ns.put("v:g", fresh()),
+    async compact(exists, olderThanMs) {
+      let deleted = 0;
+      let cursor: string | undefined;
+      do {
+        const page = await ns.list({ prefix: "v:c:", cursor });
+        const byTenant = new Map<string, { key: string; conversationId: string }[]>();
+        for (const { name } of page.keys) {
+          const rest = name.slice("v:c:".length);
+          const cut = rest.indexOf(":"); // tenant ids have no ':'; conversation ids may
+          if (cut < 0) continue;
+          const tenantId = rest.slice(0, cut);
+          byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), { key: name, conversationId: rest.slice(cut + 1) }]);
+        }
+        for (const [tenantId, records] of byTenant) {
+          const alive = await exists(tenantId, records.map((r) => r.conversationId));
+          for (const r of records) {
+            if (alive.has(r.conversationId)) continue;
+            const bumpedAt = parseInt((await ns.get(r.key))?.split(".")[0] ?? "", 36);
+            if (Number.isFinite(bumpedAt) && Date.now() - bumpedAt < olderThanMs) continue;
+            await ns.delete(r.key);
+            deleted++;
+          }
+        }
+        cursor = page.list_complete ? undefined : page.cursor;
+      } while (cursor);
+      return deleted;
+    },
   };
 }

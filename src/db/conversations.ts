@@ -111,3 +111,11 @@ export async function deleteConversation(db: Db, tenantId: string, id: string): 
     DELETE FROM conversations WHERE tenant_id = ${tenantId} AND id = ${id} RETURNING id`;
   return rows.length > 0;
 }
+
+/** Which of these conversation ids the tenant has. */
+export async function existingConversationIds(db: Db, tenantId: string, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db<{ id: string }[]>`
+    SELECT id FROM conversations WHERE tenant_id = ${tenantId} AND id IN (SELECT jsonb_array_elements_text(${json(db, ids)}::jsonb))`;
+  return new Set(rows.map((r) => r.id));
+}

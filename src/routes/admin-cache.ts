@@ -5,6 +5,7 @@ import { requestCache } from "../cache/index.ts";
 import { readJson } from "../http/read-json.ts";
 import { parseBody } from "../http/validate.ts";
 import { cacheTableSizes } from "../db/housekeeping.ts";
+import { SNAPSHOT_KEY } from "../scheduled.ts";
 import { counters } from "../observability/counters.ts";
 
 const tenant = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "must be a tenant id");
@@ -52,5 +53,7 @@ export const adminCacheRoutes = new Hono<AppEnv>()
       levels,
       semantic_guard_rejections: guards,
       stores: await cacheTableSizes(c.var.sql()),
+      // What the last housekeeping run pruned and measured.
+      last_housekeeping: JSON.parse((await c.env.CACHE_KV.get(SNAPSHOT_KEY)) ?? "null"),
     });
   });

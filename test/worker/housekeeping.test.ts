@@ -9,7 +9,7 @@ const sql = directSql();
 const vector = `[${Array.from({ length: 384 }, (_, i) => (i === 0 ? 1 : 0)).join(",")}]`;
 
 describe("scheduled housekeeping", () => {
-  it("drops stale unused embeddings and idle sessions, and keeps what is in use or recent", async () => {
+  it("drops stale unused embeddings, idle sessions and expired version records, keeps what is in use or recent, and snapshots stats", async () => {
     const { key, tenant } = await newTenantKey("house");
     const conversation = uid("c");
     expect((await api("POST", "/api/conversations", { key, body: launchConversation(conversation) })).status).toBe(201);
@@ -23,6 +23,12 @@ describe("scheduled housekeeping", () => {
     const [idle, active] = [uid("idle"), uid("active")];
     await sql`INSERT INTO chat_sessions (tenant_id, id, updated_at) VALUES (${tenant}, ${idle}, now() - interval '400 days'), (${tenant}, ${active}, now())`;
 
+    const stamp = (msAgo: number) => `${(Date.now() - msAgo).toString(36)}.abcd1234`;
+    const day = 86_400_000;
+    await env.CACHE_KV.put(`v:c:${tenant}:${conversation}`, stamp(2 * day));
+    await env.CACHE_KV.put(`v:c:${tenant}:gone:old`, stamp(2 * day));
+    await env.CACHE_KV.put(`v:c:${tenant}:gone-recently`, stamp(60_000));
+
     const ctx = createExecutionContext();
     worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: "17 3 * * *" }), env, ctx);
     await waitOnExecutionContext(ctx);
@@ -31,5 +37,13 @@ describe("scheduled housekeeping", () => {
     expect(hashes.sort()).toEqual([live!.h, orphanNew].sort());
     const sessions = (await sql`SELECT id FROM chat_sessions WHERE tenant_id = ${tenant}`).map((r) => r.id);
     expect(sessions).toEqual([active]);
+
+    // Version records: only a deleted conversation's, and only once its entries have expired.
+    expect(await env.CACHE_KV.get(`v:c:${tenant}:gone:old`)).toBeNull();
+    expect(await env.CACHE_KV.get(`v:c:${tenant}:gone-recently`)).not.toBeNull();
+    expect(await env.CACHE_KV.get(`v:c:${tenant}:${conversation}`)).not.toBeNull();
+    const snapshot = JSON.parse((await env.CACHE_KV.get("stats:snapshot"))!) as { pruned: Record<string, number>; stores: Record<string, { entries: number }> };
+    expect(snapshot.pruned).toMatchObject({ embeddings: 1, sessions: 1, versions: 1 });
+    expect(snapshot.stores.embedding_cache!.entries).toBeGreaterThan(0);
   });
 });
