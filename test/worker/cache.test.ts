@@ -89,7 +89,9 @@ describe("answer cache", () => {
     await ask(p.vars, { ...q, conversation_id: other });
     expect((await ask(p.vars, q)).cache).toBe("HIT-L1");
     await ingest(release, [{ id: "m99", text: "Update: the LRU limit is set to 500 thumbnails." }]);
-    expect((await ask(p.vars, q)).cache).toBe("MISS");
+    const fresh = await ask(p.vars, q);
+    expect(fresh.cache).toBe("MISS");
+    expect((fresh.json!.sources as { message_ids: string[] }[]).some((s) => s.message_ids.includes("m99"))).toBe(true);
     expect((await ask(p.vars, { ...q, conversation_id: other })).cache).toBe("HIT-L1");
     // An unscoped question depends on every conversation of the tenant.
     const all = { query: "What did Marco say about the LRU limit?", stream: false, conversation_id: undefined };
@@ -134,6 +136,13 @@ describe("answer cache", () => {
     const theirs = await ask(p.vars, q, stranger.key);
     expect(theirs.cache).toBe("MISS");
     expect(theirs.json!.sources).toEqual([]);
+    // Nor from L2: once L1 has expired, the owner gets HIT-L2 and the stranger still a miss.
+    const shortL1 = { ...p.vars, CACHE_L1_TTL_SECONDS: "1" };
+    const l2q = { query: "Who takes the Saturday support shift and why?", stream: false };
+    await ask(shortL1, l2q);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await ask(shortL1, l2q, stranger.key)).cache).toBe("MISS");
+    expect((await ask(shortL1, l2q)).cache).toBe("HIT-L2");
   });
 
   it("does not cache a fallback answer", async () => {
