@@ -11,7 +11,8 @@ import { startFakeOpenAI } from "../scripts/lib/fake-openai.ts";
 import { startUpstashBridge } from "../scripts/lib/upstash-bridge.ts";
 
 export default async function setup({ provide }: TestProject) {
-  const pg = await startEmbeddedPostgres({ maxConnections: 128 });
+  // Clients made by tests that call the app directly live until their test file ends: room for them.
+  const pg = await startEmbeddedPostgres({ maxConnections: 512 });
   const sql = postgres(pg.url, { max: 1, onnotice: () => {} });
   await migrate(sql);
   await ensureDevKeys(sql);

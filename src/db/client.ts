@@ -16,7 +16,9 @@ export function createSql(hyperdrive: Hyperdrive): Sql {
     fetch_types: false,
     prepare: true,
     connect_timeout: 10,
-    idle_timeout: 5,
+    // No idle timeout: the client lives for one request and workerd closes its sockets when the
+    // request ends. An idle close in the middle of a long stream (an answer can take a while)
+    // would turn the polyfill's pending read into an unhandled rejection.
     onnotice: () => {},
   });
 }
