@@ -1,7 +1,8 @@
 import { sha256Hex } from "../hash.ts";
 
-/** Canonical JSON: object keys sorted, so equal content always gives the same text. */
+/** Canonical JSON: object keys sorted, dates as ISO strings, so equal content always gives the same text. */
 function canonical(value: unknown): string {
+  if (value instanceof Date) return JSON.stringify(value.toISOString());
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
   if (value && typeof value === "object") {
     return `{${Object.entries(value)

@@ -51,6 +51,10 @@ describe("cache keys", () => {
     expect(cacheKey("answer", "acme", "v2", { query: normaliseQuery("What did John say?"), top_k: 12, model: "m" })).not.toBe(base);
     expect(cacheKey("retrieve", "acme", "v1", { query: normaliseQuery("What did John say?"), top_k: 12, model: "m" })).not.toBe(base);
     expect(cacheKey("answer", "acme", "v1", { query: normaliseQuery("What did John say?"), top_k: 8, model: "m" })).not.toBe(base);
+    // Time filters are dates: two ranges must not share a key.
+    const range = (from: string) => cacheKey("answer", "acme", "v1", { filters: { from: new Date(from), to: new Date("2025-12-31T00:00:00Z") } });
+    expect(range("2025-01-01T00:00:00Z")).not.toBe(range("2025-06-01T00:00:00Z"));
+    expect(range("2025-01-01T00:00:00Z")).toBe(range("2025-01-01T00:00:00Z"));
   });
 });
 
