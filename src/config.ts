@@ -64,6 +64,31 @@ export interface Config {
     /** Where L2 lives: Workers KV (default) or Upstash Redis. */
     l2: { kind: "kv" } | { kind: "upstash"; url: string; token: string };
   };
+  /** Durable Objects that batch, coalesce and budget provider calls (src/durable). */
+  durable: {
+    /** Query embeddings for a remote provider go through the EmbeddingBatcher. */
+    batchEmbeddings: boolean;
+    /** How long the first request of a batch waits for others. */
+    batchWindowMs: number;
+    /** A batch is sent as soon as this many requests wait. */
+    batchMaxRequests: number;
+    /** Batcher objects per tenant and model; each isolate sticks to one. */
+    batcherShards: number;
+    /** Identical uncached asks in flight share one generation through the AskCoalescer. */
+    coalesceAsks: boolean;
+    /** Followers wait this long for the leading request to finish retrieval and start the answer. */
+    coalescePrepareTimeoutMs: number;
+    /** A finished answer is replayed to identical asks for this long (until the cache has it). */
+    coalesceGraceMs: number;
+  };
+  /** The chat provider's rate limits; the RateBudget keeps usage under `share` of them. 0 turns a limit off. */
+  rateBudget: {
+    requestsPerMinute: number;
+    tokensPerMinute: number;
+    share: number;
+    /** Over budget: answer with the extractive fallback, or refuse with 429 + Retry-After. */
+    policy: "fallback" | "reject";
+  };
   retrieval: {
     rrfK: number;
     efSearch: number;
@@ -131,6 +156,17 @@ const schema = z.object({
   CONTEXT_REDUNDANCY: z.coerce.number().min(0).max(1).default(0.9),
   CONTEXT_TRUNCATE_MIN_TOKENS: int(0, 100_000).default(100),
   AUTH_CACHE_TTL_SECONDS: int(0, 3600).default(30),
+  EMBEDDING_BATCHING: z.enum(["true", "false"]).default("true"),
+  EMBEDDING_BATCH_WINDOW_MS: int(0, 1000).default(10),
+  EMBEDDING_BATCH_MAX_REQUESTS: int(1, 2048).default(64),
+  EMBEDDING_BATCHER_SHARDS: int(1, 256).default(4),
+  ASK_COALESCE: z.enum(["true", "false"]).default("true"),
+  ASK_COALESCE_PREPARE_TIMEOUT_MS: int(100, 120_000).default(15_000),
+  ASK_COALESCE_GRACE_MS: int(0, 600_000).default(10_000),
+  CHAT_RATE_LIMIT_RPM: int(0, 10_000_000).default(500),
+  CHAT_RATE_LIMIT_TPM: int(0, 1_000_000_000).default(200_000),
+  CHAT_RATE_BUDGET_SHARE: z.coerce.number().gt(0).max(1).default(0.8),
+  CHAT_RATE_POLICY: z.enum(["fallback", "reject"]).default("fallback"),
   RRF_K: int(1, 10_000).default(60),
   HNSW_EF_SEARCH: int(1, 1000).default(100),
   RETRIEVE_CANDIDATES: int(10, 1000).default(60),
@@ -221,6 +257,21 @@ export function parseConfig(vars: Record<string, unknown>): Config {
       maxTemperature: v.CACHE_MAX_TEMPERATURE,
       semantic: { enabled: v.SEMANTIC_CACHE_ENABLED === "true", threshold: v.SEMANTIC_CACHE_THRESHOLD },
       l2: v.CACHE_L2 === "upstash" ? { kind: "upstash", url: v.UPSTASH_REDIS_REST_URL!, token: v.UPSTASH_REDIS_REST_TOKEN! } : { kind: "kv" },
+    },
+    durable: {
+      batchEmbeddings: v.EMBEDDING_BATCHING === "true",
+      batchWindowMs: v.EMBEDDING_BATCH_WINDOW_MS,
+      batchMaxRequests: v.EMBEDDING_BATCH_MAX_REQUESTS,
+      batcherShards: v.EMBEDDING_BATCHER_SHARDS,
+      coalesceAsks: v.ASK_COALESCE === "true",
+      coalescePrepareTimeoutMs: v.ASK_COALESCE_PREPARE_TIMEOUT_MS,
+      coalesceGraceMs: v.ASK_COALESCE_GRACE_MS,
+    },
+    rateBudget: {
+      requestsPerMinute: v.CHAT_RATE_LIMIT_RPM,
+      tokensPerMinute: v.CHAT_RATE_LIMIT_TPM,
+      share: v.CHAT_RATE_BUDGET_SHARE,
+      policy: v.CHAT_RATE_POLICY,
     },
     retrieval: {
       rrfK: v.RRF_K,

@@ -1,6 +1,10 @@
 import { createApp } from "./app.ts";
 import { housekeeping } from "./scheduled.ts";
 
+export { AskCoalescer } from "./durable/ask-coalescer.ts";
+export { EmbeddingBatcher } from "./durable/embedding-batcher.ts";
+export { RateBudget } from "./durable/rate-budget.ts";
+
 const app = createApp();
 
 export default {

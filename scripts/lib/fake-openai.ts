@@ -46,6 +46,8 @@ interface Scenario {
   failAfter?: number;
   failStatus?: number;
   chat?: ChatBehaviour;
+  /** Latency of an embeddings call. */
+  embeddingDelayMs?: number;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -152,6 +154,7 @@ export async function startFakeOpenAI(port = 0): Promise<{ url: string; close():
     if (path === "/v1/chat/completions") return chat(s.chat ?? {}, call, res);
     const inputs = typeof body.input === "string" ? [body.input] : (body.input ?? []);
     const dimensions = body.dimensions ?? 1536;
+    if (s.embeddingDelayMs) await sleep(s.embeddingDelayMs);
     send(200, {
       object: "list",
       model: body.model,

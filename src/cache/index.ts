@@ -3,6 +3,7 @@ import type { AppEnv } from "../app-env.ts";
 import { counters } from "../observability/counters.ts";
 import type { Embedder } from "../providers/embedder.ts";
 import { createEmbedder } from "../providers/index.ts";
+import { batchedEmbedder } from "../durable/clients.ts";
 import { cachedEmbedder } from "./cached-embedder.ts";
 import { cacheApiTier } from "./cache-api-tier.ts";
 import { kvTier } from "./kv-tier.ts";
@@ -61,8 +62,47 @@ export async function dataChanged(c: Context<AppEnv>, conversationId: string): P
   }
 }
 
-/** The embedder for questions: a remote provider's vectors are kept in the persistent embedding cache. */
+const perRequest = new WeakMap<object, Embedder>();
+
+/**
+ * The request's embedder for questions. A remote provider's vectors are kept in the persistent
+ * embedding cache and, with EMBEDDING_BATCHER on, requested through the tenant's batcher (which
+ * reads that cache for the whole batch). Within a request a text is embedded once: the semantic
+ * cache's probe and retrieval share the question's vector.
+ */
 export function queryEmbedder(c: Context<AppEnv>): Embedder {
-  const embedder = createEmbedder(c.var.config);
-  return c.var.config.embedding.provider === "local" ? embedder : cachedEmbedder(embedder, c.var.sql());
+  let embedder = perRequest.get(c);
+  if (!embedder) {
+    const config = c.var.config;
+    embedder = createEmbedder(config);
+    if (config.embedding.provider !== "local") {
+      const direct = cachedEmbedder(embedder, c.var.sql());
+      embedder = config.durable.batchEmbeddings ? batchedEmbedder(c.env, c.var.auth.tenantId, config, direct) : direct;
+    }
+    embedder = memoised(embedder);
+    perRequest.set(c, embedder);
+  }
+  return embedder;
+}
+
+/** Remembers each text's vector (a failed call is forgotten, so it can be tried again). */
+function memoised(embedder: Embedder): Embedder {
+  const known = new Map<string, Promise<Float32Array>>();
+  return {
+    model: embedder.model,
+    dimensions: embedder.dimensions,
+    batchSize: embedder.batchSize,
+    async embed(texts, signal) {
+      const missing = [...new Set(texts.filter((t) => !known.has(t)))];
+      if (missing.length > 0) {
+        const call = embedder.embed(missing, signal);
+        missing.forEach((text, i) => {
+          const vector = call.then((vectors) => vectors[i]!);
+          vector.catch(() => known.delete(text));
+          known.set(text, vector);
+        });
+      }
+      return Promise.all(texts.map((t) => known.get(t)!));
+    },
+  };
 }

@@ -1,3 +1,4 @@
+import { counters } from "../observability/counters.ts";
 import { STOPWORDS, stem, words } from "../text/words.ts";
 import type { Embedder } from "./embedder.ts";
 
@@ -62,6 +63,9 @@ export function localEmbedder(options: { dimensions: number; model?: string; bat
     model: options.model ?? "local-hash-v1",
     dimensions,
     batchSize: options.batchSize ?? 256,
-    embed: async (texts) => texts.map(embedOne),
+    embed: async (texts) => {
+      counters.inc("rag_embedding_calls_total", { provider: "local" });
+      return texts.map(embedOne);
+    },
   };
 }

@@ -1,4 +1,5 @@
 import type OpenAI from "openai";
+import { counters } from "../observability/counters.ts";
 import { EmbeddingError, type Embedder } from "./embedder.ts";
 import { openAIClient, type OpenAIClientOptions } from "./openai-client.ts";
 
@@ -21,6 +22,7 @@ export function openAIEmbedder(options: OpenAIEmbedderOptions): Embedder {
     async embed(texts, signal) {
       if (texts.length === 0) return [];
       let response: OpenAI.CreateEmbeddingResponse;
+      counters.inc("rag_embedding_calls_total", { provider: "openai" });
       try {
         response = await client.embeddings.create(
           { model: options.model, input: texts, dimensions: options.dimensions },

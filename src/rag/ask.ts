@@ -70,6 +70,23 @@ export interface AskDone {
   sessionSaved: boolean | undefined;
 }
 
+/**
+ * Everything the answer's generation needs, as plain data: it can run where the request was
+ * prepared or in the AskCoalescer that shares it between identical asks.
+ */
+export interface GenerationPlan {
+  request: ChatRequest;
+  usage: Omit<ContextUsage, "completionTokens">;
+  /** Timings of the preparation (history, retrieval, selection), in ms. */
+  timings: Record<string, number>;
+  firstTokenTimeoutMs: number;
+  idleTimeoutMs: number;
+  /** Time from the request's arrival to the end of preparation: time to first token counts from arrival. */
+  preparedAfterMs: number;
+}
+
+export type GenerationDone = Omit<AskDone, "sessionSaved">;
+
 export interface PreparedAsk {
   query: AskQuery;
   sources: (AnswerSource & { chunk: Selected<RetrievedChunk> })[];
@@ -77,8 +94,12 @@ export interface PreparedAsk {
   failedStrategies: string[];
   provider: ChatModel["provider"];
   timings: Record<string, number>;
-  /** Streams the answer's text (citations checked) and returns the summary for the `done` event. */
-  answer(signal: AbortSignal): AsyncGenerator<string, AskDone>;
+  plan: GenerationPlan;
+  /**
+   * Streams the answer's text (citations checked) and returns the summary for the `done` event.
+   * `forceFallback` skips the configured model (its rate budget is spent) and says why.
+   */
+  answer(signal: AbortSignal, forceFallback?: string): AsyncGenerator<string, AskDone>;
 }
 
 const SESSION_TURNS_LOADED = 50;
@@ -158,6 +179,15 @@ export async function prepareAsk(deps: AskDeps, options: AskOptions): Promise<Pr
   };
   const promptTokens = request.messages.reduce((sum, m) => sum + tokenizer.count(m.content) + 4, 3);
 
+  const plan: GenerationPlan = {
+    request,
+    usage: { contextTokens: selection.tokens, historyTokens: history.tokens, naiveContextTokens: selection.naiveTokens, promptTokens },
+    timings,
+    firstTokenTimeoutMs: options.firstTokenTimeoutMs,
+    idleTimeoutMs: options.idleTimeoutMs,
+    preparedAfterMs: ms(options.startedAt),
+  };
+
   return {
     query,
     sources,
@@ -165,35 +195,49 @@ export async function prepareAsk(deps: AskDeps, options: AskOptions): Promise<Pr
     failedStrategies: retrieved.failedStrategies,
     provider: primary.provider,
     timings,
-    async *answer(signal) {
-      const upstream = new AbortController();
-      const onAbort = () => upstream.abort(signal.reason);
-      signal.addEventListener("abort", onAbort);
-      try {
-        const generated = yield* generate(deps.chat, request, upstream, options, sources.length);
-        const answer = generated.answer;
-        let sessionSaved: boolean | undefined;
-        if (options.sessionId && !signal.aborted) sessionSaved = await saveTurn(deps.sql, options, query, answer, sources, history);
-        timings.total = ms(options.startedAt);
-        return {
-          ...generated,
-          usage: {
-            contextTokens: selection.tokens,
-            historyTokens: history.tokens,
-            naiveContextTokens: selection.naiveTokens,
-            tokensSaved: selection.naiveTokens - selection.tokens,
-            promptTokens: generated.usage?.promptTokens ?? promptTokens,
-            completionTokens: generated.usage?.completionTokens ?? tokenizer.count(answer),
-          },
-          timings: { ...timings, ...generated.timings },
-          citations: citedNumbers(answer),
-          sessionSaved,
-        };
-      } finally {
-        signal.removeEventListener("abort", onAbort);
-      }
+    plan,
+    async *answer(signal, forceFallback) {
+      const done = yield* runGeneration(deps.chat, tokenizer, plan, signal, { startedAt: options.startedAt, forceFallback });
+      let sessionSaved: boolean | undefined;
+      if (options.sessionId && !signal.aborted) sessionSaved = await saveTurn(deps.sql, options, query, done.answer, sources, history);
+      return { ...done, sessionSaved };
     },
   };
+}
+
+/**
+ * Generates the answer of a plan: streams the checked text and returns the `done` summary.
+ * `startedAt` is performance.now() at the request's arrival as seen where this runs.
+ */
+export async function* runGeneration(
+  chat: AskDeps["chat"],
+  tokenizer: Tokenizer,
+  plan: GenerationPlan,
+  signal: AbortSignal,
+  at: { startedAt: number; forceFallback?: string | undefined },
+): AsyncGenerator<string, GenerationDone> {
+  const upstream = new AbortController();
+  const onAbort = () => upstream.abort(signal.reason);
+  signal.addEventListener("abort", onAbort);
+  try {
+    counters.inc("rag_llm_calls_total", { provider: at.forceFallback ? chat.fallback.provider : chat.primary.provider });
+    const generated = yield* generate(chat, plan, upstream, at);
+    const answer = generated.answer;
+    const timings = { ...plan.timings, ...generated.timings, total: ms(at.startedAt) };
+    return {
+      ...generated,
+      usage: {
+        ...plan.usage,
+        tokensSaved: plan.usage.naiveContextTokens - plan.usage.contextTokens,
+        promptTokens: generated.usage?.promptTokens ?? plan.usage.promptTokens,
+        completionTokens: generated.usage?.completionTokens ?? tokenizer.count(answer),
+      },
+      timings,
+      citations: citedNumbers(answer),
+    };
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
 }
 
 /**
@@ -203,18 +247,19 @@ export async function prepareAsk(deps: AskDeps, options: AskOptions): Promise<Pr
  */
 async function* generate(
   chat: AskDeps["chat"],
-  request: ChatRequest,
+  plan: GenerationPlan,
   upstream: AbortController,
-  options: AskOptions,
-  sourceCount: number,
+  at: { startedAt: number; forceFallback?: string | undefined },
 ): AsyncGenerator<string, { answer: string; finishReason: ChatFinish["finishReason"]; fallback: boolean; fallbackReason: string | undefined; usage: ChatFinish["usage"]; timings: Record<string, number> }> {
-  const filter = citationFilter(sourceCount);
-  let model = chat.primary;
+  const { request } = plan;
+  const filter = citationFilter(request.sources.length);
+  let model = at.forceFallback ? chat.fallback : chat.primary;
   let stream = model.stream(request, upstream.signal);
-  let fallbackReason: string | undefined;
+  let fallbackReason = at.forceFallback;
+  if (fallbackReason) fallbackSeen(fallbackReason, new Error("configured model skipped"));
   let first: IteratorResult<string, ChatFinish>;
   try {
-    first = await firstWithin(stream, options.firstTokenTimeoutMs, upstream);
+    first = await firstWithin(stream, plan.firstTokenTimeoutMs, upstream);
   } catch (err) {
     // A client that went away needs no fallback; the extractive answerer has none.
     if ((upstream.signal.aborted && !(err instanceof FirstTokenTimeout)) || model === chat.fallback) throw err;
@@ -224,7 +269,7 @@ async function* generate(
     stream = model.stream(request, new AbortController().signal);
     first = await stream.next();
   }
-  const ttft = ms(options.startedAt);
+  const ttft = ms(at.startedAt);
   let answer = "";
   let result = first;
   while (!result.done) {
@@ -233,7 +278,7 @@ async function* generate(
       answer += text;
       yield text;
     }
-    result = model === chat.fallback ? await stream.next() : await nextWithin(stream, options.idleTimeoutMs, upstream);
+    result = model === chat.fallback ? await stream.next() : await nextWithin(stream, plan.idleTimeoutMs, upstream);
   }
   const rest = filter.flush();
   if (rest) {

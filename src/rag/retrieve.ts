@@ -1,12 +1,13 @@
 import type { StrategyName } from "../config.ts";
 import type { Sql } from "../db/client.ts";
-import { keywordSearch, neighbourChunks, semanticSearch, speakersInScope, type ChunkHit, type SearchScope } from "../db/search.ts";
+import { keywordSearch, neighbourChunks, semanticSearch, type ChunkHit, type SearchScope } from "../db/search.ts";
 import type { Embedder } from "../providers/embedder.ts";
 import type { Tokenizer } from "../tokens/tokenizer.ts";
 import { queryTerms } from "../text/words.ts";
 import { analyseQuery, type QueryAnalysis } from "./query-analysis.ts";
 import { selectContext } from "./context/select.ts";
 import { rrf } from "./rrf.ts";
+import { scopeSpeakers } from "./speakers.ts";
 
 export interface RetrieveOptions {
   query: string;
@@ -65,6 +66,18 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 /**
+ * The texts retrieval will embed for a query: the query, and multi_query's variants. A caller
+ * that embeds them up front, in one call, saves retrieval its own calls (and lets the embedding
+ * batcher send them with other requests' texts).
+ */
+export async function queryTexts(deps: Pick<RetrieveDeps, "sql" | "now">, options: Pick<RetrieveOptions, "query" | "scope" | "strategies">): Promise<string[]> {
+  if (!options.strategies.some((s) => s !== "keyword")) return [];
+  if (!options.strategies.includes("multi_query")) return [options.query];
+  const speakers = await scopeSpeakers(deps.sql, options.scope).catch(() => []);
+  return [options.query, ...analyseQuery(options.query, speakers, deps.now).variants.map((v) => v.text)];
+}
+
+/**
  * Hybrid retrieval for conversations: the chosen strategies run concurrently, each returning
  * ranked candidates; Reciprocal Rank Fusion merges them; chunks by a speaker named in the query,
  * or inside a time range it names, are favoured; the result is cut to top_k and the token budget.
@@ -89,7 +102,7 @@ export async function retrieve(deps: RetrieveDeps, options: RetrieveOptions): Pr
   // Speakers named in the query drive multi_query's variants and the final boost. Only multi_query
   // needs them before searching; otherwise the authors of the hits are the speakers that matter.
   const scopeAnalysis = options.strategies.includes("multi_query")
-    ? time("speakers", () => speakersInScope(sql, options.scope))
+    ? time("speakers", () => scopeSpeakers(sql, options.scope))
         .catch(() => []) // a failed lookup only loses the speaker signals, not the answer
         .then((speakers) => analyseQuery(options.query, speakers, deps.now))
     : undefined;

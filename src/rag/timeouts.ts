@@ -5,7 +5,8 @@ export class FirstTokenTimeout extends Error {
   override name = "FirstTokenTimeout";
 }
 
-function race<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+/** `work`, or the error `onTimeout` makes if it takes longer than `ms`. */
+export function race<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(onTimeout()), ms)));
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));

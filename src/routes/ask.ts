@@ -6,17 +6,22 @@ import { cacheKey, normaliseQuery } from "../cache/keys.ts";
 import type { CacheStatus } from "../cache/multilevel.ts";
 import { semanticMismatch } from "../cache/semantic-guards.ts";
 import { nearestCachedQuestions, putCachedQuestion } from "../db/semantic-cache.ts";
-import { problemBody } from "../errors.ts";
+import { ApiError, problemBody } from "../errors.ts";
+import type { JoinResult } from "../durable/ask-coalescer.ts";
+import { budgetedChat, chatBudget, coalescerFor, durableFallback, type Budget } from "../durable/clients.ts";
 import { readJson } from "../http/read-json.ts";
 import { parseBody } from "../http/validate.ts";
 import { toApiError } from "../middleware/errors.ts";
 import { counters } from "../observability/counters.ts";
 import { createChatModels } from "../providers/index.ts";
 import { askSchema, type AskBody } from "../rag/ask-schema.ts";
-import { prepareAsk, type AskDone, type PreparedAsk } from "../rag/ask.ts";
+import { prepareAsk, type AskDeps, type PreparedAsk } from "../rag/ask.ts";
+import { fromProblem, generatorRecords, streamRecords, toProblem, type AskRecord, type RecordSource } from "../rag/ask-records.ts";
+import { doneBody, present } from "../rag/ask-response.ts";
+import { race } from "../rag/timeouts.ts";
 import { needsContext } from "../rag/follow-up.ts";
 import { PROMPT_VERSION } from "../rag/prompt.ts";
-import { AllStrategiesFailed } from "../rag/retrieve.ts";
+import { AllStrategiesFailed, queryTexts } from "../rag/retrieve.ts";
 import { tiktoken, tokenizerForModel } from "../tokens/tokenizer.ts";
 import { checkQueryLength, retrievalOptions, retrievalUnavailable, serverTiming } from "./rag-common.ts";
 
@@ -26,47 +31,6 @@ interface CachedAnswer {
   pieces: string[];
   done: Record<string, unknown>;
 }
-
-const present = (prepared: PreparedAsk, body: AskBody) => ({
-  model: body.model,
-  provider: prepared.provider,
-  strategy: body.strategy,
-  session_id: body.session_id ?? null,
-  query: { text: prepared.query.text, standalone: prepared.query.standalone, rewritten_by: prepared.query.rewrittenBy },
-  history: { turns: prepared.history.recent.length, summarised_by: prepared.history.summarisedBy ?? null, tokens: prepared.history.tokens },
-  sources: prepared.sources.map((s) => ({
-    n: s.n,
-    chunk_id: s.chunk.id,
-    conversation_id: s.conversationId,
-    message_ids: s.chunk.messageIds,
-    speakers: s.speakers,
-    start: s.start.toISOString(),
-    end: s.end.toISOString(),
-    text: s.text,
-    tokens: s.chunk.tokens,
-    score: Number(s.chunk.score.toFixed(6)),
-    ...(s.chunk.compressed ? { compressed: true } : {}),
-    ...(s.chunk.truncated ? { truncated: true } : {}),
-  })),
-  failed_strategies: prepared.failedStrategies,
-});
-
-const doneBody = (done: AskDone) => ({
-  finish_reason: done.finishReason,
-  fallback: done.fallback,
-  ...(done.fallbackReason ? { fallback_reason: done.fallbackReason } : {}),
-  citations: done.citations,
-  usage: {
-    context_tokens: done.usage.contextTokens,
-    history_tokens: done.usage.historyTokens,
-    prompt_tokens: done.usage.promptTokens,
-    completion_tokens: done.usage.completionTokens,
-    naive_context_tokens: done.usage.naiveContextTokens,
-    tokens_saved: done.usage.tokensSaved,
-  },
-  timings: done.timings,
-  ...(done.sessionSaved !== undefined ? { session_saved: done.sessionSaved } : {}),
-});
 
 /**
  * POST /api/rag/ask. Cache first (L1, then L2: a hit replays the stored answer, as SSE with the
@@ -109,7 +73,7 @@ export async function askHandler(c: Context<AppEnv>) {
       status = "MISS";
       // A follow-up ("tell me more about that") means different things in different places: never matched by meaning.
       if (config.cache.semantic.enabled && !needsContext(body.query)) {
-        const found = await semanticLookup(c, cacheKey("answer", tenantId, version, parts), body.query);
+        const found = await semanticLookup(c, cacheKey("answer", tenantId, version, parts), body.query, scope);
         if (found?.entry) {
           cache.put(key, JSON.stringify(found.entry), "answer");
           return replay(c, found.entry, "HIT-SEMANTIC", body.stream, startedAt);
@@ -119,97 +83,255 @@ export async function askHandler(c: Context<AppEnv>) {
     }
   }
 
+  const opened = await openAnswer(c, body, scope, startedAt, key);
+  const source = opened.source;
+  const { durable, chat } = config;
+  // Safety nets around the answer's own deadlines (first token, idle), so no client waits forever.
+  const idleMs = Math.max(chat.firstTokenTimeoutMs, chat.idleTimeoutMs) + 5_000;
+  const firstMs = opened.role === "follower" ? durable.coalescePrepareTimeoutMs + 5_000 : idleMs;
+
+  let first: AskRecord | undefined;
+  try {
+    first = await source.next(firstMs);
+  } catch (err) {
+    await source.cancel(err);
+    if (opened.role !== "follower") throw err;
+    // The shared answer broke before it began: answer this request on its own.
+    durableFallback("ask_coalescer", err);
+    return respond(c, await openAnswer(c, body, scope, startedAt, undefined), body, status, key, semantic, idleMs);
+  }
+  return respond(c, { ...opened, first }, body, status, key, semantic, idleMs);
+}
+
+/** What the ask needs from the request: its database client, embedder, tokenizers and models. */
+function askDeps(c: Context<AppEnv>, body: AskBody, budget: Budget): AskDeps {
+  const config = c.var.config;
+  return {
+    sql: c.var.sql(),
+    embedder: queryEmbedder(c),
+    tokenizer: () => tokenizerForModel(body.model),
+    retrievalTokenizer: tiktoken,
+    chat: budgetedChat(createChatModels(config, () => tokenizerForModel(body.model)), budget),
+    now: new Date(),
+  };
+}
+
+interface Ready {
+  prepared: PreparedAsk;
+  meta: Record<string, unknown>;
+  forceFallback: string | undefined;
+  /** Tokens reserved in the rate budget for the answer (0 when none were). */
+  reservedTokens: number;
+}
+
+/**
+ * Retrieval, context and prompt (problem+json if they fail), then the rate budget: over it, the
+ * configured policy either answers with the extractive fallback or refuses with 429.
+ */
+async function prepare(c: Context<AppEnv>, body: AskBody, scope: ReturnType<typeof retrievalOptions>, startedAt: number, budget: Budget): Promise<Ready> {
+  const config = c.var.config;
   let prepared: PreparedAsk;
   try {
-    prepared = await prepareAsk(
-      {
-        sql: c.var.sql(),
-        embedder: queryEmbedder(c),
-        tokenizer: () => tokenizerForModel(body.model),
-        retrievalTokenizer: tiktoken,
-        chat: createChatModels(config, () => tokenizerForModel(body.model)),
-        now: new Date(),
+    prepared = await prepareAsk(askDeps(c, body, budget), {
+      question: body.query.trim(),
+      tenantId: c.var.auth.tenantId,
+      sessionId: body.session_id,
+      // The top_k best chunks are the candidates; context selection fits them to the budget.
+      retrieval: { ...scope, tokenBudget: undefined, expandNeighbours: false, compress: false },
+      maxContextTokens: body.max_context_tokens,
+      selection: {
+        strategy: body.strategy,
+        lambda: config.ask.mmrLambda,
+        hybridLambda: config.ask.hybridLambda,
+        redundancy: config.ask.redundancy,
+        truncateMin: config.ask.truncateMin,
       },
-      {
-        question: body.query.trim(),
-        tenantId,
-        sessionId: body.session_id,
-        // The top_k best chunks are the candidates; context selection fits them to the budget.
-        retrieval: { ...scope, tokenBudget: undefined, expandNeighbours: false, compress: false },
-        maxContextTokens: body.max_context_tokens,
-        selection: {
-          strategy: body.strategy,
-          lambda: config.ask.mmrLambda,
-          hybridLambda: config.ask.hybridLambda,
-          redundancy: config.ask.redundancy,
-          truncateMin: config.ask.truncateMin,
-        },
-        model: body.model,
-        temperature: body.temperature,
-        maxTokens: body.max_tokens,
-        history: { maxTokens: config.ask.historyMaxTokens, verbatimTurns: config.ask.historyVerbatimTurns },
-        firstTokenTimeoutMs: config.chat.firstTokenTimeoutMs,
-        idleTimeoutMs: config.chat.idleTimeoutMs,
-        helperTimeoutMs: config.chat.helperTimeoutMs,
-        startedAt,
-      },
-    );
+      model: body.model,
+      temperature: body.temperature,
+      maxTokens: body.max_tokens,
+      history: { maxTokens: config.ask.historyMaxTokens, verbatimTurns: config.ask.historyVerbatimTurns },
+      firstTokenTimeoutMs: config.chat.firstTokenTimeoutMs,
+      idleTimeoutMs: config.chat.idleTimeoutMs,
+      helperTimeoutMs: config.chat.helperTimeoutMs,
+      startedAt,
+    });
   } catch (err) {
     throw err instanceof AllStrategiesFailed ? retrievalUnavailable(err) : err;
   }
+  const meta = present(prepared, body);
+  if (!budget.active || prepared.provider === "extractive") return { prepared, meta, forceFallback: undefined, reservedTokens: 0 };
+  const reservedTokens = prepared.plan.usage.promptTokens + body.max_tokens;
+  const verdict = await budget.acquire(reservedTokens);
+  if (verdict.granted) return { prepared, meta, forceFallback: undefined, reservedTokens };
+  const policy = config.rateBudget.policy;
+  counters.inc("rag_rate_budget_rejections_total", { provider: prepared.provider, call: "answer", policy });
+  if (policy === "reject") {
+    const seconds = String(Math.max(1, Math.ceil(verdict.retryAfterMs / 1000)));
+    throw new ApiError(429, "rate-budget-exceeded", `the chat provider's rate budget is spent; retry after ${seconds} s`, [], { "retry-after": seconds });
+  }
+  return { prepared, meta, forceFallback: "rate_budget", reservedTokens: 0 };
+}
 
-  counters.inc("rag_llm_calls_total", { provider: prepared.provider });
-  const stored = present(prepared, body);
-  const meta = { request_id: c.var.requestId, cache: status, ...stored };
+interface Opened {
+  source: RecordSource;
+  /** local: generated in this request; leader/follower: shared through the AskCoalescer. */
+  role: "local" | "leader" | "follower";
+}
+
+/**
+ * The answer's records. A cacheable ask (it has a cache key) joins the AskCoalescer of that key:
+ * the first request prepares and hands over, later identical ones follow the same stream. Without
+ * a key, with coalescing off, or when the object fails, the request answers on its own.
+ */
+async function openAnswer(c: Context<AppEnv>, body: AskBody, scope: ReturnType<typeof retrievalOptions>, startedAt: number, key: string | undefined): Promise<Opened> {
+  const config = c.var.config;
+  const budget = chatBudget(c.env, config);
+  if (key && config.durable.coalesceAsks) {
+    const stub = coalescerFor(c.env, c.var.auth.tenantId, key);
+    let joined: JoinResult | undefined;
+    try {
+      // RPC types a union result oddly; the object returns exactly a JoinResult.
+      const call = stub.join({ prepareTimeoutMs: config.durable.coalescePrepareTimeoutMs }) as unknown as Promise<JoinResult>;
+      joined = await race(call, 5_000, () => new Error("ask coalescer did not answer within 5000 ms"));
+    } catch (err) {
+      durableFallback("ask_coalescer", err);
+    }
+    if (joined?.role === "follower") {
+      counters.inc("rag_coalesced_requests_total");
+      return { source: streamRecords(joined.stream), role: "follower" };
+    }
+    if (joined?.role === "leader") {
+      const token = joined.token;
+      let ready: Ready;
+      try {
+        ready = await prepare(c, body, scope, startedAt, budget);
+      } catch (err) {
+        // Followers waiting on this lead get the same problem.
+        c.executionCtx.waitUntil(stub.fail(token, toProblem(toApiError(err))).catch(() => {}));
+        throw err;
+      }
+      try {
+        const { chat, openai, rateBudget } = config;
+        const stream = await stub.start(
+          { token, plan: ready.prepared.plan, meta: ready.meta, config: { chat, openai, rateBudget }, forceFallback: ready.forceFallback, reservedTokens: ready.reservedTokens },
+          config.durable.coalesceGraceMs,
+        );
+        return { source: streamRecords(stream), role: "leader" };
+      } catch (err) {
+        durableFallback("ask_coalescer", err);
+        return { source: localRecords(c, ready, budget), role: "local" };
+      }
+    }
+  }
+  return { source: localRecords(c, await prepare(c, body, scope, startedAt, budget), budget), role: "local" };
+}
+
+/** The answer generated in this request, as records. */
+function localRecords(c: Context<AppEnv>, ready: Ready, budget: Budget): RecordSource {
+  const aborted = new AbortController();
+  async function* records(): AsyncGenerator<AskRecord, void> {
+    yield { type: "meta", meta: ready.meta, timings: ready.prepared.timings };
+    const generation = ready.prepared.answer(aborted.signal, ready.forceFallback);
+    try {
+      let step = await generation.next();
+      while (!step.done) {
+        yield { type: "delta", text: step.value };
+        step = await generation.next();
+      }
+      const done = step.value;
+      if (ready.reservedTokens && !done.fallback) c.executionCtx.waitUntil(budget.refund(ready.reservedTokens - done.usage.promptTokens - done.usage.completionTokens));
+      yield { type: "done", done: doneBody(done), cacheable: !done.fallback, writer: true };
+    } catch (err) {
+      if (aborted.signal.aborted) return;
+      counters.inc("rag_errors_total", { kind: "stream" });
+      console.warn(JSON.stringify({ level: "warn", event: "ask_stream_failed", request_id: c.var.requestId, error: String(err).slice(0, 300) }));
+      yield { type: "error", problem: toProblem(toApiError(err)) };
+    } finally {
+      if (aborted.signal.aborted) await generation.return(undefined as never).catch(() => {});
+    }
+  }
+  return generatorRecords(records(), () => aborted.abort(new Error("client disconnected")));
+}
+
+/**
+ * Sends the answer: as SSE (meta, delta…, done, or error after a failure mid-stream) or as one
+ * JSON body. The one request the records name as writer caches a whole answer once it is sent.
+ */
+async function respond(
+  c: Context<AppEnv>,
+  opened: Opened & { first?: AskRecord | undefined },
+  body: AskBody,
+  status: CacheStatus,
+  key: string | undefined,
+  semantic: { scopeKey: string; vector: Float32Array; model: string } | undefined,
+  idleMs: number,
+): Promise<Response> {
+  const { source } = opened;
+  const first = opened.first ?? (await source.next(idleMs));
+  if (first?.type === "error") throw fromProblem(first.problem);
+  if (first?.type !== "meta") throw new ApiError(502, "generation-failed", "the answer ended before it began");
+  const tenantId = c.var.auth.tenantId;
+  const { cache } = requestCache(c);
+  const meta = { request_id: c.var.requestId, cache: status, ...first.meta };
   const pieces: string[] = [];
-  // Only a whole answer from the configured model is worth keeping: not a fallback, not a broken stream.
-  const remember = (done: AskDone) => {
-    if (!key || done.fallback) return;
-    const entry: CachedAnswer = { meta: stored, pieces, done: doneBody(done) };
+  const remember = (record: Extract<AskRecord, { type: "done" }>) => {
+    if (!key || !record.writer || !record.cacheable) return;
+    const entry: CachedAnswer = { meta: first.meta, pieces, done: record.done };
     cache.put(key, JSON.stringify(entry), "answer");
     if (semantic) {
       const { scopeKey, vector, model } = semantic;
       // The question as asked: the guards compare names by their capitals.
-      const write = putCachedQuestion(c.var.sql(), tenantId, scopeKey, model, body.query.trim(), vector, entry, config.cache.l2TtlSeconds);
+      const write = putCachedQuestion(c.var.sql(), tenantId, scopeKey, model, body.query.trim(), vector, entry, c.var.config.cache.l2TtlSeconds);
       c.executionCtx.waitUntil(write.catch(() => counters.inc("rag_cache_errors_total", { cache_level: "semantic", op: "put", reason: "error" })));
     }
   };
   c.header("x-cache", status);
-  c.header("server-timing", serverTiming(prepared.timings));
+  if (opened.role !== "local") c.header("x-coalesced", opened.role);
+  c.header("server-timing", serverTiming(first.timings));
 
   if (!body.stream) {
-    const generation = prepared.answer(c.req.raw.signal);
-    let result = await generation.next();
-    while (!result.done) {
-      pieces.push(result.value);
-      result = await generation.next();
+    for (;;) {
+      const record = await source.next(idleMs);
+      if (record?.type === "delta") pieces.push(record.text);
+      else if (record?.type === "done") {
+        remember(record);
+        const done = record.done as { timings: Record<string, number> };
+        return c.json({ answer: pieces.join(""), ...meta, ...record.done }, 200, { "server-timing": serverTiming(done.timings) });
+      } else if (record?.type === "error") throw fromProblem(record.problem);
+      else throw new ApiError(502, "generation-failed", "the answer ended before it was complete");
     }
-    const done = result.value;
-    remember(done);
-    return c.json({ answer: done.answer, ...meta, ...doneBody(done) }, 200, { "server-timing": serverTiming(done.timings) });
   }
 
   return streamSSE(c, async (stream) => {
-    const aborted = new AbortController();
-    stream.onAbort(() => aborted.abort(new Error("client disconnected")));
-    try {
-      await stream.writeSSE({ event: "meta", data: JSON.stringify(meta) });
-      const generation = prepared.answer(aborted.signal);
-      let result = await generation.next();
-      while (!result.done) {
-        if (aborted.signal.aborted) return void (await generation.return(undefined as never));
-        pieces.push(result.value);
-        await stream.writeSSE({ event: "delta", data: JSON.stringify({ text: result.value }) });
-        result = await generation.next();
+    let aborted = false;
+    stream.onAbort(() => {
+      aborted = true;
+      void source.cancel(new Error("client disconnected"));
+    });
+    await stream.writeSSE({ event: "meta", data: JSON.stringify(meta) });
+    for (;;) {
+      let record: AskRecord | undefined;
+      try {
+        record = await source.next(idleMs);
+      } catch (err) {
+        if (aborted) return;
+        await source.cancel(err);
+        counters.inc("rag_errors_total", { kind: "stream" });
+        record = { type: "error", problem: toProblem(new ApiError(503, "answer-unavailable", "the answer stopped arriving; retry", [], { "retry-after": "1" })) };
       }
-      await stream.writeSSE({ event: "done", data: JSON.stringify(doneBody(result.value)) });
-      if (!aborted.signal.aborted) remember(result.value);
-    } catch (err) {
-      if (aborted.signal.aborted) return;
-      const apiError = toApiError(err);
-      counters.inc("rag_errors_total", { kind: "stream" });
-      console.warn(JSON.stringify({ level: "warn", event: "ask_stream_failed", request_id: c.var.requestId, error: String(err).slice(0, 300) }));
-      await stream.writeSSE({ event: "error", data: JSON.stringify(problemBody(apiError, c.req.path)) });
+      if (aborted) return;
+      if (record?.type === "delta") {
+        pieces.push(record.text);
+        await stream.writeSSE({ event: "delta", data: JSON.stringify({ text: record.text }) });
+      } else if (record?.type === "done") {
+        await stream.writeSSE({ event: "done", data: JSON.stringify(record.done) });
+        if (!aborted) remember(record);
+        return;
+      } else {
+        const problem = record?.type === "error" ? record.problem : toProblem(new ApiError(502, "generation-failed", "the answer ended before it was complete"));
+        await stream.writeSSE({ event: "error", data: JSON.stringify(problemBody(fromProblem(problem), c.req.path)) });
+        return;
+      }
     }
   });
 }
@@ -220,11 +342,20 @@ export async function askHandler(c: Context<AppEnv>) {
  * names, numbers, dates) gives its answer. Returns the probe (the question's vector) for the write
  * after a miss. Failures are misses.
  */
-async function semanticLookup(c: Context<AppEnv>, scopeKey: string, question: string): Promise<{ entry?: CachedAnswer; probe: { scopeKey: string; vector: Float32Array; model: string } } | undefined> {
+async function semanticLookup(
+  c: Context<AppEnv>,
+  scopeKey: string,
+  question: string,
+  scope: ReturnType<typeof retrievalOptions>,
+): Promise<{ entry?: CachedAnswer; probe: { scopeKey: string; vector: Float32Array; model: string } } | undefined> {
   const config = c.var.config;
   const embedder = queryEmbedder(c);
   try {
-    const [vector] = await embedder.embed([normaliseQuery(question)]);
+    // The question as retrieval will embed it, with the rest of what retrieval will embed for a
+    // remote provider: one call (one batch) now, none after a miss.
+    const query = question.trim();
+    const more = config.embedding.provider === "local" ? [] : await queryTexts({ sql: c.var.sql(), now: new Date() }, { ...scope, query });
+    const [vector] = await embedder.embed([...new Set([query, ...more])]);
     const probe = { scopeKey, vector: vector!, model: embedder.model };
     const candidates = await nearestCachedQuestions(c.var.sql(), c.var.auth.tenantId, scopeKey, embedder.model, vector!, 5);
     const match = candidates.find((q) => {

@@ -8,6 +8,7 @@ import { parseBody } from "../http/validate.ts";
 import { ingestSchema } from "../ingest/ingest-schema.ts";
 import { ingestConversation } from "../ingest/ingest-service.ts";
 import { dataChanged } from "../cache/index.ts";
+import { forgetSpeakers } from "../rag/speakers.ts";
 import { createEmbedder } from "../providers/index.ts";
 import { tiktoken } from "../tokens/tokenizer.ts";
 
@@ -55,7 +56,10 @@ export const conversationRoutes = new Hono<AppEnv>()
       body,
     );
     // Cached answers and retrievals over this conversation become unreachable at once.
-    if (result.changed) await dataChanged(c, body.id);
+    if (result.changed) {
+      forgetSpeakers(c.var.auth.tenantId);
+      await dataChanged(c, body.id);
+    }
     return c.json(result, result.created ? 201 : 200);
   })
   .get("/", async (c) => {
@@ -82,6 +86,7 @@ export const conversationRoutes = new Hono<AppEnv>()
   .delete("/:id", async (c) => {
     const id = c.req.param("id");
     if (!(await deleteConversation(c.var.sql(), c.var.auth.tenantId, id))) throw notFound(`conversation '${id.slice(0, 256)}' does not exist`);
+    forgetSpeakers(c.var.auth.tenantId);
     await dataChanged(c, id);
     return c.body(null, 204);
   });

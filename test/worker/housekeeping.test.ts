@@ -33,7 +33,7 @@ describe("scheduled housekeeping", () => {
     worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: "17 3 * * *" }), env, ctx);
     await waitOnExecutionContext(ctx);
 
-    const hashes = (await sql`SELECT content_hash FROM embedding_cache WHERE content_hash IN (${live!.h}, ${orphanOld}, ${orphanNew})`).map((r) => r.content_hash);
+    const hashes = (await sql`SELECT content_hash FROM embedding_cache WHERE model = ${live!.embedding_model} AND content_hash IN (${live!.h}, ${orphanOld}, ${orphanNew})`).map((r) => r.content_hash);
     expect(hashes.sort()).toEqual([live!.h, orphanNew].sort());
     const sessions = (await sql`SELECT id FROM chat_sessions WHERE tenant_id = ${tenant}`).map((r) => r.id);
     expect(sessions).toEqual([active]);

@@ -1,0 +1,188 @@
+import { DurableObject } from "cloudflare:workers";
+import type { Config } from "../config.ts";
+import { ApiError } from "../errors.ts";
+import { toApiError } from "../middleware/errors.ts";
+import { counters } from "../observability/counters.ts";
+import { ChatError } from "../providers/chat-model.ts";
+import { createChatModels } from "../providers/index.ts";
+import { encodeRecord, toProblem, type AskRecord, type Problem } from "../rag/ask-records.ts";
+import { doneBody } from "../rag/ask-response.ts";
+import { runGeneration, type GenerationPlan } from "../rag/ask.ts";
+import { tokenizerForModel } from "../tokens/tokenizer.ts";
+import { chatBudget } from "./clients.ts";
+
+/** What the leading request hands over once it has prepared the answer. */
+export interface CoalescedGeneration {
+  token: string;
+  plan: GenerationPlan;
+  /** The `meta` event every client receives (without its own request id and cache status). */
+  meta: Record<string, unknown>;
+  config: Pick<Config, "chat" | "openai" | "rateBudget">;
+  /** Skip the configured model and answer with the fallback, for this reason (rate budget spent). */
+  forceFallback: string | undefined;
+  /** Tokens the leader reserved in the rate budget; what the answer did not use is given back. */
+  reservedTokens: number;
+}
+
+export type JoinResult = { role: "leader"; token: string } | { role: "follower"; stream: ReadableStream<Uint8Array> };
+
+interface Subscriber {
+  writer: WritableStreamDefaultWriter<Uint8Array>;
+}
+
+type Phase =
+  | { kind: "idle" }
+  /** A leader is retrieving; followers wait for it until `deadline`. */
+  | { kind: "preparing"; token: string; deadline: number }
+  | { kind: "streaming"; token: string; deadline: number; upstream: AbortController }
+  /** Finished: replayed to identical asks until `until`, while the answer cache is being written. */
+  | { kind: "done"; until: number };
+
+/** The longest a generation may run before the watchdog ends it (the model's own timeouts normally come first). */
+const MAX_GENERATION_MS = 5 * 60_000;
+
+/**
+ * Shares one answer between identical uncached asks in flight (named from the answer's cache key,
+ * which holds the tenant, so tenants never meet). The first request leads: it retrieves and
+ * prepares the prompt in its own worker, then hands the plan over; this object generates the
+ * answer once and streams every record to every client, a late joiner first receiving what was
+ * already sent. An in-flight answer cannot outlive the object: if it is evicted, its clients'
+ * streams break and they report an error; nothing else needs storage. An alarm is the watchdog:
+ * a leader that never hands over, or a generation that never ends, releases its followers with an
+ * error. Firing twice does no harm: it only acts on a phase whose deadline has passed.
+ */
+export class AskCoalescer extends DurableObject<Env> {
+  private phase: Phase = { kind: "idle" };
+  private records: AskRecord[] = [];
+  private subscribers = new Set<Subscriber>();
+
+  async join(options: { prepareTimeoutMs: number }): Promise<JoinResult> {
+    const now = Date.now();
+    const phase = this.phase;
+    if (phase.kind === "preparing" || phase.kind === "streaming" || (phase.kind === "done" && now < phase.until)) {
+      return { role: "follower", stream: this.subscribe() };
+    }
+    const token = crypto.randomUUID();
+    this.records = [];
+    this.phase = { kind: "preparing", token, deadline: now + options.prepareTimeoutMs };
+    await this.ctx.storage.setAlarm(now + options.prepareTimeoutMs);
+    return { role: "leader", token };
+  }
+
+  /** The leader's plan: generation starts, and the leader receives the stream like everyone else. */
+  async start(input: CoalescedGeneration, graceMs: number): Promise<ReadableStream<Uint8Array>> {
+    const phase = this.phase;
+    if (phase.kind !== "preparing" || phase.token !== input.token) throw new Error("the lead on this answer has expired");
+    const upstream = new AbortController();
+    const deadline = Date.now() + MAX_GENERATION_MS;
+    this.phase = { kind: "streaming", token: input.token, deadline, upstream };
+    await this.ctx.storage.setAlarm(deadline);
+    const stream = this.subscribe();
+    this.ctx.waitUntil(this.generate(input, upstream, graceMs));
+    return stream;
+  }
+
+  /** The leader could not prepare the answer: its followers get the same problem. */
+  fail(token: string, problem: Problem): void {
+    const phase = this.phase;
+    if (phase.kind !== "preparing" || phase.token !== token) return;
+    this.finish({ type: "error", problem }, { kind: "idle" });
+  }
+
+  override async alarm(): Promise<void> {
+    const phase = this.phase;
+    const now = Date.now();
+    if (phase.kind === "preparing" && now >= phase.deadline) {
+      counters.inc("rag_errors_total", { kind: "coalesce_lead_timeout" });
+      this.finish({ type: "error", problem: toProblem(new ApiError(503, "answer-unavailable", "the request preparing this answer did not finish in time; retry", [], { "retry-after": "1" })) }, { kind: "idle" });
+    } else if (phase.kind === "streaming" && now >= phase.deadline) {
+      phase.upstream.abort(new ChatError("generation exceeded its time limit"));
+    } else if (phase.kind === "done" && now >= phase.until) {
+      this.phase = { kind: "idle" };
+      this.records = [];
+    } else if (phase.kind !== "idle") {
+      // Early (a second firing of an older alarm): look again when this phase's deadline passes.
+      await this.ctx.storage.setAlarm(phase.kind === "done" ? phase.until : phase.deadline);
+    }
+  }
+
+  private subscribe(): ReadableStream<Uint8Array> {
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    const subscriber: Subscriber = { writer: writable.getWriter() };
+    for (const record of this.records) this.write(subscriber, record);
+    if (this.phase.kind === "done" || this.phase.kind === "idle") {
+      void subscriber.writer.close().catch(() => {});
+      return readable;
+    }
+    this.subscribers.add(subscriber);
+    // The client went away: its writer errors. When nobody is left, the generation stops.
+    subscriber.writer.closed.catch(() => this.leave(subscriber));
+    return readable;
+  }
+
+  private leave(subscriber: Subscriber) {
+    if (!this.subscribers.delete(subscriber)) return;
+    if (this.subscribers.size === 0 && this.phase.kind === "streaming") {
+      this.phase.upstream.abort(new Error("every client disconnected"));
+    }
+  }
+
+  private write(subscriber: Subscriber, record: AskRecord) {
+    subscriber.writer.write(encodeRecord(record)).catch(() => this.leave(subscriber));
+  }
+
+  private publish(record: AskRecord) {
+    this.records.push(record);
+    for (const s of this.subscribers) this.write(s, record);
+  }
+
+  /** Ends the answer with `last` (a done or error record) and closes every client's stream. */
+  private finish(last: AskRecord, next: Phase) {
+    if (last.type === "done") {
+      // Exactly one client caches the answer: the earliest still listening.
+      let writer = true;
+      for (const s of this.subscribers) {
+        this.write(s, { ...last, writer });
+        writer = false;
+      }
+      this.records.push({ ...last, writer: false });
+    } else {
+      this.publish(last);
+    }
+    for (const s of this.subscribers) void s.writer.close().catch(() => {});
+    this.subscribers.clear();
+    this.phase = next;
+    if (next.kind === "idle") this.records = [];
+  }
+
+  private async generate(input: CoalescedGeneration, upstream: AbortController, graceMs: number) {
+    const { plan, config } = input;
+    const startedAt = performance.now() - plan.preparedAfterMs;
+    const budget = chatBudget(this.env, config);
+    this.publish({ type: "meta", meta: input.meta, timings: plan.timings });
+    try {
+      const tokenizer = await tokenizerForModel(plan.request.model);
+      const chat = createChatModels(config as Config, () => Promise.resolve(tokenizer));
+      const generation = runGeneration(chat, tokenizer, plan, upstream.signal, { startedAt, forceFallback: input.forceFallback });
+      let step = await generation.next();
+      while (!step.done) {
+        if (upstream.signal.aborted) break;
+        this.publish({ type: "delta", text: step.value });
+        step = await generation.next();
+      }
+      if (!step.done) {
+        await generation.return(undefined as never).catch(() => {});
+        this.finish({ type: "error", problem: toProblem(new ApiError(503, "answer-unavailable", "the answer was stopped", [], { "retry-after": "1" })) }, { kind: "idle" });
+        return;
+      }
+      const done = step.value;
+      this.finish({ type: "done", done: doneBody(done), cacheable: !done.fallback, writer: false }, { kind: "done", until: Date.now() + graceMs });
+      if (graceMs > 0) await this.ctx.storage.setAlarm(Date.now() + graceMs);
+      if (!done.fallback) await budget.refund(input.reservedTokens - done.usage.promptTokens - done.usage.completionTokens);
+    } catch (err) {
+      counters.inc("rag_errors_total", { kind: "stream" });
+      console.warn(JSON.stringify({ level: "warn", event: "ask_stream_failed", coalesced: true, error: String(err).slice(0, 300) }));
+      this.finish({ type: "error", problem: toProblem(toApiError(err)) }, { kind: "idle" });
+    }
+  }
+}

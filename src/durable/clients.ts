@@ -1,0 +1,131 @@
+import type { Config } from "../config.ts";
+import { sha256Hex } from "../hash.ts";
+import { counters } from "../observability/counters.ts";
+import { ChatError, type ChatModel } from "../providers/chat-model.ts";
+import { EmbeddingError, type Embedder } from "../providers/embedder.ts";
+import { race } from "../rag/timeouts.ts";
+import type { AskCoalescer } from "./ask-coalescer.ts";
+import type { BatchResult } from "./embedding-batcher.ts";
+
+// How requests reach the Durable Objects. Every object's name starts with the tenant it serves,
+// except the rate budget's: a provider's limits belong to the account, and that object holds
+// nothing but counts.
+
+/** A Durable Object call failed or took too long: the caller does the work itself, and it is counted. */
+export function durableFallback(object: string, err: unknown) {
+  counters.inc("rag_fallbacks_total", { kind: `durable_${object}` });
+  console.warn(JSON.stringify({ level: "warn", event: "durable_object_fallback", object, error: String(err).slice(0, 300) }));
+}
+
+const timedOut = (what: string, ms: number) => () => new Error(`${what} did not answer within ${ms} ms`);
+
+let isolateShard: number | undefined;
+
+/** The batcher this isolate uses for a tenant's query embeddings with a given provider and model. */
+export function batcherName(tenantId: string, config: Pick<Config, "embedding" | "openai" | "durable">): string {
+  const { embedding, openai, durable } = config;
+  isolateShard ??= Math.floor(Math.random() * 1_000_000);
+  return `tenant:${tenantId}:embed:${sha256Hex(embedding.model, String(embedding.dimensions), openai.baseURL ?? "")}:${isolateShard % durable.batcherShards}`;
+}
+
+/**
+ * Query embeddings through the tenant's EmbeddingBatcher. Each isolate sticks to one of the
+ * configured shards, so its requests batch together while many isolates spread over the shards.
+ * If the object cannot be reached or answers too late, `direct` embeds instead (counted); a
+ * provider failure inside a batch is the provider's answer and is not retried.
+ */
+export function batchedEmbedder(env: Env, tenantId: string, config: Config, direct: Embedder): Embedder {
+  const { embedding, openai, durable } = config;
+  const name = batcherName(tenantId, config);
+  const timeoutMs = durable.batchWindowMs + openai.timeoutMs + 5_000;
+  const settings = { config: { embedding, openai, durable } };
+  return {
+    model: direct.model,
+    dimensions: direct.dimensions,
+    batchSize: direct.batchSize,
+    async embed(texts, signal) {
+      if (texts.length === 0) return [];
+      let result: BatchResult;
+      try {
+        // RPC types a union result oddly; the object returns exactly a BatchResult.
+        const call = env.EMBEDDING_BATCHER.getByName(name).embed(texts, settings) as unknown as Promise<BatchResult>;
+        result = await race(call, timeoutMs, timedOut("embedding batcher", timeoutMs));
+      } catch (err) {
+        durableFallback("embedding_batcher", err);
+        return direct.embed(texts, signal);
+      }
+      if ("error" in result) throw new EmbeddingError(result.error);
+      return result.vectors;
+    },
+  };
+}
+
+export interface Budget {
+  /** Whether a limit applies (a remote chat provider with a configured limit). */
+  readonly active: boolean;
+  acquire(tokens: number): Promise<{ granted: boolean; retryAfterMs: number }>;
+  refund(tokens: number): Promise<void>;
+}
+
+/**
+ * The chat provider's rate budget (RateBudget, one object per endpoint and key). Fails open: if
+ * the object cannot answer, the call goes ahead (counted), since refusing every answer would be
+ * worse than an occasional 429 from the provider, which the fallback model absorbs.
+ */
+export function chatBudget(env: Env, config: Pick<Config, "chat" | "openai" | "rateBudget">): Budget {
+  const { requestsPerMinute, tokensPerMinute, share } = config.rateBudget;
+  const active = config.chat.provider === "openai" && (requestsPerMinute > 0 || tokensPerMinute > 0);
+  const limits = { requestsPerMinute, tokensPerMinute, share };
+  const stub = () => env.RATE_BUDGET.getByName(`provider:chat:${sha256Hex(config.openai.baseURL ?? "https://api.openai.com/v1", config.openai.apiKey ?? "")}`);
+  return {
+    active,
+    async acquire(tokens) {
+      if (!active) return { granted: true, retryAfterMs: 0 };
+      try {
+        return await race(stub().acquire(limits, { requests: 1, tokens }), 2_000, timedOut("rate budget", 2_000));
+      } catch (err) {
+        durableFallback("rate_budget", err);
+        return { granted: true, retryAfterMs: 0 };
+      }
+    },
+    async refund(tokens) {
+      if (!active || tokens <= 0) return;
+      try {
+        await race(stub().refund(limits, Math.round(tokens)), 2_000, timedOut("rate budget", 2_000));
+      } catch (err) {
+        durableFallback("rate_budget", err);
+      }
+    },
+  };
+}
+
+/**
+ * The chat models with the helper completions (follow-up rewrites, summaries) charged to the
+ * budget: over budget, a helper fails fast and its caller uses the heuristic instead.
+ */
+export function budgetedChat(chat: { primary: ChatModel; fallback: ChatModel }, budget: Budget): { primary: ChatModel; fallback: ChatModel } {
+  const { primary } = chat;
+  if (!budget.active || !primary.complete) return chat;
+  const complete = primary.complete.bind(primary);
+  return {
+    fallback: chat.fallback,
+    primary: {
+      provider: primary.provider,
+      stream: primary.stream.bind(primary),
+      async complete(messages, options) {
+        // A rough count (4 characters a token) is enough to keep a helper inside the budget.
+        const tokens = Math.ceil(messages.reduce((n, m) => n + m.content.length, 0) / 4) + options.maxTokens;
+        const { granted } = await budget.acquire(tokens);
+        if (!granted) {
+          counters.inc("rag_rate_budget_rejections_total", { provider: primary.provider, call: "helper" });
+          throw new ChatError("chat rate budget spent");
+        }
+        return complete(messages, options);
+      },
+    },
+  };
+}
+
+/** The AskCoalescer of one answer: named from its cache key, which holds the tenant. */
+export const coalescerFor = (env: Env, tenantId: string, cacheKey: string): DurableObjectStub<AskCoalescer> =>
+  env.ASK_COALESCER.getByName(`tenant:${tenantId}:ask:${cacheKey}`);
