@@ -30,6 +30,8 @@ export default defineConfig({
                 MAX_BODY_BYTES: "262144",
                 // Generous cache-tier deadlines: a loaded CI machine must not turn hits into misses.
                 CACHE_TIER_TIMEOUT_MS: "2000",
+                // One log line per request would bury the test output; a test turns it on.
+                LOG_REQUESTS: "false",
                 FAKE_OPENAI_URL: inject("fakeOpenAIUrl"),
                 UPSTASH_TEST_URL: inject("upstashUrl"),
               },

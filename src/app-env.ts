@@ -11,5 +11,7 @@ export type AppEnv = {
     /** The request's Postgres client, created on first use and closed when the request ends. */
     sql: () => Sql;
     auth: KeyOwner;
+    /** The chat model of an ask, for the request-duration metric's `model` label. */
+    model?: string;
   };
 };

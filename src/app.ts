@@ -5,11 +5,13 @@ import { notFound } from "./errors.ts";
 import { apiKeyAuth, requireAdmin } from "./middleware/auth.ts";
 import { requestContext } from "./middleware/context.ts";
 import { onError } from "./middleware/errors.ts";
+import { observe } from "./middleware/observe.ts";
 import { schemaReady } from "./middleware/schema-ready.ts";
 import { adminCacheRoutes } from "./routes/admin-cache.ts";
 import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
 import { ragRoutes } from "./routes/rag.ts";
 
 /** Builds the Hono app: shared middleware, then one route group per file. */
@@ -17,12 +19,15 @@ export function createApp() {
   const app = new Hono<AppEnv>();
   app.use(requestId({ headerName: "x-request-id" }));
   app.use(requestContext());
+  app.use(observe());
   app.onError(onError);
   app.notFound((c) => {
     throw notFound(`no route for ${c.req.method} ${c.req.path}`);
   });
 
   app.route("/health", healthRoutes);
+  app.use("/metrics", apiKeyAuth(), requireAdmin());
+  app.route("/metrics", metricsRoutes);
 
   app.use("/api/*", apiKeyAuth());
   app.use("/api/admin/*", requireAdmin());

@@ -19,6 +19,8 @@ export interface Config {
   statementTimeoutMs: number;
   /** How long an isolate trusts a key lookup (0: every request asks the database). */
   authCacheTtlMs: number;
+  /** One JSON log line per request (LOG_REQUESTS). */
+  logRequests: boolean;
   chat: {
     provider: "extractive" | "openai";
     /** Model used when a request names none. */
@@ -156,6 +158,7 @@ const schema = z.object({
   CONTEXT_REDUNDANCY: z.coerce.number().min(0).max(1).default(0.9),
   CONTEXT_TRUNCATE_MIN_TOKENS: int(0, 100_000).default(100),
   AUTH_CACHE_TTL_SECONDS: int(0, 3600).default(30),
+  LOG_REQUESTS: z.enum(["true", "false"]).default("true"),
   EMBEDDING_BATCHING: z.enum(["true", "false"]).default("true"),
   EMBEDDING_BATCH_WINDOW_MS: int(0, 1000).default(10),
   EMBEDDING_BATCH_MAX_REQUESTS: int(1, 2048).default(64),
@@ -225,6 +228,7 @@ export function parseConfig(vars: Record<string, unknown>): Config {
     maxMessageChars: v.MAX_MESSAGE_CHARS,
     statementTimeoutMs: v.DB_STATEMENT_TIMEOUT_MS,
     authCacheTtlMs: v.AUTH_CACHE_TTL_SECONDS * 1000,
+    logRequests: v.LOG_REQUESTS === "true",
     chat: {
       provider: v.CHAT_PROVIDER,
       model: chatModel,

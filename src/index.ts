@@ -3,6 +3,7 @@ import { housekeeping } from "./scheduled.ts";
 
 export { AskCoalescer } from "./durable/ask-coalescer.ts";
 export { EmbeddingBatcher } from "./durable/embedding-batcher.ts";
+export { MetricsAggregator } from "./durable/metrics-aggregator.ts";
 export { RateBudget } from "./durable/rate-budget.ts";
 
 const app = createApp();

@@ -3,6 +3,7 @@ import type { Config } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import { toApiError } from "../middleware/errors.ts";
 import { counters } from "../observability/counters.ts";
+import { flushMetrics } from "../observability/flush.ts";
 import { ChatError } from "../providers/chat-model.ts";
 import { createChatModels } from "../providers/index.ts";
 import { encodeRecord, toProblem, type AskRecord, type Problem } from "../rag/ask-records.ts";
@@ -78,7 +79,7 @@ export class AskCoalescer extends DurableObject<Env> {
     this.phase = { kind: "streaming", token: input.token, deadline, upstream };
     await this.ctx.storage.setAlarm(deadline);
     const stream = this.subscribe();
-    this.ctx.waitUntil(this.generate(input, upstream, graceMs));
+    this.ctx.waitUntil(this.generate(input, upstream, graceMs).finally(() => flushMetrics(this.env)));
     return stream;
   }
 

@@ -3,6 +3,7 @@ import { cachedEmbedder } from "../cache/cached-embedder.ts";
 import type { Config } from "../config.ts";
 import { createSql, type Sql } from "../db/client.ts";
 import { counters } from "../observability/counters.ts";
+import { flushMetrics } from "../observability/flush.ts";
 import { EmbeddingError, type Embedder } from "../providers/embedder.ts";
 import { createEmbedder } from "../providers/index.ts";
 
@@ -54,7 +55,10 @@ export class EmbeddingBatcher extends DurableObject<Env> {
     const batch = this.waiting.splice(0);
     if (batch.length === 0) return;
     this.inFlight++;
-    void this.send(batch).finally(() => this.inFlight--);
+    void this.send(batch).finally(() => {
+      this.inFlight--;
+      void flushMetrics(this.env);
+    });
   }
 
   private async send(batch: Waiting[]) {

@@ -3,6 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "../app-env.ts";
 import { ConfigError } from "../config.ts";
 import { ApiError, problemBody } from "../errors.ts";
+import { counters } from "../observability/counters.ts";
 import { ChatError } from "../providers/chat-model.ts";
 import { EmbeddingError } from "../providers/embedder.ts";
 
@@ -34,6 +35,7 @@ export function problemResponse(c: Context, err: ApiError): Response {
 /** The one error handler: everything thrown becomes problem+json; 5xx are logged with the request id. */
 export const onError: ErrorHandler<AppEnv> = (err, c) => {
   const apiError = toApiError(err);
+  if (apiError.status >= 500) counters.inc("rag_errors_total", { kind: apiError.code });
   // Unexpected errors keep their stack for debugging; expected unavailability (503) is one line.
   if (apiError.status === 500) {
     console.error(JSON.stringify({ level: "error", request_id: c.var.requestId, code: apiError.code, error: String(err), stack: (err as Error).stack }));

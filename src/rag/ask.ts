@@ -224,13 +224,18 @@ export async function* runGeneration(
     const generated = yield* generate(chat, plan, upstream, at);
     const answer = generated.answer;
     const timings = { ...plan.timings, ...generated.timings, total: ms(at.startedAt) };
+    const promptTokens = generated.usage?.promptTokens ?? plan.usage.promptTokens;
+    const completionTokens = generated.usage?.completionTokens ?? tokenizer.count(answer);
+    const model = generated.fallback ? chat.fallback.provider : plan.request.model;
+    counters.inc("rag_tokens_used_total", { model, type: "input" }, promptTokens);
+    counters.inc("rag_tokens_used_total", { model, type: "output" }, completionTokens);
     return {
       ...generated,
       usage: {
         ...plan.usage,
         tokensSaved: plan.usage.naiveContextTokens - plan.usage.contextTokens,
-        promptTokens: generated.usage?.promptTokens ?? plan.usage.promptTokens,
-        completionTokens: generated.usage?.completionTokens ?? tokenizer.count(answer),
+        promptTokens,
+        completionTokens,
       },
       timings,
       citations: citedNumbers(answer),

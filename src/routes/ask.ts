@@ -25,6 +25,8 @@ import { AllStrategiesFailed, queryTexts } from "../rag/retrieve.ts";
 import { tiktoken, tokenizerForModel } from "../tokens/tokenizer.ts";
 import { checkQueryLength, retrievalOptions, retrievalUnavailable, serverTiming } from "./rag-common.ts";
 
+const ms = (from: number) => Math.round((performance.now() - from) * 100) / 100;
+
 /** What an answer cache entry holds: everything but the request's own id, timings and cache status. */
 interface CachedAnswer {
   meta: Record<string, unknown>;
@@ -45,6 +47,8 @@ export async function askHandler(c: Context<AppEnv>) {
   await checkQueryLength(config, body.query, "ask request");
   const tenantId = c.var.auth.tenantId;
   const scope = retrievalOptions(c, body, body.top_k);
+  c.set("model", body.model);
+  const early: Record<string, number> = {};
 
   // Session asks depend on the stored history and add a turn to it, so they are not cached.
   const cacheable = config.cache.enabled && body.cache && body.temperature <= config.cache.maxTemperature && !body.session_id;
@@ -79,9 +83,11 @@ export async function askHandler(c: Context<AppEnv>) {
           return replay(c, found.entry, "HIT-SEMANTIC", body.stream, startedAt);
         }
         semantic = found?.probe;
+        if (found) early.embed = found.embedMs;
       }
     }
   }
+  if (cacheable) early.cache = ms(startedAt);
 
   const opened = await openAnswer(c, body, scope, startedAt, key);
   const source = opened.source;
@@ -98,9 +104,9 @@ export async function askHandler(c: Context<AppEnv>) {
     if (opened.role !== "follower") throw err;
     // The shared answer broke before it began: answer this request on its own.
     durableFallback("ask_coalescer", err);
-    return respond(c, await openAnswer(c, body, scope, startedAt, undefined), body, status, key, semantic, idleMs);
+    return respond(c, await openAnswer(c, body, scope, startedAt, undefined), body, status, key, semantic, idleMs, early);
   }
-  return respond(c, { ...opened, first }, body, status, key, semantic, idleMs);
+  return respond(c, { ...opened, first }, body, status, key, semantic, idleMs, early);
 }
 
 /** What the ask needs from the request: its database client, embedder, tokenizers and models. */
@@ -265,6 +271,7 @@ async function respond(
   key: string | undefined,
   semantic: { scopeKey: string; vector: Float32Array; model: string } | undefined,
   idleMs: number,
+  early: Record<string, number>,
 ): Promise<Response> {
   const { source } = opened;
   const first = opened.first ?? (await source.next(idleMs));
@@ -287,7 +294,10 @@ async function respond(
   };
   c.header("x-cache", status);
   if (opened.role !== "local") c.header("x-coalesced", opened.role);
-  c.header("server-timing", serverTiming(first.timings));
+  // Server-Timing: cache (lookups), embed (the question's vectors), retrieve, select, and for a
+  // JSON answer ttft and total; an SSE answer has them in its `done` event (headers go first).
+  const timing = (t: Record<string, number>) => serverTiming({ ...early, ...(t.retrieve_embed !== undefined && early.embed === undefined ? { embed: t.retrieve_embed } : {}), ...t });
+  c.header("server-timing", timing(first.timings));
 
   if (!body.stream) {
     for (;;) {
@@ -296,7 +306,7 @@ async function respond(
       else if (record?.type === "done") {
         remember(record);
         const done = record.done as { timings: Record<string, number> };
-        return c.json({ answer: pieces.join(""), ...meta, ...record.done }, 200, { "server-timing": serverTiming(done.timings) });
+        return c.json({ answer: pieces.join(""), ...meta, ...record.done }, 200, { "server-timing": timing(done.timings) });
       } else if (record?.type === "error") throw fromProblem(record.problem);
       else throw new ApiError(502, "generation-failed", "the answer ended before it was complete");
     }
@@ -347,7 +357,7 @@ async function semanticLookup(
   scopeKey: string,
   question: string,
   scope: ReturnType<typeof retrievalOptions>,
-): Promise<{ entry?: CachedAnswer; probe: { scopeKey: string; vector: Float32Array; model: string } } | undefined> {
+): Promise<{ entry?: CachedAnswer; probe: { scopeKey: string; vector: Float32Array; model: string }; embedMs: number } | undefined> {
   const config = c.var.config;
   const embedder = queryEmbedder(c);
   try {
@@ -355,7 +365,9 @@ async function semanticLookup(
     // remote provider: one call (one batch) now, none after a miss.
     const query = question.trim();
     const more = config.embedding.provider === "local" ? [] : await queryTexts({ sql: c.var.sql(), now: new Date() }, { ...scope, query });
+    const embedStarted = performance.now();
     const [vector] = await embedder.embed([...new Set([query, ...more])]);
+    const embedMs = ms(embedStarted);
     const probe = { scopeKey, vector: vector!, model: embedder.model };
     const candidates = await nearestCachedQuestions(c.var.sql(), c.var.auth.tenantId, scopeKey, embedder.model, vector!, 5);
     const match = candidates.find((q) => {
@@ -365,7 +377,7 @@ async function semanticLookup(
       return reason === undefined;
     });
     counters.inc(match ? "rag_cache_hits_total" : "rag_cache_misses_total", { cache_level: "semantic", kind: "answer" });
-    return { entry: match?.entry as CachedAnswer | undefined, probe };
+    return { entry: match?.entry as CachedAnswer | undefined, probe, embedMs };
   } catch (err) {
     counters.inc("rag_cache_errors_total", { cache_level: "semantic", op: "get", reason: "error" });
     console.warn(JSON.stringify({ level: "warn", event: "semantic_cache_failed", request_id: c.var.requestId, error: String(err).slice(0, 300) }));
