@@ -101,6 +101,9 @@ const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math
 
 async function run(url: string, key: string, scenario: Scenario, connections: number): Promise<ScenarioReport> {
   const latencies: number[] = [];
+  const byCache = { hit: [] as number[], miss: [] as number[] };
+  // autocannon calls onResponse and then emits "response" for the same reply, synchronously.
+  let last: "hit" | "miss" | undefined;
   let hits = 0;
   let cacheable = 0;
   let non2xx = 0;
@@ -109,18 +112,28 @@ async function run(url: string, key: string, scenario: Scenario, connections: nu
     onResponse: (status: number, _body: string, _context: object, headers: Record<string, string | string[] | undefined> | undefined) => {
       if (status < 200 || status >= 300) non2xx++;
       const cache = headers?.["x-cache"];
+      last = undefined;
       if (typeof cache === "string" && cache !== "BYPASS") {
         cacheable++;
-        if (cache.startsWith("HIT")) hits++;
+        last = cache.startsWith("HIT") ? "hit" : "miss";
+        if (last === "hit") hits++;
       }
     },
   }));
   // Without a callback autocannon returns the running instance, which is also a promise of the result.
   const instance = autocannon({ url, connections, duration: DURATION, requests, timeout: 60 }) as unknown as autocannon.Instance & Promise<autocannon.Result>;
-  instance.on("response", (_client: unknown, _status: number, _bytes: number, responseTime: number) => latencies.push(responseTime));
+  instance.on("response", (_client: unknown, _status: number, _bytes: number, responseTime: number) => {
+    latencies.push(responseTime);
+    if (last) byCache[last].push(responseTime);
+    last = undefined;
+  });
   const result = await instance;
   latencies.sort((a, b) => a - b);
   const r1 = (v: number) => Math.round(v * 10) / 10;
+  const split = (xs: number[]) => {
+    xs.sort((a, b) => a - b);
+    return xs.length ? { requests: xs.length, median: r1(percentile(xs, 50)), p95: r1(percentile(xs, 95)), p99: r1(percentile(xs, 99)) } : null;
+  };
   const mean = latencies.reduce((a, b) => a + b, 0) / (latencies.length || 1);
   return {
     name: scenario.name,
@@ -135,6 +148,9 @@ async function run(url: string, key: string, scenario: Scenario, connections: nu
       min: r1(latencies[0] ?? NaN),
       max: r1(latencies.at(-1) ?? NaN),
     },
+    /** The same latencies split by cache outcome (cacheable asks only). */
+    cached_ms: split(byCache.hit),
+    uncached_ms: split(byCache.miss),
     errors: result.errors + result.timeouts + non2xx,
     cache_hit_rate: cacheable ? Number((hits / cacheable).toFixed(3)) : null,
   };
@@ -171,7 +187,21 @@ try {
     Object.fromEntries(
       reports.map((r) => [
         r.name,
-        { conns: r.connections, requests: r.requests, "req/s": r.requests_per_second, mean: r.latency_ms.mean, median: r.latency_ms.median, p95: r.latency_ms.p95, p99: r.latency_ms.p99, min: r.latency_ms.min, max: r.latency_ms.max, errors: r.errors, "hit rate": r.cache_hit_rate ?? "—" },
+        {
+          conns: r.connections,
+          requests: r.requests,
+          "req/s": r.requests_per_second,
+          mean: r.latency_ms.mean,
+          median: r.latency_ms.median,
+          p95: r.latency_ms.p95,
+          p99: r.latency_ms.p99,
+          min: r.latency_ms.min,
+          max: r.latency_ms.max,
+          errors: r.errors,
+          "hit rate": r.cache_hit_rate ?? "—",
+          "hits p50/p95/p99": r.cached_ms ? `${r.cached_ms.median} / ${r.cached_ms.p95} / ${r.cached_ms.p99}` : "—",
+          "misses p50/p95/p99": r.uncached_ms ? `${r.uncached_ms.median} / ${r.uncached_ms.p95} / ${r.uncached_ms.p99}` : "—",
+        },
       ]),
     ),
   );

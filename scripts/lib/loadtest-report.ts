@@ -6,6 +6,8 @@ export interface ScenarioReport {
   requests: number;
   requests_per_second: number;
   latency_ms: { mean: number; median: number; p95: number; p99: number; min: number; max: number };
+  cached_ms: { requests: number; median: number; p95: number; p99: number } | null;
+  uncached_ms: { requests: number; median: number; p95: number; p99: number } | null;
   errors: number;
   cache_hit_rate: number | null;
 }
@@ -25,6 +27,8 @@ export function markdownReport(report: LoadReport, chartFile: string): string {
     const hit = s.cache_hit_rate === null ? "—" : `${(s.cache_hit_rate * 100).toFixed(1)} %`;
     return `| ${s.name} | ${s.connections} | ${s.requests} | ${s.requests_per_second} | ${l.mean} | ${l.median} | ${l.p95} | ${l.p99} | ${l.min} | ${l.max} | ${s.errors} | ${hit} |`;
   });
+  const split = (x: ScenarioReport["cached_ms"]) => (x ? `${x.median} / ${x.p95} / ${x.p99} (${x.requests})` : "—");
+  const bySplit = report.scenarios.map((s) => `| ${s.name} | ${split(s.cached_ms)} | ${split(s.uncached_ms)} |`);
   return [
     `# Load test, ${report.date}`,
     "",
@@ -34,6 +38,12 @@ export function markdownReport(report: LoadReport, chartFile: string): string {
     "| scenario | connections | requests | req/s | mean | median | p95 | p99 | min | max | errors | cache hit rate |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...rows,
+    "",
+    "Cacheable asks by outcome, median / p95 / p99 ms (requests):",
+    "",
+    "| scenario | cache hits | cache misses |",
+    "|---|---|---|",
+    ...bySplit,
     "",
     `![latency per scenario](./${chartFile})`,
     "",
