@@ -47,6 +47,8 @@ export function observe(): MiddlewareHandler<AppEnv> {
       res.body.pipeTo(writable).catch(end);
       c.res = new Response(readable, res);
     } else {
+      // Every response says at least how long it took; handlers that measure steps say more.
+      if (!c.res.headers.has("server-timing")) c.res.headers.set("server-timing", `total;dur=${Math.round((performance.now() - started) * 100) / 100}`);
       end();
     }
   };

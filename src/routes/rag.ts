@@ -51,6 +51,7 @@ export const ragRoutes = new Hono<AppEnv>()
         status = "MISS";
       }
     }
+    const cacheMs = Number((performance.now() - started).toFixed(2));
     try {
       const result = await retrieve(
         { sql: c.var.sql(), embedder: queryEmbedder(c), tokenizer: tiktoken, now: new Date() },
@@ -65,7 +66,7 @@ export const ragRoutes = new Hono<AppEnv>()
           compress: body.focus !== false,
         },
       );
-      const timings = { ...result.timings, total: Number((performance.now() - started).toFixed(2)) };
+      const timings = { ...(config.cache.enabled ? { cache: cacheMs } : {}), ...result.timings, total: Number((performance.now() - started).toFixed(2)) };
       const payload = {
         chunks: result.chunks.map(present),
         usage: { context_tokens: result.contextTokens },

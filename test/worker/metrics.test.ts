@@ -119,6 +119,8 @@ describe("per-request observability", () => {
   it("keeps a sane incoming x-request-id and replaces one that is not", async () => {
     const kept = await api("GET", "/health", { key: null, headers: { "x-request-id": "trace-abc_123" } });
     expect(kept.headers.get("x-request-id")).toBe("trace-abc_123");
+    // Every response says at least how long it took.
+    expect(kept.headers.get("server-timing")).toMatch(/^total;dur=\d+(\.\d+)?$/);
     const replaced = await api("GET", "/health", { key: null, headers: { "x-request-id": "bad id <script>" } });
     expect(replaced.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
   });
