@@ -5,6 +5,7 @@ import { notFound } from "./errors.ts";
 import { apiKeyAuth, requireAdmin } from "./middleware/auth.ts";
 import { requestContext } from "./middleware/context.ts";
 import { onError } from "./middleware/errors.ts";
+import { cors } from "./middleware/cors.ts";
 import { observe } from "./middleware/observe.ts";
 import { schemaReady } from "./middleware/schema-ready.ts";
 import { adminCacheRoutes } from "./routes/admin-cache.ts";
@@ -20,6 +21,7 @@ export function createApp() {
   app.use(requestId({ headerName: "x-request-id" }));
   app.use(requestContext());
   app.use(observe());
+  app.use(cors());
   app.onError(onError);
   app.notFound((c) => {
     throw notFound(`no route for ${c.req.method} ${c.req.path}`);

@@ -21,6 +21,8 @@ export interface Config {
   authCacheTtlMs: number;
   /** One JSON log line per request (LOG_REQUESTS). */
   logRequests: boolean;
+  /** Browser origins allowed to call the API (CORS_ORIGINS); none by default. */
+  corsOrigins: string[];
   chat: {
     provider: "extractive" | "openai";
     /** Model used when a request names none. */
@@ -159,6 +161,11 @@ const schema = z.object({
   CONTEXT_TRUNCATE_MIN_TOKENS: int(0, 100_000).default(100),
   AUTH_CACHE_TTL_SECONDS: int(0, 3600).default(30),
   LOG_REQUESTS: z.enum(["true", "false"]).default("true"),
+  CORS_ORIGINS: z
+    .string()
+    .optional()
+    .transform((s) => s?.split(",").map((x) => x.trim()).filter(Boolean) ?? [])
+    .pipe(z.array(z.url().refine((u) => new URL(u).origin === u, "must be an origin such as https://app.example.com (scheme, host, port; no path)"))),
   EMBEDDING_BATCHING: z.enum(["true", "false"]).default("true"),
   EMBEDDING_BATCH_WINDOW_MS: int(0, 1000).default(10),
   EMBEDDING_BATCH_MAX_REQUESTS: int(1, 2048).default(64),
@@ -229,6 +236,7 @@ export function parseConfig(vars: Record<string, unknown>): Config {
     statementTimeoutMs: v.DB_STATEMENT_TIMEOUT_MS,
     authCacheTtlMs: v.AUTH_CACHE_TTL_SECONDS * 1000,
     logRequests: v.LOG_REQUESTS === "true",
+    corsOrigins: v.CORS_ORIGINS,
     chat: {
       provider: v.CHAT_PROVIDER,
       model: chatModel,

@@ -59,12 +59,12 @@ const envWith = (vars: Record<string, string>) => {
  * timeout), the way a deployment configured with them would run. Returns the response and a
  * function that waits for the request's background work.
  */
-export async function callWith(vars: Record<string, string>, method: string, path: string, body?: unknown, key = DEV_KEY, bindings: Record<string, unknown> = {}) {
+export async function callWith(vars: Record<string, string>, method: string, path: string, body?: unknown, key = DEV_KEY, bindings: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
   const ctx = createExecutionContext();
   const res = await app.fetch(
     new Request(`http://api.test${path}`, {
       method,
-      headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+      headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
     }),
     Object.keys(bindings).length ? ({ ...envWith(vars), ...bindings } as typeof env) : envWith(vars),
