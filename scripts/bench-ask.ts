@@ -9,6 +9,7 @@ import { startFakeOpenAI } from "./lib/fake-openai.ts";
 import { demoConversations, ingestAll } from "./lib/demo-data.ts";
 import { DEMO_QUESTIONS } from "./lib/demo-questions.ts";
 import { startLocalStack } from "./lib/local-stack.ts";
+import { timedAsk } from "./lib/timed-ask.ts";
 
 process.env.WRANGLER_SEND_METRICS = "false";
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -19,24 +20,9 @@ const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Ma
 const stats = (xs: number[]) => ({ p50: Number(percentile(xs, 50).toFixed(1)), p95: Number(percentile(xs, 95).toFixed(1)), n: xs.length });
 
 /** Client-side times of one streamed ask: to the first delta event, and to the end of the stream. */
-async function timedAsk(url: string, query: string, cache = false): Promise<{ ttft: number; total: number; serverTtft: number; fallback: boolean; status: string }> {
-  const started = performance.now();
-  const res = await fetch(`${url}/api/rag/ask`, {
-    method: "POST",
-    headers: { authorization: "Bearer dev-local-key", "content-type": "application/json" },
-    body: JSON.stringify({ query, cache }),
-  });
-  if (!res.ok) throw new Error(`ask failed: ${res.status} ${await res.text()}`);
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  let ttft: number | undefined;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    text += value;
-    if (ttft === undefined && text.includes("event: delta")) ttft = performance.now() - started;
-  }
-  const total = performance.now() - started;
+async function ask(url: string, query: string, cache = false): Promise<{ ttft: number; total: number; serverTtft: number; fallback: boolean; status: string }> {
+  const { res, text, ttft, total } = await timedAsk(url, { query, cache });
+  if (!res.ok) throw new Error(`ask failed: ${res.status} ${text}`);
   const doneEvent = text.split("\n\n").find((b) => b.startsWith("event: done"));
   if (ttft === undefined || !doneEvent) throw new Error(`incomplete stream:\n${text.slice(-500)}`);
   const done = JSON.parse(doneEvent.slice(doneEvent.indexOf("data: ") + 6)) as { fallback: boolean; timings: { ttft: number } };
@@ -53,7 +39,7 @@ async function measure(vars: Record<string, string>, delay: number) {
   const stack = await startLocalStack(vars);
   try {
     await ingestAll(stack.url, "dev-local-key", demoConversations());
-    for (const q of DEMO_QUESTIONS.slice(0, 4)) await timedAsk(stack.url, q); // isolate start, tokenizer load, prepared statements
+    for (const q of DEMO_QUESTIONS.slice(0, 4)) await ask(stack.url, q); // isolate start, tokenizer load, prepared statements
     const overhead: number[] = [];
     const serverOverhead: number[] = [];
     const totals: number[] = [];
@@ -61,7 +47,7 @@ async function measure(vars: Record<string, string>, delay: number) {
     let fallbacks = 0;
     for (let r = 0; r < ROUNDS; r++) {
       for (const q of DEMO_QUESTIONS) {
-        const t = await timedAsk(stack.url, q);
+        const t = await ask(stack.url, q);
         overhead.push(t.ttft - delay);
         serverOverhead.push(t.serverTtft - delay);
         totals.push(t.total);
@@ -72,10 +58,10 @@ async function measure(vars: Record<string, string>, delay: number) {
     // Cached: each question once to fill the cache, then the rounds again, all L1 hits.
     const cached: number[] = [];
     let hits = 0;
-    for (const q of DEMO_QUESTIONS) await timedAsk(stack.url, q, true);
+    for (const q of DEMO_QUESTIONS) await ask(stack.url, q, true);
     for (let r = 0; r < ROUNDS; r++) {
       for (const q of DEMO_QUESTIONS) {
-        const t = await timedAsk(stack.url, q, true);
+        const t = await ask(stack.url, q, true);
         cached.push(t.total);
         if (t.status === "HIT-L1") hits++;
       }

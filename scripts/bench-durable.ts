@@ -12,6 +12,7 @@ import { startFakeOpenAI, type RecordedCall } from "./lib/fake-openai.ts";
 import { demoConversations, ingestAll } from "./lib/demo-data.ts";
 import { DEMO_QUESTIONS } from "./lib/demo-questions.ts";
 import { startLocalStack } from "./lib/local-stack.ts";
+import { timedAsk } from "./lib/timed-ask.ts";
 
 process.env.WRANGLER_SEND_METRICS = "false";
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 50);
@@ -52,24 +53,10 @@ interface AskResult {
   degraded: boolean;
 }
 
-async function timedAsk(url: string, query: string): Promise<AskResult> {
+async function ask(url: string, query: string): Promise<AskResult> {
   const started = performance.now();
   try {
-    const res = await fetch(`${url}/api/rag/ask`, {
-      method: "POST",
-      headers: { authorization: "Bearer dev-local-key", "content-type": "application/json" },
-      body: JSON.stringify({ query }),
-    });
-    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "";
-    let ttft: number | undefined;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      text += value;
-      if (ttft === undefined && text.includes("event: delta")) ttft = performance.now() - started;
-    }
-    const total = performance.now() - started;
+    const { res, text, ttft, total } = await timedAsk(url, { query });
     const ok = res.status === 200 && text.includes("event: done") && !text.includes('"fallback":true');
     const degraded = !text.includes('"failed_strategies":[]');
     return { ttft: ttft ?? total, total, ok, coalesced: res.headers.get("x-coalesced"), degraded };
@@ -99,19 +86,19 @@ async function measure(mode: "on" | "off", fakeUrl: string) {
   });
   try {
     await ingestAll(stack.url, "dev-local-key", demoConversations());
-    await timedAsk(stack.url, "What is this conversation about?"); // isolate start, tokenizer load
+    await ask(stack.url, "What is this conversation about?"); // isolate start, tokenizer load
     const before = await calls();
     const random = rng(42);
     const results: AskResult[] = [];
     const started = performance.now();
     for (let w = 0; w < WAVES; w++) {
-      results.push(...(await Promise.all(waveQuestions(w, random).map((q) => timedAsk(stack.url, q)))));
+      results.push(...(await Promise.all(waveQuestions(w, random).map((q) => ask(stack.url, q)))));
     }
     const seconds = (performance.now() - started) / 1000;
     const during = (await calls()).slice(before.length);
     // One client alone (nothing to batch or share): what the objects cost a request, TTFT − first-token delay.
     const solo: number[] = [];
-    for (const [i, q] of DEMO_QUESTIONS.entries()) solo.push((await timedAsk(stack.url, `On its own ${i}: ${q}`)).ttft - FIRST_TOKEN_MS);
+    for (const [i, q] of DEMO_QUESTIONS.entries()) solo.push((await ask(stack.url, `On its own ${i}: ${q}`)).ttft - FIRST_TOKEN_MS);
     const embeddings = during.filter((c) => c.path === "/v1/embeddings");
     const chats = during.filter((c) => c.path === "/v1/chat/completions");
     const ok = results.filter((r) => r.ok);

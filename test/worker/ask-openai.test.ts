@@ -6,6 +6,7 @@ import type { ChatBehaviour, RecordedCall } from "../../scripts/lib/fake-openai"
 import { api, directSql, newTenantKey, uid } from "./support/api";
 import { ingestWithInjection } from "./support/fixtures";
 import { callWith, parseSse, sseReader } from "./support/sse";
+import { waitFor } from "./support/wait";
 
 const sql = directSql();
 let tenant: { key: string; tenant: string };
@@ -31,15 +32,6 @@ async function ask(s: Awaited<ReturnType<typeof scenario>>, body: Record<string,
   const last = events.at(-1);
   return { res, text, events, answer: deltas.join(""), meta: events[0] && JSON.parse(events[0].data), last: last && { event: last.event, data: JSON.parse(last.data) } };
 }
-
-const waitFor = async (check: () => Promise<boolean>, ms = 5000) => {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
-};
 
 beforeAll(async () => {
   tenant = await newTenantKey("ask-oa");

@@ -11,6 +11,7 @@ import { fakeEmbedding } from "../../scripts/lib/fake-openai";
 import { directSql, newTenantKey, uid } from "./support/api";
 import { launchConversation } from "./support/fixtures";
 import { callWith, parseSse, sseReader } from "./support/sse";
+import { waitFor } from "./support/wait";
 
 const sql = directSql();
 
@@ -40,15 +41,6 @@ async function readAll(res: Response) {
 const withoutRequest = (meta: Record<string, unknown> | undefined) => ({ ...meta, request_id: undefined });
 const embeddingCalls = (calls: RecordedCall[]) => calls.filter((c) => c.path === "/v1/embeddings");
 const chatCalls = (calls: RecordedCall[]) => calls.filter((c) => c.path === "/v1/chat/completions");
-
-const waitFor = async (check: () => Promise<boolean>, ms = 5000) => {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return false;
-};
 
 /** Settles within `ms` or fails the test: proves nobody hangs. */
 const within = <T>(ms: number, work: Promise<T>) =>
