@@ -25,6 +25,12 @@ export default defineConfig({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
               hyperdrives: { HYPERDRIVE: inject("databaseUrl") },
+              ratelimits: {
+                // The suite sends thousands of requests with one key in a minute; the limit itself is
+                // tested through TIGHT_RATE_LIMITER, passed in place of the real one.
+                KEY_RATE_LIMITER: { namespace_id: "1001", simple: { limit: 1_000_000, period: 60 } },
+                TIGHT_RATE_LIMITER: { namespace_id: "1002", simple: { limit: 3, period: 60 } },
+              },
               bindings: {
                 // Small enough that the 413 test sends little; large enough for every fixture.
                 MAX_BODY_BYTES: "262144",

@@ -3,5 +3,6 @@ declare namespace Cloudflare {
   interface Env {
     FAKE_OPENAI_URL: string;
     UPSTASH_TEST_URL: string;
+    TIGHT_RATE_LIMITER: RateLimit;
   }
 }

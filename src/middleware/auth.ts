@@ -2,7 +2,8 @@ import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env.ts";
 import { hashApiKey } from "../auth/api-key.ts";
 import { keyCache } from "../auth/key-cache.ts";
-import { findKeyOwner } from "../db/api-keys.ts";
+import { findKeyOwner, type KeyOwner } from "../db/api-keys.ts";
+import { counters } from "../observability/counters.ts";
 import { ApiError } from "../errors.ts";
 
 const unauthorized = (detail: string) =>
@@ -21,9 +22,31 @@ export function apiKeyAuth(): MiddlewareHandler<AppEnv> {
       if (!owner) throw unauthorized("unknown or revoked API key");
       keyCache.set(keyHash, owner, c.var.config.authCacheTtlMs);
     }
+    await withinRateLimit(c.env, owner);
     c.set("auth", owner);
     await next();
   };
+}
+
+/** The KEY_RATE_LIMITER binding's window (wrangler.toml `period`): Retry-After points at its end. */
+const RATE_WINDOW_SECONDS = 60;
+
+/**
+ * Counts the request against its key's limit (Workers Rate Limiting, per location). Over it: 429
+ * with Retry-After at the end of the current window. A limiter that fails lets the request through
+ * (counted): an outage of the limiter must not take the API down.
+ */
+async function withinRateLimit(env: Env, owner: KeyOwner) {
+  let success = true;
+  try {
+    ({ success } = await env.KEY_RATE_LIMITER.limit({ key: `${owner.tenantId}:${owner.keyId}` }));
+  } catch {
+    counters.inc("rag_fallbacks_total", { kind: "rate_limiter" });
+  }
+  if (success) return;
+  counters.inc("rag_rate_limited_total");
+  const retryAfter = String(RATE_WINDOW_SECONDS - (Math.floor(Date.now() / 1000) % RATE_WINDOW_SECONDS));
+  throw new ApiError(429, "rate-limited", `too many requests for this API key; retry after ${retryAfter} s`, [], { "retry-after": retryAfter });
 }
 
 /** Lets only admin keys through (after apiKeyAuth). */

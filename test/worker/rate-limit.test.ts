@@ -1,0 +1,42 @@
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { counters } from "../../src/observability/counters";
+import { newTenantKey } from "./support/api";
+import { callWith } from "./support/sse";
+
+describe("per-key rate limit", () => {
+  // A limiter of 3 requests a minute in place of the configured one (600).
+  const tight = { KEY_RATE_LIMITER: env.TIGHT_RATE_LIMITER };
+
+  it("answers 429 with Retry-After once a key has used its requests, and counts it; other keys go on", async () => {
+    const a = await newTenantKey("rl-a");
+    const b = await newTenantKey("rl-b");
+    const limited = counters.get("rag_rate_limited_total");
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const { res } = await callWith({}, "GET", "/api/conversations", undefined, a.key, tight);
+      statuses.push(res.status);
+      if (res.status === 429) {
+        expect(res.headers.get("content-type")).toBe("application/problem+json");
+        const retryAfter = Number(res.headers.get("retry-after"));
+        expect(retryAfter).toBeGreaterThanOrEqual(1);
+        expect(retryAfter).toBeLessThanOrEqual(60);
+        expect(await res.json()).toMatchObject({ status: 429, type: "urn:convo-rag:problem:rate-limited" });
+      }
+    }
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    expect(counters.get("rag_rate_limited_total") - limited).toBe(1);
+    // Another tenant's key has its own count.
+    expect((await callWith({}, "GET", "/api/conversations", undefined, b.key, tight)).res.status).toBe(200);
+    // Unauthenticated requests are refused before they count against anyone.
+    expect((await callWith({}, "GET", "/api/conversations", undefined, "not-a-key", tight)).res.status).toBe(401);
+  });
+
+  it("lets requests through when the limiter itself fails, and counts that", async () => {
+    const broken = { KEY_RATE_LIMITER: { limit: () => Promise.reject(new Error("limiter down")) } };
+    const { key } = await newTenantKey("rl-broken");
+    const before = counters.get("rag_fallbacks_total", { kind: "rate_limiter" });
+    expect((await callWith({}, "GET", "/api/conversations", undefined, key, broken)).res.status).toBe(200);
+    expect(counters.get("rag_fallbacks_total", { kind: "rate_limiter" }) - before).toBe(1);
+  });
+});
