@@ -39,6 +39,8 @@ export interface Config {
     idleTimeoutMs: number;
     /** Budget for LLM helper calls (follow-up rewrite, history summary) before the heuristic is used. */
     helperTimeoutMs: number;
+    /** Failures in a row that open the provider's circuit breaker (0: never), and how long it stays open. */
+    breaker: { failures: number; cooldownMs: number };
   };
   ask: {
     topK: number;
@@ -137,6 +139,8 @@ const schema = z.object({
   CHAT_FIRST_TOKEN_TIMEOUT_MS: int(100, 600_000).default(10_000),
   CHAT_IDLE_TIMEOUT_MS: int(100, 600_000).default(30_000),
   CHAT_HELPER_TIMEOUT_MS: int(100, 600_000).default(4_000),
+  CHAT_BREAKER_FAILURES: int(0, 1000).default(5),
+  CHAT_BREAKER_COOLDOWN_MS: int(100, 3_600_000).default(30_000),
   ASK_TOP_K: int(1, 50).default(12),
   MAX_CONTEXT_TOKENS: int(64, 200_000).default(1024),
   HISTORY_MAX_TOKENS: int(0, 100_000).default(1024),
@@ -247,6 +251,7 @@ export function parseConfig(vars: Record<string, unknown>): Config {
       firstTokenTimeoutMs: v.CHAT_FIRST_TOKEN_TIMEOUT_MS,
       idleTimeoutMs: v.CHAT_IDLE_TIMEOUT_MS,
       helperTimeoutMs: v.CHAT_HELPER_TIMEOUT_MS,
+      breaker: { failures: v.CHAT_BREAKER_FAILURES, cooldownMs: v.CHAT_BREAKER_COOLDOWN_MS },
     },
     ask: {
       topK: v.ASK_TOP_K,

@@ -45,6 +45,8 @@ interface Scenario {
   /** Answer calls after the first `failAfter` ones with `failStatus`. */
   failAfter?: number;
   failStatus?: number;
+  /** Retry-After header (seconds) sent with those failures. */
+  failRetryAfter?: number;
   chat?: ChatBehaviour;
   /** Latency of an embeddings call. */
   embeddingDelayMs?: number;
@@ -149,6 +151,7 @@ export async function startFakeOpenAI(port = 0): Promise<{ url: string; close():
     const call: RecordedCall = { path, authorization: req.headers.authorization, body };
     s.calls.push(call);
     if (s.failAfter !== undefined && s.calls.length > s.failAfter) {
+      if (s.failRetryAfter !== undefined) res.setHeader("retry-after", String(s.failRetryAfter));
       return send(s.failStatus ?? 500, { error: { message: "injected failure", type: "server_error" } });
     }
     if (path === "/v1/chat/completions") return chat(s.chat ?? {}, call, res);

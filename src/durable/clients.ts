@@ -1,7 +1,7 @@
 import type { Config } from "../config.ts";
 import { sha256Hex } from "../hash.ts";
 import { counters } from "../observability/counters.ts";
-import { ChatError, type ChatModel } from "../providers/chat-model.ts";
+import { ChatError, type ChatModels } from "../providers/chat-model.ts";
 import { EmbeddingError, type Embedder } from "../providers/embedder.ts";
 import { race } from "../rag/timeouts.ts";
 import type { AskCoalescer } from "./ask-coalescer.ts";
@@ -103,12 +103,12 @@ export function chatBudget(env: Env, config: Pick<Config, "chat" | "openai" | "r
  * The chat models with the helper completions (follow-up rewrites, summaries) charged to the
  * budget: over budget, a helper fails fast and its caller uses the heuristic instead.
  */
-export function budgetedChat(chat: { primary: ChatModel; fallback: ChatModel }, budget: Budget): { primary: ChatModel; fallback: ChatModel } {
+export function budgetedChat(chat: ChatModels, budget: Budget): ChatModels {
   const { primary } = chat;
   if (!budget.active || !primary.complete) return chat;
   const complete = primary.complete.bind(primary);
   return {
-    fallback: chat.fallback,
+    ...chat,
     primary: {
       provider: primary.provider,
       stream: primary.stream.bind(primary),

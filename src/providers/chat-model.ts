@@ -49,12 +49,31 @@ export interface ChatModel {
   complete?(messages: ChatMessage[], options: { model: string; maxTokens: number; signal: AbortSignal }): Promise<string>;
 }
 
+/** Sends traffic to the fallback while a provider fails (implemented by CircuitBreaker). */
+export interface Breaker {
+  /** closed: call the provider; probe: call it as the one test after a pause; open: use the fallback. */
+  allow(): "closed" | "probe" | "open";
+  success(): void;
+  failure(retryAfterMs?: number): void;
+  readonly state: "closed" | "open" | "half-open";
+}
+
+/** The configured model, its fallback, and the breaker that sends traffic to the fallback while the provider fails. */
+export interface ChatModels {
+  primary: ChatModel;
+  fallback: ChatModel;
+  breaker?: Breaker;
+}
+
 /** A provider failure; `status` is the upstream HTTP status when there was one. */
 export class ChatError extends Error {
   override name = "ChatError";
   readonly status: number | undefined;
-  constructor(message: string, status?: number, options?: { cause?: unknown }) {
+  /** How long the provider asked us to wait (its Retry-After), when it did. */
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, status?: number, options?: { cause?: unknown; retryAfterMs?: number | undefined }) {
     super(message, options);
     this.status = status;
+    this.retryAfterMs = options?.retryAfterMs;
   }
 }

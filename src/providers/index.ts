@@ -1,6 +1,7 @@
 import type { Config } from "../config.ts";
 import type { Tokenizer } from "../tokens/tokenizer.ts";
-import type { ChatModel } from "./chat-model.ts";
+import type { ChatModels } from "./chat-model.ts";
+import { breakerFor } from "./circuit-breaker.ts";
 import type { Embedder } from "./embedder.ts";
 import { extractiveAnswerer } from "./extractive-answerer.ts";
 import { localEmbedder } from "./local-embedder.ts";
@@ -20,7 +21,8 @@ export function createEmbedder(config: Config): Embedder {
  * The configured chat model and the extractive answerer it falls back to (the same object when
  * extractive is the configured provider).
  */
-export function createChatModels(config: Config, tokenizer: () => Promise<Tokenizer>): { primary: ChatModel; fallback: ChatModel } {
+export function createChatModels(config: Pick<Config, "chat" | "openai">, tokenizer: () => Promise<Tokenizer>): ChatModels {
   const fallback = extractiveAnswerer({ tokenizer });
-  return { primary: config.chat.provider === "openai" ? openAIChat(config.openai) : fallback, fallback };
+  if (config.chat.provider !== "openai") return { primary: fallback, fallback };
+  return { primary: openAIChat(config.openai), fallback, breaker: breakerFor(config.openai.baseURL ?? "https://api.openai.com/v1", config.chat.breaker) };
 }

@@ -4,8 +4,17 @@ import { openAIClient, type OpenAIClientOptions } from "./openai-client.ts";
 
 export type OpenAIChatOptions = OpenAIClientOptions;
 
+/** Retry-After (seconds or an HTTP date) of a provider error, in ms. */
+function retryAfterMs(err: unknown): number | undefined {
+  const value = err instanceof OpenAI.APIError ? err.headers?.get("retry-after") : undefined;
+  if (!value) return undefined;
+  const seconds = Number(value);
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(value) - Date.now();
+  return Number.isFinite(ms) && ms > 0 ? Math.min(ms, 10 * 60_000) : undefined;
+}
+
 const failure = (what: string, err: unknown) =>
-  new ChatError(`${what}: ${err instanceof Error ? err.message : String(err)}`, err instanceof OpenAI.APIError ? err.status : undefined, { cause: err });
+  new ChatError(`${what}: ${err instanceof Error ? err.message : String(err)}`, err instanceof OpenAI.APIError ? err.status : undefined, { cause: err, retryAfterMs: retryAfterMs(err) });
 
 /**
  * Chat completions from any OpenAI-compatible server through the official SDK, streamed.

@@ -2,7 +2,7 @@ import { chunkEmbeddings } from "../db/chunks.ts";
 import type { Sql } from "../db/client.ts";
 import { appendTurn, loadSession, saveSummary } from "../db/sessions.ts";
 import { counters } from "../observability/counters.ts";
-import { ChatError, type AnswerSource, type ChatFinish, type ChatModel, type ChatRequest } from "../providers/chat-model.ts";
+import { ChatError, type AnswerSource, type ChatFinish, type ChatModel, type ChatModels, type ChatRequest } from "../providers/chat-model.ts";
 import type { Embedder } from "../providers/embedder.ts";
 import type { Tokenizer } from "../tokens/tokenizer.ts";
 import { citationFilter, citedNumbers } from "./citations.ts";
@@ -21,7 +21,7 @@ export interface AskDeps {
   tokenizer: () => Promise<Tokenizer>;
   /** The tokenizer retrieval budgets are counted in (cl100k). */
   retrievalTokenizer: () => Promise<Tokenizer>;
-  chat: { primary: ChatModel; fallback: ChatModel };
+  chat: ChatModels;
   now: Date;
 }
 
@@ -113,7 +113,8 @@ const ms = (from: number) => Math.round((performance.now() - from) * 100) / 100;
 export async function prepareAsk(deps: AskDeps, options: AskOptions): Promise<PreparedAsk> {
   const timings: Record<string, number> = {};
   const { primary } = deps.chat;
-  const helper = primary.complete?.bind(primary);
+  // No helper calls to a provider whose breaker is open: the heuristics answer at once.
+  const helper = deps.chat.breaker?.state === "open" ? undefined : primary.complete?.bind(primary);
   const helperCall = (messages: Parameters<NonNullable<ChatModel["complete"]>>[0], maxTokens: number) =>
     withDeadline(options.helperTimeoutMs, (signal) => helper!(messages, { model: options.model, maxTokens, signal }));
 
@@ -258,9 +259,11 @@ async function* generate(
 ): AsyncGenerator<string, { answer: string; finishReason: ChatFinish["finishReason"]; fallback: boolean; fallbackReason: string | undefined; usage: ChatFinish["usage"]; timings: Record<string, number> }> {
   const { request } = plan;
   const filter = citationFilter(request.sources.length);
-  let model = at.forceFallback ? chat.fallback : chat.primary;
-  let stream = model.stream(request, upstream.signal);
   let fallbackReason = at.forceFallback;
+  // While the provider's breaker is open, the fallback answers without a call to it.
+  if (!fallbackReason && chat.primary !== chat.fallback && chat.breaker?.allow() === "open") fallbackReason = "circuit_open";
+  let model = fallbackReason ? chat.fallback : chat.primary;
+  let stream = model.stream(request, upstream.signal);
   if (fallbackReason) fallbackSeen(fallbackReason, new Error("configured model skipped"));
   let first: IteratorResult<string, ChatFinish>;
   try {
@@ -268,12 +271,14 @@ async function* generate(
   } catch (err) {
     // A client that went away needs no fallback; the extractive answerer has none.
     if ((upstream.signal.aborted && !(err instanceof FirstTokenTimeout)) || model === chat.fallback) throw err;
+    chat.breaker?.failure(err instanceof ChatError ? err.retryAfterMs : undefined);
     fallbackReason = err instanceof FirstTokenTimeout ? "first_token_timeout" : err instanceof ChatError && err.status ? `provider_status_${err.status}` : "provider_error";
     fallbackSeen("chat", err, fallbackReason);
     model = chat.fallback;
     stream = model.stream(request, new AbortController().signal);
     first = await stream.next();
   }
+  if (model === chat.primary) chat.breaker?.success();
   const ttft = ms(at.startedAt);
   let answer = "";
   let result = first;
