@@ -94,6 +94,8 @@ export interface Config {
     share: number;
     /** Over budget: answer with the extractive fallback, or refuse with 429 + Retry-After. */
     policy: "fallback" | "reject";
+    /** Chat tokens a tenant may spend per UTC day with a remote provider (0: no limit). */
+    tenantDailyTokens: number;
   };
   retrieval: {
     rrfK: number;
@@ -181,6 +183,7 @@ const schema = z.object({
   CHAT_RATE_LIMIT_TPM: int(0, 1_000_000_000).default(200_000),
   CHAT_RATE_BUDGET_SHARE: z.coerce.number().gt(0).max(1).default(0.8),
   CHAT_RATE_POLICY: z.enum(["fallback", "reject"]).default("fallback"),
+  TENANT_DAILY_TOKENS: int(0, 1_000_000_000_000).default(2_000_000),
   RRF_K: int(1, 10_000).default(60),
   HNSW_EF_SEARCH: int(1, 1000).default(100),
   RETRIEVE_CANDIDATES: int(10, 1000).default(60),
@@ -289,6 +292,7 @@ export function parseConfig(vars: Record<string, unknown>): Config {
       tokensPerMinute: v.CHAT_RATE_LIMIT_TPM,
       share: v.CHAT_RATE_BUDGET_SHARE,
       policy: v.CHAT_RATE_POLICY,
+      tenantDailyTokens: v.TENANT_DAILY_TOKENS,
     },
     retrieval: {
       rrfK: v.RRF_K,

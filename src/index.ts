@@ -5,6 +5,7 @@ export { AskCoalescer } from "./durable/ask-coalescer.ts";
 export { EmbeddingBatcher } from "./durable/embedding-batcher.ts";
 export { MetricsAggregator } from "./durable/metrics-aggregator.ts";
 export { RateBudget } from "./durable/rate-budget.ts";
+export { TenantQuota } from "./durable/tenant-quota.ts";
 
 const app = createApp();
 

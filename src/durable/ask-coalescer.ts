@@ -10,7 +10,7 @@ import { encodeRecord, toProblem, type AskRecord, type Problem } from "../rag/as
 import { doneBody } from "../rag/ask-response.ts";
 import { runGeneration, type GenerationPlan } from "../rag/ask.ts";
 import { tokenizerForModel } from "../tokens/tokenizer.ts";
-import { chatBudget } from "./clients.ts";
+import { chatBudget, tenantQuota } from "./clients.ts";
 
 /** What the leading request hands over once it has prepared the answer. */
 export interface CoalescedGeneration {
@@ -21,8 +21,10 @@ export interface CoalescedGeneration {
   config: Pick<Config, "chat" | "openai" | "rateBudget">;
   /** Skip the configured model and answer with the fallback, for this reason (rate budget spent). */
   forceFallback: string | undefined;
-  /** Tokens the leader reserved in the rate budget; what the answer did not use is given back. */
+  /** Tokens the leader reserved in the rate budget and the tenant's quota; what the answer did not use is given back. */
   reservedTokens: number;
+  /** The tenant whose daily quota the reservation is in, and its day ("" when none). */
+  quota: { tenantId: string; day: string };
 }
 
 export type JoinResult = { role: "leader"; token: string } | { role: "follower"; stream: ReadableStream<Uint8Array> };
@@ -179,7 +181,11 @@ export class AskCoalescer extends DurableObject<Env> {
       const done = step.value;
       this.finish({ type: "done", done: doneBody(done), cacheable: !done.fallback, writer: false }, { kind: "done", until: Date.now() + graceMs });
       if (graceMs > 0) await this.ctx.storage.setAlarm(Date.now() + graceMs);
-      if (!done.fallback) await budget.refund(input.reservedTokens - done.usage.promptTokens - done.usage.completionTokens);
+      if (input.reservedTokens) {
+        const used = done.fallback ? 0 : done.usage.promptTokens + done.usage.completionTokens;
+        if (!done.fallback) await budget.refund(input.reservedTokens - used);
+        await tenantQuota(this.env, input.quota.tenantId, config).settle(input.quota.day, input.reservedTokens, used);
+      }
     } catch (err) {
       counters.inc("rag_errors_total", { kind: "stream" });
       console.warn(JSON.stringify({ level: "warn", event: "ask_stream_failed", coalesced: true, error: String(err).slice(0, 300) }));

@@ -6,6 +6,7 @@ import { EmbeddingError, type Embedder } from "../providers/embedder.ts";
 import { race } from "../rag/timeouts.ts";
 import type { AskCoalescer } from "./ask-coalescer.ts";
 import type { BatchResult } from "./embedding-batcher.ts";
+import { secondsToMidnight } from "./day.ts";
 
 // How requests reach the Durable Objects. Every object's name starts with the tenant it serves,
 // except the rate budget's: a provider's limits belong to the account, and that object holds
@@ -122,6 +123,45 @@ export function budgetedChat(chat: ChatModels, budget: Budget): ChatModels {
         }
         return complete(messages, options);
       },
+    },
+  };
+}
+
+export interface Quota {
+  readonly active: boolean;
+  /** Reserves `tokens` of today's budget; refused: how long until the budget starts afresh. */
+  reserve(tokens: number): Promise<{ granted: true; day: string } | { granted: false; retryAfterS: number }>;
+  /** Settles a reservation of `day` to what was used. */
+  settle(day: string, reserved: number, used: number): Promise<void>;
+}
+
+/**
+ * The tenant's daily chat-token budget (TenantQuota). Like the rate budget it fails open, counted:
+ * an unreachable quota object must not stop every answer.
+ */
+export function tenantQuota(env: Env, tenantId: string, config: Pick<Config, "chat" | "rateBudget">): Quota {
+  const limit = config.rateBudget.tenantDailyTokens;
+  const active = config.chat.provider === "openai" && limit > 0;
+  const stub = () => env.TENANT_QUOTA.getByName(`tenant:${tenantId}:quota`);
+  return {
+    active,
+    async reserve(tokens) {
+      if (!active) return { granted: true, day: "" };
+      try {
+        const r = await race(stub().reserve(limit, tokens), 2_000, timedOut("tenant quota", 2_000));
+        return r.granted ? { granted: true, day: r.day } : { granted: false, retryAfterS: secondsToMidnight() };
+      } catch (err) {
+        durableFallback("tenant_quota", err);
+        return { granted: true, day: "" };
+      }
+    },
+    async settle(day, reserved, used) {
+      if (!active || !day || reserved === used) return;
+      try {
+        await race(stub().settle(day, Math.round(used - reserved)), 2_000, timedOut("tenant quota", 2_000));
+      } catch (err) {
+        durableFallback("tenant_quota", err);
+      }
     },
   };
 }

@@ -1,0 +1,66 @@
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { RecordedCall } from "../../scripts/lib/fake-openai";
+import { newTenantKey, uid } from "./support/api";
+import { launchConversation } from "./support/fixtures";
+import { callWith } from "./support/sse";
+import { waitFor } from "./support/wait";
+
+async function setup(extra: Record<string, string>) {
+  const base = `${env.FAKE_OPENAI_URL}/${crypto.randomUUID()}`;
+  await fetch(`${base}/_control`, { method: "POST", body: JSON.stringify({ chat: { text: "June 2 [1]." } }) });
+  const tenant = await newTenantKey("quota");
+  const conv = uid("quota");
+  expect((await callWith({}, "POST", "/api/conversations", launchConversation(conv), tenant.key)).res.status).toBe(201);
+  const vars = { CHAT_PROVIDER: "openai", OPENAI_BASE_URL: `${base}/v1`, OPENAI_API_KEY: "sk-test", CHAT_MODEL: "fake-chat", CHAT_RATE_LIMIT_RPM: "0", CHAT_RATE_LIMIT_TPM: "0", ...extra };
+  const ask = async (query: string, maxTokens: number) => {
+    const { res, settled } = await callWith(vars, "POST", "/api/rag/ask", { query, conversation_id: conv, stream: false, max_tokens: maxTokens }, tenant.key);
+    const body = (await res.json()) as Record<string, unknown>;
+    await settled();
+    return { res, body };
+  };
+  const used = async () => (await env.TENANT_QUOTA.getByName(`tenant:${tenant.tenant}:quota`).usage()).tokens;
+  const chatCalls = async () => ((await (await fetch(`${base}/_calls`)).json()) as RecordedCall[]).filter((c) => c.body.stream).length;
+  return { ask, used, chatCalls };
+}
+
+describe("a tenant's daily token budget", () => {
+  it("reserves prompt + max_tokens, keeps only what was used, and refuses with 429 until midnight UTC once spent", async () => {
+    const t = await setup({ TENANT_DAILY_TOKENS: "2400", CACHE_ENABLED: "false" });
+    const first = await t.ask("When is the launch?", 2000);
+    expect(first.res.status).toBe(200);
+    const usage = first.body.usage as { prompt_tokens: number; completion_tokens: number };
+    // The reservation (prompt + 2,000) was settled to the usage the provider reported.
+    expect(await t.used()).toBe(usage.prompt_tokens + usage.completion_tokens);
+    const over = await t.ask("Who takes the Saturday support shift?", 2000);
+    expect(over.res.status).toBe(429);
+    expect(over.res.headers.get("content-type")).toBe("application/problem+json");
+    const retryAfter = Number(over.res.headers.get("retry-after"));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(86_400);
+    expect(over.body).toMatchObject({ status: 429, type: "urn:convo-rag:problem:token-budget-exceeded" });
+    expect(await t.chatCalls()).toBe(1);
+    // A smaller answer still fits in what is left.
+    expect((await t.ask("Who takes the Saturday support shift?", 100)).res.status).toBe(200);
+    expect(await t.chatCalls()).toBe(2);
+  });
+
+  it("settles a shared (coalesced) answer's reservation too", async () => {
+    const t = await setup({ TENANT_DAILY_TOKENS: "100000" });
+    const { res, body } = await t.ask(`When is the launch date ${uid("q")}?`, 1500);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-coalesced")).toBe("leader");
+    const usage = body.usage as { prompt_tokens: number; completion_tokens: number };
+    expect(await waitFor(async () => (await t.used()) === usage.prompt_tokens + usage.completion_tokens)).toBe(true);
+  });
+
+  it("does not apply to the offline answerer, which costs nothing", async () => {
+    const tenant = await newTenantKey("quota-x");
+    const conv = uid("quota-x");
+    await callWith({}, "POST", "/api/conversations", launchConversation(conv), tenant.key);
+    for (let i = 0; i < 3; i++) {
+      const { res } = await callWith({ TENANT_DAILY_TOKENS: "1" }, "POST", "/api/rag/ask", { query: `When is the launch ${i}?`, conversation_id: conv, stream: false }, tenant.key);
+      expect(res.status).toBe(200);
+    }
+  });
+});
