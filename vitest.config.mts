@@ -40,6 +40,8 @@ export default defineConfig({
                 LOG_REQUESTS: "false",
                 FAKE_OPENAI_URL: inject("fakeOpenAIUrl"),
                 UPSTASH_TEST_URL: inject("upstashUrl"),
+                CUT_PROXY_DATABASE_URL: inject("cutProxyDatabaseUrl"),
+                CUT_PROXY_CONTROL_URL: inject("cutProxyControlUrl"),
               },
             },
           })),

@@ -4,5 +4,7 @@ declare namespace Cloudflare {
     FAKE_OPENAI_URL: string;
     UPSTASH_TEST_URL: string;
     TIGHT_RATE_LIMITER: RateLimit;
+    CUT_PROXY_DATABASE_URL: string;
+    CUT_PROXY_CONTROL_URL: string;
   }
 }

@@ -9,6 +9,7 @@ import { migrate } from "../scripts/lib/migrations.ts";
 import { loadBulkChunks } from "./helpers/bulk-chunks.ts";
 import { startFakeOpenAI } from "../scripts/lib/fake-openai.ts";
 import { startUpstashBridge } from "../scripts/lib/upstash-bridge.ts";
+import { startCutProxy } from "./helpers/cut-proxy.ts";
 
 export default async function setup({ provide }: TestProject) {
   // Clients made by tests that call the app directly live until their test file ends: room for them.
@@ -19,6 +20,7 @@ export default async function setup({ provide }: TestProject) {
   await loadBulkChunks(sql);
   await sql.end();
   const openai = await startFakeOpenAI();
+  const cutProxy = await startCutProxy(pg.url);
   // Without redis-server the Upstash tests say so and skip, except in CI (.ci/run sets CI), where they must run.
   let upstash: Awaited<ReturnType<typeof startUpstashBridge>> | undefined;
   try {
@@ -30,7 +32,10 @@ export default async function setup({ provide }: TestProject) {
   provide("databaseUrl", pg.url);
   provide("fakeOpenAIUrl", openai.url);
   provide("upstashUrl", upstash?.url ?? "");
+  provide("cutProxyDatabaseUrl", cutProxy.databaseUrl);
+  provide("cutProxyControlUrl", cutProxy.controlUrl);
   return async () => {
+    await cutProxy.stop();
     await upstash?.stop();
     await openai.close();
     await pg.stop();
@@ -42,5 +47,7 @@ declare module "vitest" {
     databaseUrl: string;
     fakeOpenAIUrl: string;
     upstashUrl: string;
+    cutProxyDatabaseUrl: string;
+    cutProxyControlUrl: string;
   }
 }
