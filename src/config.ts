@@ -23,6 +23,8 @@ export interface Config {
   logRequests: boolean;
   /** Browser origins allowed to call the API (CORS_ORIGINS); none by default. */
   corsOrigins: string[];
+  /** Whether each API key's requests are counted against KEY_RATE_LIMITER (off only for benchmarks on a private stack). */
+  keyRateLimit: boolean;
   chat: {
     provider: "extractive" | "openai";
     /** Model used when a request names none. */
@@ -167,6 +169,7 @@ const schema = z.object({
   CONTEXT_TRUNCATE_MIN_TOKENS: int(0, 100_000).default(100),
   AUTH_CACHE_TTL_SECONDS: int(0, 3600).default(30),
   LOG_REQUESTS: z.enum(["true", "false"]).default("true"),
+  KEY_RATE_LIMIT: z.enum(["on", "off"]).default("on"),
   CORS_ORIGINS: z
     .string()
     .optional()
@@ -244,6 +247,7 @@ export function parseConfig(vars: Record<string, unknown>): Config {
     authCacheTtlMs: v.AUTH_CACHE_TTL_SECONDS * 1000,
     logRequests: v.LOG_REQUESTS === "true",
     corsOrigins: v.CORS_ORIGINS,
+    keyRateLimit: v.KEY_RATE_LIMIT === "on",
     chat: {
       provider: v.CHAT_PROVIDER,
       model: chatModel,

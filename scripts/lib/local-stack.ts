@@ -13,6 +13,8 @@ import { startWranglerDev, waitForHealthy } from "./wrangler-dev.ts";
 export interface LocalStack {
   url: string;
   databaseUrl: string;
+  /** Process group of `wrangler dev` and the workerd it runs (for memory sampling). */
+  processGroup: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -26,7 +28,9 @@ export async function startLocalStack(vars: Record<string, string> = {}): Promis
   } finally {
     await sql.end();
   }
-  const wrangler = startWranglerDev({ port: await freePort(), databaseUrl: pg.url, persistTo: join(dataDir, "wrangler"), vars, quiet: true });
+  // A private stack measures the API: one key sends everything, so the per-key limit is off, and
+  // per-request log lines would only slow the terminal.
+  const wrangler = startWranglerDev({ port: await freePort(), databaseUrl: pg.url, persistTo: join(dataDir, "wrangler"), vars: { KEY_RATE_LIMIT: "off", LOG_REQUESTS: "false", ...vars }, quiet: true });
   const stop = async () => {
     await wrangler.stop();
     await pg.stop();
@@ -38,5 +42,5 @@ export async function startLocalStack(vars: Record<string, string> = {}): Promis
     await stop();
     throw err;
   }
-  return { url: wrangler.url, databaseUrl: pg.url, stop };
+  return { url: wrangler.url, databaseUrl: pg.url, processGroup: wrangler.child.pid, stop };
 }

@@ -162,6 +162,10 @@ export class AskCoalescer extends DurableObject<Env> {
     const { plan, config } = input;
     const startedAt = performance.now() - plan.preparedAfterMs;
     const budget = chatBudget(this.env, config);
+    // What the reservation is settled to: the usage reported, or for an answer cut short the
+    // prompt and the text sent so far (about 4 characters a token).
+    let streamed = 0;
+    let used: number | undefined;
     this.publish({ type: "meta", meta: input.meta, timings: plan.timings });
     try {
       const tokenizer = await tokenizerForModel(plan.request.model);
@@ -170,6 +174,7 @@ export class AskCoalescer extends DurableObject<Env> {
       let step = await generation.next();
       while (!step.done) {
         if (upstream.signal.aborted) break;
+        streamed += step.value.length;
         this.publish({ type: "delta", text: step.value });
         step = await generation.next();
       }
@@ -179,17 +184,19 @@ export class AskCoalescer extends DurableObject<Env> {
         return;
       }
       const done = step.value;
+      used = done.fallback ? 0 : done.usage.promptTokens + done.usage.completionTokens;
       this.finish({ type: "done", done: doneBody(done), cacheable: !done.fallback, writer: false }, { kind: "done", until: Date.now() + graceMs });
       if (graceMs > 0) await this.ctx.storage.setAlarm(Date.now() + graceMs);
-      if (input.reservedTokens) {
-        const used = done.fallback ? 0 : done.usage.promptTokens + done.usage.completionTokens;
-        if (!done.fallback) await budget.refund(input.reservedTokens - used);
-        await tenantQuota(this.env, input.quota.tenantId, config).settle(input.quota.day, input.reservedTokens, used);
-      }
     } catch (err) {
       counters.inc("rag_errors_total", { kind: "stream" });
       console.warn(JSON.stringify({ level: "warn", event: "ask_stream_failed", coalesced: true, error: String(err).slice(0, 300) }));
       this.finish({ type: "error", problem: toProblem(toApiError(err)) }, { kind: "idle" });
+    } finally {
+      if (input.reservedTokens) {
+        const spent = used ?? plan.usage.promptTokens + Math.ceil(streamed / 4);
+        await budget.refund(input.reservedTokens - spent);
+        await tenantQuota(this.env, input.quota.tenantId, config).settle(input.quota.day, input.reservedTokens, spent);
+      }
     }
   }
 }

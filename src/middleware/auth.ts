@@ -22,7 +22,7 @@ export function apiKeyAuth(): MiddlewareHandler<AppEnv> {
       if (!owner) throw unauthorized("unknown or revoked API key");
       keyCache.set(keyHash, owner, c.var.config.authCacheTtlMs);
     }
-    await withinRateLimit(c.env, owner);
+    if (c.var.config.keyRateLimit) await withinRateLimit(c.env, owner);
     c.set("auth", owner);
     await next();
   };

@@ -258,18 +258,26 @@ function localRecords(c: Context<AppEnv>, ready: Ready, budget: Budget): RecordS
   async function* records(): AsyncGenerator<AskRecord, void> {
     yield { type: "meta", meta: ready.meta, timings: ready.prepared.timings };
     const generation = ready.prepared.answer(aborted.signal, ready.forceFallback);
+    // What the reservation is settled to: the usage reported, or for an answer cut short the
+    // prompt and the text sent so far (about 4 characters a token).
+    let streamed = 0;
+    let settled = false;
+    const settle = (spent: number) => {
+      if (settled || !ready.reservedTokens) return;
+      settled = true;
+      c.executionCtx.waitUntil(budget.refund(ready.reservedTokens - spent));
+      c.executionCtx.waitUntil(tenantQuota(c.env, c.var.auth.tenantId, c.var.config).settle(ready.quotaDay, ready.reservedTokens, spent));
+    };
     try {
       let step = await generation.next();
       while (!step.done) {
+        streamed += step.value.length;
         yield { type: "delta", text: step.value };
         step = await generation.next();
       }
       const done = step.value;
-      if (ready.reservedTokens) {
-        const used = done.fallback ? 0 : done.usage.promptTokens + done.usage.completionTokens;
-        if (!done.fallback) c.executionCtx.waitUntil(budget.refund(ready.reservedTokens - used));
-        c.executionCtx.waitUntil(tenantQuota(c.env, c.var.auth.tenantId, c.var.config).settle(ready.quotaDay, ready.reservedTokens, used));
-      }
+      // Settled before the last record: the reader may stop reading once it has it.
+      settle(done.fallback ? 0 : done.usage.promptTokens + done.usage.completionTokens);
       yield { type: "done", done: doneBody(done), cacheable: !done.fallback, writer: true };
     } catch (err) {
       if (aborted.signal.aborted) return;
@@ -278,6 +286,7 @@ function localRecords(c: Context<AppEnv>, ready: Ready, budget: Budget): RecordS
       yield { type: "error", problem: toProblem(toApiError(err)) };
     } finally {
       if (aborted.signal.aborted) await generation.return(undefined as never).catch(() => {});
+      settle(ready.prepared.plan.usage.promptTokens + Math.ceil(streamed / 4));
     }
   }
   return generatorRecords(records(), () => aborted.abort(new Error("client disconnected")));

@@ -3,12 +3,12 @@ import { describe, expect, it } from "vitest";
 import type { RecordedCall } from "../../scripts/lib/fake-openai";
 import { newTenantKey, uid } from "./support/api";
 import { launchConversation } from "./support/fixtures";
-import { callWith } from "./support/sse";
+import { callWith, sseReader } from "./support/sse";
 import { waitFor } from "./support/wait";
 
-async function setup(extra: Record<string, string>) {
+async function setup(extra: Record<string, string>, chat: Record<string, unknown> = { text: "June 2 [1]." }) {
   const base = `${env.FAKE_OPENAI_URL}/${crypto.randomUUID()}`;
-  await fetch(`${base}/_control`, { method: "POST", body: JSON.stringify({ chat: { text: "June 2 [1]." } }) });
+  await fetch(`${base}/_control`, { method: "POST", body: JSON.stringify({ chat }) });
   const tenant = await newTenantKey("quota");
   const conv = uid("quota");
   expect((await callWith({}, "POST", "/api/conversations", launchConversation(conv), tenant.key)).res.status).toBe(201);
@@ -21,7 +21,8 @@ async function setup(extra: Record<string, string>) {
   };
   const used = async () => (await env.TENANT_QUOTA.getByName(`tenant:${tenant.tenant}:quota`).usage()).tokens;
   const chatCalls = async () => ((await (await fetch(`${base}/_calls`)).json()) as RecordedCall[]).filter((c) => c.body.stream).length;
-  return { ask, used, chatCalls };
+  const stream = (query: string, maxTokens: number) => callWith(vars, "POST", "/api/rag/ask", { query, conversation_id: conv, max_tokens: maxTokens }, tenant.key);
+  return { ask, used, chatCalls, stream };
 }
 
 describe("a tenant's daily token budget", () => {
@@ -52,6 +53,21 @@ describe("a tenant's daily token budget", () => {
     expect(res.headers.get("x-coalesced")).toBe("leader");
     const usage = body.usage as { prompt_tokens: number; completion_tokens: number };
     expect(await waitFor(async () => (await t.used()) === usage.prompt_tokens + usage.completion_tokens)).toBe(true);
+  });
+
+  it("settles an answer the client abandoned to its prompt and the text sent so far", async () => {
+    const words = Array.from({ length: 200 }, (_, i) => `w${i}`).join(" ");
+    const t = await setup({ TENANT_DAILY_TOKENS: "100000", CACHE_ENABLED: "false" }, { text: words, tokenDelayMs: 40, wordsPerPiece: 1 });
+    const { res, settled } = await t.stream("When is the launch?", 2000);
+    const reader = sseReader(res);
+    expect((await reader.next())!.event).toBe("meta");
+    const meta = await reader.next();
+    expect(meta!.event).toBe("delta");
+    await reader.next();
+    await reader.cancel();
+    await settled();
+    // Reserved: the prompt and 2,000; kept: the prompt and two short pieces.
+    expect(await waitFor(async () => { const u = await t.used(); return u > 0 && u < 1000; })).toBe(true);
   });
 
   it("does not apply to the offline answerer, which costs nothing", async () => {

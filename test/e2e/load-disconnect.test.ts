@@ -1,0 +1,35 @@
+// The disconnect load script as a user runs it, for a few seconds: clients that stay finish
+// without errors, and every client that hangs up mid-stream stops its upstream generation.
+import { execFile } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+
+describe("npm run load:disconnect (smoke)", () => {
+  const out = mkdtempSync(join(tmpdir(), "convo-rag-disconnect-"));
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  it("hangs up a quarter of the streams: the rest complete, the abandoned generations are aborted upstream", { timeout: 180_000 }, async () => {
+    await run(process.execPath, ["scripts/load-disconnect.ts", "--clients", "8", "--duration", "3", "--out", out], {
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+      timeout: 170_000,
+    });
+    const [file] = readdirSync(out);
+    const report = JSON.parse(readFileSync(join(out, file!), "utf8")) as {
+      completed: number;
+      left_mid_stream: number;
+      failed: number;
+      upstream: { aborted: number; finished: number };
+      workerd_rss_mb: { start: number; end: number };
+    };
+    expect(report.completed).toBeGreaterThan(0);
+    expect(report.left_mid_stream).toBeGreaterThan(0);
+    expect(report.failed).toBe(0);
+    expect(report.upstream.aborted).toBeGreaterThanOrEqual(report.left_mid_stream);
+    expect(report.workerd_rss_mb.start).toBeGreaterThan(0);
+  });
+});
