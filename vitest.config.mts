@@ -36,6 +36,8 @@ export default defineConfig({
                 MAX_BODY_BYTES: "262144",
                 // Generous cache-tier deadlines: a loaded CI machine must not turn hits into misses.
                 CACHE_TIER_TIMEOUT_MS: "2000",
+                // Failure tests count provider calls; the retries are tested on their own.
+                EMBEDDING_MAX_RETRIES: "0",
                 // One log line per request would bury the test output; a test turns it on.
                 LOG_REQUESTS: "false",
                 FAKE_OPENAI_URL: inject("fakeOpenAIUrl"),

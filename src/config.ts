@@ -8,6 +8,8 @@ export interface Config {
     model: string;
     dimensions: number;
     batchSize: number;
+    /** Retries of a failed embedding call, with the SDK's jittered backoff. */
+    maxRetries: number;
   };
   openai: { apiKey: string | undefined; baseURL: string | undefined; timeoutMs: number };
   chunkMaxTokens: number;
@@ -122,6 +124,7 @@ const schema = z.object({
   EMBEDDING_MODEL: z.string().min(1).optional(),
   EMBEDDING_DIMENSIONS: int(1, 16000).default(384),
   EMBEDDING_BATCH_SIZE: int(1, 2048).default(64),
+  EMBEDDING_MAX_RETRIES: int(0, 5).default(2),
   OPENAI_API_KEY: z.string().min(1).optional(),
   OPENAI_BASE_URL: z.url().optional(),
   OPENAI_TIMEOUT_MS: int(100, 600_000).default(20_000),
@@ -236,6 +239,7 @@ export function parseConfig(vars: Record<string, unknown>): Config {
       model: v.EMBEDDING_MODEL ?? (v.EMBEDDING_PROVIDER === "local" ? "local-hash-v1" : "text-embedding-3-small"),
       dimensions: v.EMBEDDING_DIMENSIONS,
       batchSize: v.EMBEDDING_BATCH_SIZE,
+      maxRetries: v.EMBEDDING_MAX_RETRIES,
     },
     openai: { apiKey: v.OPENAI_API_KEY, baseURL: v.OPENAI_BASE_URL, timeoutMs: v.OPENAI_TIMEOUT_MS },
     chunkMaxTokens: v.CHUNK_MAX_TOKENS,

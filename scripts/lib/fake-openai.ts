@@ -47,6 +47,8 @@ interface Scenario {
   failStatus?: number;
   /** Retry-After header (seconds) sent with those failures. */
   failRetryAfter?: number;
+  /** Fail only the next this many calls (then answer normally). */
+  failTimes?: number;
   chat?: ChatBehaviour;
   /** Latency of an embeddings call. */
   embeddingDelayMs?: number;
@@ -150,6 +152,11 @@ export async function startFakeOpenAI(port = 0): Promise<{ url: string; close():
     const body = JSON.parse(text) as RecordedCall["body"];
     const call: RecordedCall = { path, authorization: req.headers.authorization, body };
     s.calls.push(call);
+    if (s.failTimes) {
+      s.failTimes--;
+      if (s.failRetryAfter !== undefined) res.setHeader("retry-after", String(s.failRetryAfter));
+      return send(s.failStatus ?? 500, { error: { message: "injected failure", type: "server_error" } });
+    }
     if (s.failAfter !== undefined && s.calls.length > s.failAfter) {
       if (s.failRetryAfter !== undefined) res.setHeader("retry-after", String(s.failRetryAfter));
       return send(s.failStatus ?? 500, { error: { message: "injected failure", type: "server_error" } });

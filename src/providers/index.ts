@@ -10,9 +10,9 @@ import { openAIEmbedder } from "./openai-embedder.ts";
 
 /** The one place where the configured embedding provider is chosen. */
 export function createEmbedder(config: Config): Embedder {
-  const { provider, model, dimensions, batchSize } = config.embedding;
+  const { provider, model, dimensions, batchSize, maxRetries } = config.embedding;
   if (provider === "openai") {
-    return openAIEmbedder({ ...config.openai, model, dimensions, batchSize });
+    return openAIEmbedder({ ...config.openai, model, dimensions, batchSize, maxRetries });
   }
   return localEmbedder({ model, dimensions, batchSize });
 }

@@ -8,8 +8,10 @@ export interface OpenAIClientOptions {
 
 /**
  * The SDK client both OpenAI-compatible providers use. A local server needs no key. Retries
- * belong to one layer only: ingestion is retried by its caller, answers fall back instead.
+ * happen at one layer only, this one, and only for idempotent calls: embeddings are retried by
+ * the SDK (capped, exponential backoff with jitter, honouring Retry-After); chat answers are not
+ * (they fall back instead, and the circuit breaker watches them).
  */
-export function openAIClient(options: OpenAIClientOptions): OpenAI {
-  return new OpenAI({ apiKey: options.apiKey ?? "not-needed", baseURL: options.baseURL, timeout: options.timeoutMs, maxRetries: 0 });
+export function openAIClient(options: OpenAIClientOptions, maxRetries = 0): OpenAI {
+  return new OpenAI({ apiKey: options.apiKey ?? "not-needed", baseURL: options.baseURL, timeout: options.timeoutMs, maxRetries });
 }

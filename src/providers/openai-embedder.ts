@@ -7,6 +7,8 @@ export interface OpenAIEmbedderOptions extends OpenAIClientOptions {
   model: string;
   dimensions: number;
   batchSize: number;
+  /** Retries of a failed call (the SDK's backoff); embedding the same texts again is harmless. */
+  maxRetries: number;
 }
 
 /**
@@ -14,7 +16,7 @@ export interface OpenAIEmbedderOptions extends OpenAIClientOptions {
  * configured `dimensions` (text-embedding-3-* shorten natively) and checks what comes back.
  */
 export function openAIEmbedder(options: OpenAIEmbedderOptions): Embedder {
-  const client = openAIClient(options);
+  const client = openAIClient(options, options.maxRetries);
   return {
     model: options.model,
     dimensions: options.dimensions,

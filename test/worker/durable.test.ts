@@ -111,7 +111,8 @@ describe("embedding batcher", () => {
   it("reports a provider failure to every caller of the batch without a second call", async () => {
     const t = await scenario();
     await fetch(t.vars.OPENAI_BASE_URL.replace(/\/v1$/, "/_control"), { method: "POST", body: JSON.stringify({ failAfter: 0, failStatus: 503 }) });
-    const config = parseConfig({ ...embeddingVars, ...t.vars });
+    // No SDK retries: this is about the batcher not calling again on its own.
+    const config = parseConfig({ ...embeddingVars, ...t.vars, EMBEDDING_MAX_RETRIES: "0" });
     const stub = env.EMBEDDING_BATCHER.getByName(`tenant:${uid("fail")}:embed:x:0`);
     const settings = { config: { embedding: config.embedding, openai: config.openai, durable: config.durable } };
     const results = await Promise.all([stub.embed(["one"], settings), stub.embed(["two"], settings)]);

@@ -25,7 +25,7 @@ function scenario() {
 }
 
 const embedderFor = (baseURL: string, extra: Record<string, string> = {}) =>
-  createEmbedder(parseConfig({ EMBEDDING_PROVIDER: "openai", OPENAI_API_KEY: "sk-test", OPENAI_BASE_URL: baseURL, EMBEDDING_BATCH_SIZE: "3", ...extra }));
+  createEmbedder(parseConfig({ EMBEDDING_PROVIDER: "openai", OPENAI_API_KEY: "sk-test", OPENAI_BASE_URL: baseURL, EMBEDDING_BATCH_SIZE: "3", EMBEDDING_MAX_RETRIES: "0", ...extra }));
 
 describe("openai embedder (real SDK against a local OpenAI-compatible server)", () => {
   it("sends model, dimensions and key, and decodes one vector per input in order", async () => {
@@ -42,6 +42,18 @@ describe("openai embedder (real SDK against a local OpenAI-compatible server)", 
     const [call] = await s.calls();
     expect(call!.authorization).toBe("Bearer sk-test");
     expect(call!.body).toMatchObject({ model: "text-embedding-3-small", input: ["alpha", "beta", "alpha"], dimensions: 384 });
+  });
+
+  it("retries a failed call (idempotent) with backoff, honouring Retry-After, and gives up after the configured retries", async () => {
+    const s = scenario();
+    await fetch(s.baseURL.replace(/\/v1$/, "/_control"), { method: "POST", body: JSON.stringify({ failTimes: 1, failStatus: 503, failRetryAfter: 0 }) });
+    const vectors = await embedderFor(s.baseURL, { EMBEDDING_MAX_RETRIES: "2" }).embed(["once more"]);
+    expect(vectors).toHaveLength(1);
+    expect(await s.calls()).toHaveLength(2);
+    const t = scenario();
+    await t.failAfter(0, 503);
+    await expect(embedderFor(t.baseURL, { EMBEDDING_MAX_RETRIES: "1" }).embed(["never"])).rejects.toThrow(EmbeddingError);
+    expect(await t.calls()).toHaveLength(2);
   });
 
   it("turns a provider error into an EmbeddingError", async () => {
