@@ -37,8 +37,9 @@ interface CachedAnswer {
 /**
  * POST /api/rag/ask. Cache first (L1, then L2: a hit replays the stored answer, as SSE with the
  * same events or as JSON, and touches neither Postgres, the embedder nor the model); otherwise the
- * pipeline prepares (problem+json on failure), then streams meta, delta…, done. A complete,
- * non-fallback answer is cached after the response.
+ * pipeline prepares (problem+json on failure), then streams meta, delta…, done. Identical
+ * cacheable asks in flight share one answer through the AskCoalescer (`openAnswer`). A complete,
+ * non-fallback answer is cached after the response, by one request.
  */
 export async function askHandler(c: Context<AppEnv>) {
   const startedAt = performance.now();
