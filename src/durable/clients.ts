@@ -38,7 +38,8 @@ export function batcherName(tenantId: string, config: Pick<Config, "embedding" |
 export function batchedEmbedder(env: Env, tenantId: string, config: Config, direct: Embedder): Embedder {
   const { embedding, openai, durable } = config;
   const name = batcherName(tenantId, config);
-  const timeoutMs = durable.batchWindowMs + openai.timeoutMs + 5_000;
+  // The object's answer may include the SDK's retries of a failing call: wait for all of them.
+  const timeoutMs = durable.batchWindowMs + (embedding.maxRetries + 1) * openai.timeoutMs + 10_000;
   const settings = { config: { embedding, openai, durable } };
   return {
     model: direct.model,

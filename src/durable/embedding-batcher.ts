@@ -23,7 +23,7 @@ interface Waiting {
 
 /** OpenAI accepts at most 2,048 inputs per embeddings call. */
 const MAX_INPUTS_PER_CALL = 2048;
-/** Requests queued beyond this are refused at once: the caller embeds directly instead of queueing behind a stuck provider. */
+/** With this many batches already at the provider, new requests are refused at once: their callers embed directly instead of queueing behind a stuck provider. */
 const MAX_WAITING_BATCHES = 16;
 
 /**
