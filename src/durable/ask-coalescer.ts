@@ -8,9 +8,9 @@ import { ChatError } from "../providers/chat-model.ts";
 import { createChatModels } from "../providers/index.ts";
 import { encodeRecord, toProblem, type AskRecord, type Problem } from "../rag/ask-records.ts";
 import { doneBody } from "../rag/ask-response.ts";
-import { runGeneration, type GenerationPlan } from "../rag/ask.ts";
+import { runGeneration, type GenerationDone, type GenerationPlan } from "../rag/ask.ts";
 import { tokenizerForModel } from "../tokens/tokenizer.ts";
-import { chatBudget, tenantQuota } from "./clients.ts";
+import { chatBudget, settleReservation, tenantQuota, tokensSpent } from "./clients.ts";
 
 /** What the leading request hands over once it has prepared the answer. */
 export interface CoalescedGeneration {
@@ -162,10 +162,8 @@ export class AskCoalescer extends DurableObject<Env> {
     const { plan, config } = input;
     const startedAt = performance.now() - plan.preparedAfterMs;
     const budget = chatBudget(this.env, config);
-    // What the reservation is settled to: the usage reported, or for an answer cut short the
-    // prompt and the text sent so far (about 4 characters a token).
     let streamed = 0;
-    let used: number | undefined;
+    let done: GenerationDone | undefined;
     this.publish({ type: "meta", meta: input.meta, timings: plan.timings });
     try {
       const tokenizer = await tokenizerForModel(plan.request.model);
@@ -183,8 +181,7 @@ export class AskCoalescer extends DurableObject<Env> {
         this.finish({ type: "error", problem: toProblem(new ApiError(503, "answer-unavailable", "the answer was stopped", [], { "retry-after": "1" })) }, { kind: "idle" });
         return;
       }
-      const done = step.value;
-      used = done.fallback ? 0 : done.usage.promptTokens + done.usage.completionTokens;
+      done = step.value;
       this.finish({ type: "done", done: doneBody(done), cacheable: !done.fallback, writer: false }, { kind: "done", until: Date.now() + graceMs });
       if (graceMs > 0) await this.ctx.storage.setAlarm(Date.now() + graceMs);
     } catch (err) {
@@ -192,11 +189,8 @@ export class AskCoalescer extends DurableObject<Env> {
       console.warn(JSON.stringify({ level: "warn", event: "ask_stream_failed", coalesced: true, error: String(err).slice(0, 300) }));
       this.finish({ type: "error", problem: toProblem(toApiError(err)) }, { kind: "idle" });
     } finally {
-      if (input.reservedTokens) {
-        const spent = used ?? plan.usage.promptTokens + Math.ceil(streamed / 4);
-        await budget.refund(input.reservedTokens - spent);
-        await tenantQuota(this.env, input.quota.tenantId, config).settle(input.quota.day, input.reservedTokens, spent);
-      }
+      const quota = tenantQuota(this.env, input.quota.tenantId, config);
+      await settleReservation(budget, quota, input.quota.day, input.reservedTokens, tokensSpent(plan, streamed, done));
     }
   }
 }

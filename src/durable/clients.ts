@@ -3,6 +3,7 @@ import { sha256Hex } from "../hash.ts";
 import { counters } from "../observability/counters.ts";
 import { ChatError, type ChatModels } from "../providers/chat-model.ts";
 import { EmbeddingError, type Embedder } from "../providers/embedder.ts";
+import type { GenerationDone, GenerationPlan } from "../rag/ask.ts";
 import { race } from "../rag/timeouts.ts";
 import type { AskCoalescer } from "./ask-coalescer.ts";
 import type { BatchResult } from "./embedding-batcher.ts";
@@ -165,6 +166,20 @@ export function tenantQuota(env: Env, tenantId: string, config: Pick<Config, "ch
       }
     },
   };
+}
+
+/**
+ * Tokens an answer spent, to settle its reservation: the usage the provider reported, none for a
+ * fallback answer, or for an answer cut short its prompt and the text sent so far (about 4
+ * characters a token).
+ */
+export const tokensSpent = (plan: GenerationPlan, streamedChars: number, done?: GenerationDone): number =>
+  done ? (done.fallback ? 0 : done.usage.promptTokens + done.usage.completionTokens) : plan.usage.promptTokens + Math.ceil(streamedChars / 4);
+
+/** Gives back to the rate budget and the tenant's quota what an answer did not use of its reservation. */
+export async function settleReservation(budget: Budget, quota: Quota, day: string, reserved: number, spent: number): Promise<void> {
+  if (!reserved) return;
+  await Promise.all([budget.refund(reserved - spent), quota.settle(day, reserved, spent)]);
 }
 
 /** The AskCoalescer of one answer: named from its cache key, which holds the tenant. */

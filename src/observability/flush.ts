@@ -1,3 +1,4 @@
+import { race } from "../rag/timeouts.ts";
 import { drain, restore } from "./counters.ts";
 
 /** How often an isolate sends its metrics at most (a request that ends later sends them). */
@@ -32,19 +33,14 @@ export async function flushMetrics(env: Env, force = false): Promise<void> {
   flushingSince = now;
   isolateId ??= crypto.randomUUID();
   const { counters, gauges } = drain();
-  let timer: ReturnType<typeof setTimeout> | undefined;
   const timedOut = new Error("metrics aggregator timed out");
   try {
-    await Promise.race([
-      aggregator(env).merge(isolateId, counters, gauges),
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(timedOut), FLUSH_TIMEOUT_MS))),
-    ]);
+    await race(aggregator(env).merge(isolateId, counters, gauges), FLUSH_TIMEOUT_MS, () => timedOut);
   } catch (err) {
     // A call that failed is sent again; one that timed out may still land, so it is not (a lost
     // increment is better than a counted-twice one).
     if (err !== timedOut) restore(counters);
   } finally {
-    clearTimeout(timer);
     if (flushingSince === now) flushingSince = 0;
   }
 }

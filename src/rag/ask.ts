@@ -12,7 +12,7 @@ import { selectContext, type Selected, type SelectionStrategy, type SelectOption
 import { queryTerms } from "../text/words.ts";
 import { buildPrompt } from "./prompt.ts";
 import { retrieve, type RetrievedChunk, type RetrieveOptions } from "./retrieve.ts";
-import { FirstTokenTimeout, firstWithin, nextWithin, withDeadline } from "./timeouts.ts";
+import { elapsedMs, FirstTokenTimeout, firstWithin, nextWithin, withDeadline } from "./timeouts.ts";
 
 export interface AskDeps {
   sql: Sql;
@@ -103,8 +103,6 @@ export interface PreparedAsk {
 }
 
 const SESSION_TURNS_LOADED = 50;
-const ms = (from: number) => Math.round((performance.now() - from) * 100) / 100;
-
 /**
  * Everything before generation: the session's history (compressed), the follow-up made
  * standalone, retrieval, the sources and the prompt. Errors here happen before any byte of the
@@ -131,18 +129,18 @@ export async function prepareAsk(deps: AskDeps, options: AskOptions): Promise<Pr
     summarise: helper && (async (previous, turns, maxTokens) => helperCall(summaryPrompt(previous, turns, maxTokens), Math.max(32, maxTokens))),
     onSummaryFallback: (err) => fallbackSeen("summary", err),
   });
-  timings.history = ms(started);
+  timings.history = elapsedMs(started);
 
   started = performance.now();
   const query = await standaloneQuery(options.question, session?.turns ?? [], helper ? (messages) => helperCall(messages, 160) : undefined);
-  if (query.rewrittenBy) timings.rewrite = ms(started);
+  if (query.rewrittenBy) timings.rewrite = elapsedMs(started);
 
   started = performance.now();
   const retrieved = await retrieve(
     { sql: deps.sql, embedder: deps.embedder, tokenizer: deps.retrievalTokenizer, now: deps.now },
     { ...options.retrieval, query: query.standalone },
   );
-  timings.retrieve = ms(started);
+  timings.retrieve = elapsedMs(started);
   Object.assign(timings, Object.fromEntries(Object.entries(retrieved.timings).map(([k, v]) => [`retrieve_${k}`, v])));
 
   started = performance.now();
@@ -157,7 +155,7 @@ export async function prepareAsk(deps: AskDeps, options: AskOptions): Promise<Pr
       tokenizer,
     },
   );
-  timings.select = ms(started);
+  timings.select = elapsedMs(started);
 
   const sources = selection.chunks.map(({ embedding: _, ...chunk }, i) => ({
     n: i + 1,
@@ -186,7 +184,7 @@ export async function prepareAsk(deps: AskDeps, options: AskOptions): Promise<Pr
     timings,
     firstTokenTimeoutMs: options.firstTokenTimeoutMs,
     idleTimeoutMs: options.idleTimeoutMs,
-    preparedAfterMs: ms(options.startedAt),
+    preparedAfterMs: elapsedMs(options.startedAt),
   };
 
   return {
@@ -224,7 +222,7 @@ export async function* runGeneration(
     counters.inc("rag_llm_calls_total", { provider: at.forceFallback ? chat.fallback.provider : chat.primary.provider });
     const generated = yield* generate(chat, plan, upstream, at);
     const answer = generated.answer;
-    const timings = { ...plan.timings, ...generated.timings, total: ms(at.startedAt) };
+    const timings = { ...plan.timings, ...generated.timings, total: elapsedMs(at.startedAt) };
     const promptTokens = generated.usage?.promptTokens ?? plan.usage.promptTokens;
     const completionTokens = generated.usage?.completionTokens ?? tokenizer.count(answer);
     const model = generated.fallback ? chat.fallback.provider : plan.request.model;
@@ -279,7 +277,7 @@ async function* generate(
     first = await stream.next();
   }
   if (model === chat.primary) chat.breaker?.success();
-  const ttft = ms(at.startedAt);
+  const ttft = elapsedMs(at.startedAt);
   let answer = "";
   let result = first;
   while (!result.done) {

@@ -5,6 +5,9 @@ export class FirstTokenTimeout extends Error {
   override name = "FirstTokenTimeout";
 }
 
+/** Milliseconds since `from` (a performance.now() value), to two decimals: the unit of every timing. */
+export const elapsedMs = (from: number) => Math.round((performance.now() - from) * 100) / 100;
+
 /** `work`, or the error `onTimeout` makes if it takes longer than `ms`. */
 export function race<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;

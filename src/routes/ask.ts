@@ -8,24 +8,22 @@ import { semanticMismatch } from "../cache/semantic-guards.ts";
 import { nearestCachedQuestions, putCachedQuestion } from "../db/semantic-cache.ts";
 import { ApiError, problemBody } from "../errors.ts";
 import type { JoinResult } from "../durable/ask-coalescer.ts";
-import { budgetedChat, chatBudget, coalescerFor, durableFallback, tenantQuota, type Budget } from "../durable/clients.ts";
+import { budgetedChat, chatBudget, coalescerFor, durableFallback, settleReservation, tenantQuota, tokensSpent, type Budget } from "../durable/clients.ts";
 import { readJson } from "../http/read-json.ts";
 import { parseBody } from "../http/validate.ts";
 import { toApiError } from "../middleware/errors.ts";
 import { counters } from "../observability/counters.ts";
 import { createChatModels } from "../providers/index.ts";
 import { askSchema, type AskBody } from "../rag/ask-schema.ts";
-import { prepareAsk, type AskDeps, type PreparedAsk } from "../rag/ask.ts";
+import { prepareAsk, type AskDeps, type GenerationDone, type PreparedAsk } from "../rag/ask.ts";
 import { fromProblem, generatorRecords, streamRecords, toProblem, type AskRecord, type RecordSource } from "../rag/ask-records.ts";
 import { doneBody, present } from "../rag/ask-response.ts";
-import { race } from "../rag/timeouts.ts";
+import { elapsedMs, race } from "../rag/timeouts.ts";
 import { needsContext } from "../rag/follow-up.ts";
 import { PROMPT_VERSION } from "../rag/prompt.ts";
 import { AllStrategiesFailed, queryTexts } from "../rag/retrieve.ts";
 import { tiktoken, tokenizerForModel } from "../tokens/tokenizer.ts";
 import { checkQueryLength, retrievalOptions, retrievalUnavailable, serverTiming } from "./rag-common.ts";
-
-const ms = (from: number) => Math.round((performance.now() - from) * 100) / 100;
 
 /** What an answer cache entry holds: everything but the request's own id, timings and cache status. */
 interface CachedAnswer {
@@ -88,7 +86,7 @@ export async function askHandler(c: Context<AppEnv>) {
       }
     }
   }
-  if (cacheable) early.cache = ms(startedAt);
+  if (cacheable) early.cache = elapsedMs(startedAt);
 
   const opened = await openAnswer(c, body, scope, startedAt, key);
   const source = opened.source;
@@ -259,15 +257,13 @@ function localRecords(c: Context<AppEnv>, ready: Ready, budget: Budget): RecordS
   async function* records(): AsyncGenerator<AskRecord, void> {
     yield { type: "meta", meta: ready.meta, timings: ready.prepared.timings };
     const generation = ready.prepared.answer(aborted.signal, ready.forceFallback);
-    // What the reservation is settled to: the usage reported, or for an answer cut short the
-    // prompt and the text sent so far (about 4 characters a token).
     let streamed = 0;
     let settled = false;
-    const settle = (spent: number) => {
-      if (settled || !ready.reservedTokens) return;
+    const settle = (done?: GenerationDone) => {
+      if (settled) return;
       settled = true;
-      c.executionCtx.waitUntil(budget.refund(ready.reservedTokens - spent));
-      c.executionCtx.waitUntil(tenantQuota(c.env, c.var.auth.tenantId, c.var.config).settle(ready.quotaDay, ready.reservedTokens, spent));
+      const quota = tenantQuota(c.env, c.var.auth.tenantId, c.var.config);
+      c.executionCtx.waitUntil(settleReservation(budget, quota, ready.quotaDay, ready.reservedTokens, tokensSpent(ready.prepared.plan, streamed, done)));
     };
     try {
       let step = await generation.next();
@@ -278,7 +274,7 @@ function localRecords(c: Context<AppEnv>, ready: Ready, budget: Budget): RecordS
       }
       const done = step.value;
       // Settled before the last record: the reader may stop reading once it has it.
-      settle(done.fallback ? 0 : done.usage.promptTokens + done.usage.completionTokens);
+      settle(done);
       yield { type: "done", done: doneBody(done), cacheable: !done.fallback, writer: true };
     } catch (err) {
       if (aborted.signal.aborted) return;
@@ -287,7 +283,7 @@ function localRecords(c: Context<AppEnv>, ready: Ready, budget: Budget): RecordS
       yield { type: "error", problem: toProblem(toApiError(err)) };
     } finally {
       if (aborted.signal.aborted) await generation.return(undefined as never).catch(() => {});
-      settle(ready.prepared.plan.usage.promptTokens + Math.ceil(streamed / 4));
+      settle();
     }
   }
   return generatorRecords(records(), () => aborted.abort(new Error("client disconnected")));
@@ -401,7 +397,7 @@ async function semanticLookup(
     const more = config.embedding.provider === "local" ? [] : await queryTexts({ sql: c.var.sql(), now: new Date() }, { ...scope, query });
     const embedStarted = performance.now();
     const [vector] = await embedder.embed([...new Set([query, ...more])]);
-    const embedMs = ms(embedStarted);
+    const embedMs = elapsedMs(embedStarted);
     const probe = { scopeKey, vector: vector!, model: embedder.model };
     const candidates = await nearestCachedQuestions(c.var.sql(), c.var.auth.tenantId, scopeKey, embedder.model, vector!, 5);
     const match = candidates.find((q) => {

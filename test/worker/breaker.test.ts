@@ -2,8 +2,8 @@ import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { counters } from "../../src/observability/counters";
 import type { RecordedCall } from "../../scripts/lib/fake-openai";
-import { newTenantKey, uid } from "./support/api";
-import { launchConversation } from "./support/fixtures";
+import { uid } from "./support/api";
+import { tenantWithLaunch } from "./support/fixtures";
 import { callWith } from "./support/sse";
 
 let tenant: { key: string };
@@ -30,8 +30,7 @@ async function ask(vars: Record<string, string>) {
 
 describe("the chat provider's circuit breaker", () => {
   beforeAll(async () => {
-    tenant = await newTenantKey("breaker");
-    expect((await callWith({}, "POST", "/api/conversations", launchConversation(conv), tenant.key)).res.status).toBe(201);
+    tenant = await tenantWithLaunch("breaker", conv);
   });
 
   it("opens after repeated failures, answers from the fallback without calling the provider, and closes after a successful probe", async () => {

@@ -9,7 +9,7 @@ import { streamRecords } from "../../src/rag/ask-records";
 import type { ChatBehaviour, RecordedCall } from "../../scripts/lib/fake-openai";
 import { fakeEmbedding } from "../../scripts/lib/fake-openai";
 import { directSql, newTenantKey, uid } from "./support/api";
-import { launchConversation } from "./support/fixtures";
+import { launchConversation, tenantWithLaunch } from "./support/fixtures";
 import { callWith, parseSse, sseReader } from "./support/sse";
 import { waitFor } from "./support/wait";
 
@@ -143,7 +143,6 @@ describe("embedding batcher", () => {
       expect(r.last!.event).toBe("done");
     }
     expect(counters.get("rag_fallbacks_total", { kind: "durable_embedding_batcher" }) - fallbacks).toBeGreaterThanOrEqual(1);
-    expect(id).toBeTruthy();
   });
 });
 
@@ -152,9 +151,7 @@ describe("ask coalescer", () => {
   const conv = uid("coalesce");
 
   beforeAll(async () => {
-    tenant = await newTenantKey("coalesce");
-    const { res } = await callWith({}, "POST", "/api/conversations", launchConversation(conv), tenant.key);
-    expect(res.status).toBe(201);
+    tenant = await tenantWithLaunch("coalesce", conv);
   });
 
   it("answers 20 concurrent identical asks with one chat completion and 20 identical streams, cached once", async () => {
@@ -309,9 +306,7 @@ describe("rate budget", () => {
   const conv = uid("budget");
 
   beforeAll(async () => {
-    tenant = await newTenantKey("budget");
-    const { res } = await callWith({}, "POST", "/api/conversations", launchConversation(conv), tenant.key);
-    expect(res.status).toBe(201);
+    tenant = await tenantWithLaunch("budget", conv);
   });
 
   // 2 requests a minute at an 80 % share: the bucket holds 1.6 requests, so the second ask is over.

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { conversation, directSql, newTenantKey, uid } from "./support/api";
-import { launchConversation } from "./support/fixtures";
+import { conversation, directSql, uid } from "./support/api";
+import { launchConversation, tenantWithLaunch } from "./support/fixtures";
 import { callWith } from "./support/sse";
 
 const sql = directSql();
@@ -16,8 +16,7 @@ describe("faults", () => {
   const conv = uid("faults");
 
   beforeAll(async () => {
-    tenant = await newTenantKey("faults");
-    expect((await callWith({}, "POST", "/api/conversations", launchConversation(conv), tenant.key)).res.status).toBe(201);
+    tenant = await tenantWithLaunch("faults", conv);
   });
 
   it("with the database unreachable: a cached answer is still served, other asks and ingests get 503 with Retry-After", async () => {

@@ -1,8 +1,8 @@
 import { env } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { parsePrometheus } from "./support/prometheus";
-import { ADMIN_KEY, api, newTenantKey, uid } from "./support/api";
-import { launchConversation } from "./support/fixtures";
+import { ADMIN_KEY, api, uid } from "./support/api";
+import { tenantWithLaunch } from "./support/fixtures";
 import { callWith } from "./support/sse";
 
 async function scrape() {
@@ -26,8 +26,7 @@ describe("GET /metrics", () => {
   const conv = uid("metrics");
 
   beforeAll(async () => {
-    tenant = await newTenantKey("metrics");
-    expect((await api("POST", "/api/conversations", { key: tenant.key, body: launchConversation(conv) })).status).toBe(201);
+    tenant = await tenantWithLaunch("metrics", conv);
   });
 
   afterEach(() => vi.restoreAllMocks());
@@ -94,8 +93,7 @@ describe("per-request observability", () => {
   const conv = uid("timing");
 
   beforeAll(async () => {
-    tenant = await newTenantKey("timing");
-    expect((await api("POST", "/api/conversations", { key: tenant.key, body: launchConversation(conv) })).status).toBe(201);
+    tenant = await tenantWithLaunch("timing", conv);
   });
 
   afterEach(() => vi.restoreAllMocks());

@@ -1,4 +1,4 @@
-import { api, type TestMessage } from "./api";
+import { api, newTenantKey, type TestMessage } from "./api";
 
 /** A small product-team conversation over two days, written for retrieval tests. */
 export function launchConversation(id: string): { id: string; title: string; messages: TestMessage[] } {
@@ -35,4 +35,12 @@ export async function ingestWithInjection(key: string, id: string, injection: st
   conv.messages.push({ id: "m13", author_name: "Mallory", author_type: "human", text: injection, timestamp: "2025-05-13T14:05:00Z" });
   const res = await api("POST", "/api/conversations", { key, body: conv });
   if (res.status !== 201) throw new Error(`ingesting ${id} failed: ${res.status} ${await res.text()}`);
+}
+
+/** A fresh tenant with the release conversation ingested under `id`. */
+export async function tenantWithLaunch(prefix: string, id: string): Promise<{ tenant: string; key: string }> {
+  const tenant = await newTenantKey(prefix);
+  const res = await api("POST", "/api/conversations", { key: tenant.key, body: launchConversation(id) });
+  if (res.status !== 201) throw new Error(`ingesting ${id} failed: ${res.status} ${await res.text()}`);
+  return tenant;
 }
