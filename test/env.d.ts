@@ -6,5 +6,7 @@ declare namespace Cloudflare {
     TIGHT_RATE_LIMITER: RateLimit;
     CUT_PROXY_DATABASE_URL: string;
     CUT_PROXY_CONTROL_URL: string;
+    STOPPABLE_DATABASE_URL: string;
+    STOPPABLE_CONTROL_URL: string;
   }
 }

@@ -1,6 +1,7 @@
 // Runs in Node before the workerd tests: an in-memory PGlite + pgvector served over the
-// Postgres wire protocol, migrated and seeded with the dev keys, a fake OpenAI server, and a real
-// Redis (redis-server) behind Upstash's REST protocol.
+// Postgres wire protocol, migrated and seeded with the dev keys, a fake OpenAI server, a real
+// Redis (redis-server) behind Upstash's REST protocol, and the proxies and second database that
+// the fault tests break.
 import postgres from "postgres";
 import type { TestProject } from "vitest/node";
 import { ensureDevKeys } from "../scripts/lib/dev-keys.ts";
@@ -10,6 +11,7 @@ import { loadBulkChunks } from "./helpers/bulk-chunks.ts";
 import { startFakeOpenAI } from "../scripts/lib/fake-openai.ts";
 import { startUpstashBridge } from "../scripts/lib/upstash-bridge.ts";
 import { startCutProxy } from "./helpers/cut-proxy.ts";
+import { startStoppableDatabase } from "./helpers/stoppable-database.ts";
 
 export default async function setup({ provide }: TestProject) {
   // Clients made by tests that call the app directly live until their test file ends: room for them.
@@ -21,6 +23,8 @@ export default async function setup({ provide }: TestProject) {
   await sql.end();
   const openai = await startFakeOpenAI();
   const cutProxy = await startCutProxy(pg.url);
+  // A second database, in its own process, that the fault tests kill mid-ingest and start again.
+  const stoppable = await startStoppableDatabase();
   // Without redis-server the Upstash tests say so and skip, except in CI (.ci/run sets CI), where they must run.
   let upstash: Awaited<ReturnType<typeof startUpstashBridge>> | undefined;
   try {
@@ -34,8 +38,11 @@ export default async function setup({ provide }: TestProject) {
   provide("upstashUrl", upstash?.url ?? "");
   provide("cutProxyDatabaseUrl", cutProxy.databaseUrl);
   provide("cutProxyControlUrl", cutProxy.controlUrl);
+  provide("stoppableDatabaseUrl", stoppable.databaseUrl);
+  provide("stoppableControlUrl", stoppable.controlUrl);
   return async () => {
     await cutProxy.stop();
+    await stoppable.stop();
     await upstash?.stop();
     await openai.close();
     await pg.stop();
@@ -49,5 +56,7 @@ declare module "vitest" {
     upstashUrl: string;
     cutProxyDatabaseUrl: string;
     cutProxyControlUrl: string;
+    stoppableDatabaseUrl: string;
+    stoppableControlUrl: string;
   }
 }

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
+import postgres from "postgres";
 import { beforeAll, describe, expect, it } from "vitest";
-import { conversation, directSql, uid } from "./support/api";
+import { conversation, DEV_KEY, directSql, uid } from "./support/api";
 import { launchConversation, tenantWithLaunch } from "./support/fixtures";
 import { callWith } from "./support/sse";
 
@@ -10,6 +11,9 @@ const deadDatabase = { HYPERDRIVE: { connectionString: "postgres://postgres:post
 /** The binding through the proxy a test can cut mid-transaction. */
 const cuttable = { HYPERDRIVE: { connectionString: env.CUT_PROXY_DATABASE_URL } };
 const control = (path: string) => fetch(`${env.CUT_PROXY_CONTROL_URL}${path}`, { method: "POST" });
+/** The binding to a second database, in a process the test kills (SIGKILL) and starts again. */
+const stoppable = { HYPERDRIVE: { connectionString: env.STOPPABLE_DATABASE_URL } };
+const database = async <T>(path: string) => (await fetch(`${env.STOPPABLE_CONTROL_URL}${path}`, { method: "POST" })).json() as Promise<T>;
 
 describe("faults", () => {
   let tenant: { tenant: string; key: string };
@@ -58,5 +62,49 @@ describe("faults", () => {
     expect(again.res.status).toBe(201);
     const [stored] = await sql`SELECT count(*)::int AS m FROM messages WHERE tenant_id = ${tenant.tenant} AND conversation_id = ${id}`;
     expect(stored!.m).toBe(400);
+  });
+
+  it("the database process killed in the middle of an ingest: 503; after it restarts the conversation is wholly absent, earlier ones intact, and the retry succeeds", async () => {
+    const kept = uid("kept");
+    const lost = uid("lost");
+    const first = await callWith({}, "POST", "/api/conversations", conversation(kept, 60), DEV_KEY, stoppable);
+    expect(first.res.status).toBe(201);
+
+    // Killed when the ingest sends its chunk insert: by then its transaction has begun and written
+    // the conversation row and all 400 messages.
+    const insertChunks = encodeURIComponent("INSERT INTO conversation_chunks");
+    await database(`/arm?on=${insertChunks}&marker=begin&marker=${encodeURIComponent("INSERT INTO messages")}`);
+    const killed = await callWith({}, "POST", "/api/conversations", conversation(lost, 400), DEV_KEY, stoppable);
+    expect(killed.res.status).toBe(503);
+    expect(killed.res.headers.get("retry-after")).toBeTruthy();
+    expect(killed.res.headers.get("content-type")).toBe("application/problem+json");
+    const report = await database<{ tripped: boolean; sentBeforeTrip: string[] }>("/status");
+    expect(report.tripped).toBe(true);
+    expect(report.sentBeforeTrip.sort()).toEqual(["begin", "insert into messages"]);
+
+    // While it is down, an ingest is refused the same way.
+    const whileDown = await callWith({}, "POST", "/api/conversations", conversation(uid("down"), 5), DEV_KEY, stoppable);
+    expect(whileDown.res.status).toBe(503);
+
+    await database("/start");
+    const db = postgres(env.STOPPABLE_DATABASE_URL, { max: 1, fetch_types: false, onnotice: () => {} });
+    try {
+      const count = async (id: string) =>
+        (
+          await db`SELECT (SELECT count(*) FROM conversations WHERE tenant_id = 'dev' AND id = ${id})::int AS c,
+                          (SELECT count(*) FROM messages WHERE tenant_id = 'dev' AND conversation_id = ${id})::int AS m,
+                          (SELECT count(*) FROM conversation_chunks WHERE tenant_id = 'dev' AND conversation_id = ${id})::int AS k`
+        )[0];
+      const keptRows = await count(kept);
+      expect(keptRows).toMatchObject({ c: 1, m: 60 });
+      expect(keptRows!.k).toBeGreaterThan(0);
+      expect(await count(lost)).toEqual({ c: 0, m: 0, k: 0 });
+
+      const again = await callWith({}, "POST", "/api/conversations", conversation(lost, 400), DEV_KEY, stoppable);
+      expect(again.res.status).toBe(201);
+      expect((await count(lost))!.m).toBe(400);
+    } finally {
+      await db.end();
+    }
   });
 });

@@ -1,0 +1,70 @@
+// An embedded Postgres in a child process on a data directory, behind the cut proxy: tripping the
+// proxy (POST /arm?on=…) kills the database process with SIGKILL, as when its host dies in the
+// middle of a transaction, and refuses new connections; POST /start starts it again on the same files (PGlite replays its WAL,
+// as Postgres does after a crash). Tests check what survived.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import postgres from "postgres";
+import { freePort } from "../../scripts/lib/free-port.ts";
+import { migrate } from "../../scripts/lib/migrations.ts";
+import { ensureDevKeys } from "../../scripts/lib/dev-keys.ts";
+import { startCutProxy, type CutProxy } from "./cut-proxy.ts";
+
+const ENTRY = new URL("./database-process.ts", import.meta.url).pathname;
+
+export async function startStoppableDatabase(): Promise<{ databaseUrl: string; controlUrl: string; stop(): Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), "convo-rag-stoppable-"));
+  const port = await freePort();
+  const url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
+  let child: ChildProcess | undefined;
+
+  const start = () =>
+    new Promise<void>((resolve, reject) => {
+      const proc = spawn(process.execPath, [ENTRY, dataDir, String(port)], { stdio: ["ignore", "pipe", "inherit"] });
+      child = proc;
+      proc.stdout!.on("data", (d: Buffer) => {
+        if (String(d).includes("listening")) resolve();
+      });
+      proc.once("exit", (code) => reject(new Error(`the database process exited (${code}) before listening`)));
+    });
+  const kill = async () => {
+    const proc = child;
+    child = undefined;
+    if (!proc || proc.exitCode !== null) return;
+    const exited = new Promise((r) => proc.once("exit", r));
+    proc.kill("SIGKILL");
+    await exited;
+  };
+
+  await start();
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  await migrate(sql);
+  await ensureDevKeys(sql);
+  await sql.end();
+
+  // Down means down: while the process is dead, new connections are refused too.
+  const proxy: CutProxy = await startCutProxy(url, {
+    onTrip: async () => {
+      await proxy.refuse();
+      await kill();
+    },
+    routes: {
+      "/start": async () => {
+        const began = Date.now();
+        if (!child) await start();
+        await proxy.accept();
+        return { running: true, startMs: Date.now() - began };
+      },
+    },
+  });
+  return {
+    ...proxy,
+    stop: async () => {
+      await proxy.stop();
+      await kill();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
