@@ -15,10 +15,12 @@ export interface LocalStack {
   databaseUrl: string;
   /** Process group of `wrangler dev` and the workerd it runs (for memory sampling). */
   processGroup: number | undefined;
+  /** DevTools inspector of the Worker (when asked for): see isolate-heap.ts. */
+  inspectorUrl?: string;
   stop(): Promise<void>;
 }
 
-export async function startLocalStack(vars: Record<string, string> = {}): Promise<LocalStack> {
+export async function startLocalStack(vars: Record<string, string> = {}, options: { inspector?: boolean } = {}): Promise<LocalStack> {
   const dataDir = mkdtempSync(join(tmpdir(), "convo-rag-stack-"));
   const pg = await startEmbeddedPostgres({ dataDir: join(dataDir, "pglite") });
   const sql = postgres(pg.url, { max: 1, onnotice: () => {} });
@@ -30,7 +32,8 @@ export async function startLocalStack(vars: Record<string, string> = {}): Promis
   }
   // A private stack measures the API: one key sends everything, so the per-key limit is off, and
   // per-request log lines would only slow the terminal.
-  const wrangler = startWranglerDev({ port: await freePort(), databaseUrl: pg.url, persistTo: join(dataDir, "wrangler"), vars: { KEY_RATE_LIMIT: "off", LOG_REQUESTS: "false", ...vars }, quiet: true });
+  const inspectorPort = options.inspector ? await freePort() : undefined;
+  const wrangler = startWranglerDev({ port: await freePort(), databaseUrl: pg.url, persistTo: join(dataDir, "wrangler"), vars: { KEY_RATE_LIMIT: "off", LOG_REQUESTS: "false", ...vars }, quiet: true, inspectorPort });
   const stop = async () => {
     await wrangler.stop();
     await pg.stop();
@@ -42,5 +45,5 @@ export async function startLocalStack(vars: Record<string, string> = {}): Promis
     await stop();
     throw err;
   }
-  return { url: wrangler.url, databaseUrl: pg.url, processGroup: wrangler.child.pid, stop };
+  return { url: wrangler.url, databaseUrl: pg.url, processGroup: wrangler.child.pid, inspectorUrl: inspectorPort ? `http://127.0.0.1:${inspectorPort}` : undefined, stop };
 }

@@ -12,8 +12,9 @@ export interface WranglerDev {
   exited: Promise<number>;
 }
 
-export function startWranglerDev(options: { port: number; databaseUrl: string; persistTo: string; vars?: Record<string, string>; quiet?: boolean }): WranglerDev {
+export function startWranglerDev(options: { port: number; databaseUrl: string; persistTo: string; vars?: Record<string, string>; quiet?: boolean; inspectorPort?: number }): WranglerDev {
   const args = [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(options.port), "--persist-to", options.persistTo, "--show-interactive-dev-session=false", "--test-scheduled"];
+  if (options.inspectorPort) args.push("--inspector-port", String(options.inspectorPort));
   for (const [k, v] of Object.entries(options.vars ?? {})) args.push("--var", `${k}:${v}`);
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
