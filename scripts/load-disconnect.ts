@@ -88,7 +88,11 @@ const stack = await startLocalStack(
   { CHAT_PROVIDER: "openai", CHAT_MODEL: "load-model", OPENAI_BASE_URL: `${fake.url}/${scenario}/v1`, OPENAI_API_KEY: "sk-load", CHAT_RATE_LIMIT_RPM: "0", CHAT_RATE_LIMIT_TPM: "0", TENANT_DAILY_TOKENS: "0" },
   { inspector: true },
 );
-const heap = await connectIsolateHeap(stack.inspectorUrl!);
+const heap = await connectIsolateHeap(stack.inspectorUrl!).catch(async (err: unknown) => {
+  await stack.stop();
+  await fake.close();
+  throw err;
+});
 try {
   await ingestAll(stack.url, "dev-local-key", demoConversations());
   for (const q of DEMO_QUESTIONS.slice(0, 4)) await streamedAsk(stack.url, q, false); // warm-up
@@ -106,7 +110,8 @@ try {
   const afterGc = [await settled()];
   started = Date.now();
   await sample();
-  const sampler = setInterval(() => void sample(), 2000);
+  // A sample the inspector is too busy to answer is skipped, not fatal.
+  const sampler = setInterval(() => void sample().catch(() => {}), 2000);
   const outcomes: Outcome[] = [];
   let n = 0;
   const asks: number[] = [];
