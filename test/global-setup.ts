@@ -2,11 +2,9 @@
 // Postgres wire protocol, migrated and seeded with the dev keys, a fake OpenAI server, a real
 // Redis (redis-server) behind Upstash's REST protocol, and the proxies and second database that
 // the fault tests break.
-import postgres from "postgres";
 import type { TestProject } from "vitest/node";
-import { ensureDevKeys } from "../scripts/lib/dev-keys.ts";
+import { prepareLocalDatabase } from "../scripts/lib/dev-keys.ts";
 import { startEmbeddedPostgres } from "../scripts/lib/embedded-postgres.ts";
-import { migrate } from "../scripts/lib/migrations.ts";
 import { loadBulkChunks } from "./helpers/bulk-chunks.ts";
 import { startFakeOpenAI } from "../scripts/lib/fake-openai.ts";
 import { startUpstashBridge } from "../scripts/lib/upstash-bridge.ts";
@@ -16,11 +14,7 @@ import { startStoppableDatabase } from "./helpers/stoppable-database.ts";
 export default async function setup({ provide }: TestProject) {
   // Clients made by tests that call the app directly live until their test file ends: room for them.
   const pg = await startEmbeddedPostgres({ maxConnections: 512 });
-  const sql = postgres(pg.url, { max: 1, onnotice: () => {} });
-  await migrate(sql);
-  await ensureDevKeys(sql);
-  await loadBulkChunks(sql);
-  await sql.end();
+  await prepareLocalDatabase(pg.url, loadBulkChunks);
   const openai = await startFakeOpenAI();
   const cutProxy = await startCutProxy(pg.url);
   // A second database, in its own process, that the fault tests kill mid-ingest and start again.

@@ -1,6 +1,7 @@
 // The development keys that the README promises: a user key for tenant "dev" and an admin key.
-import type postgres from "postgres";
+import postgres from "postgres";
 import { hashApiKey, keyPrefix } from "../../src/auth/api-key.ts";
+import { migrate } from "./migrations.ts";
 
 export interface DevKeys {
   userKey: string;
@@ -19,5 +20,17 @@ export async function ensureDevKeys(sql: postgres.Sql, keys: DevKeys = DEFAULT_D
       INSERT INTO api_keys (tenant_id, key_hash, key_prefix, role)
       VALUES (${keys.tenant}, ${hashApiKey(key)}, ${keyPrefix(key)}, ${role})
       ON CONFLICT (key_hash) DO NOTHING`;
+  }
+}
+
+/** A local database made ready for the API: migrated, with the dev keys, then `more` on the same connection. */
+export async function prepareLocalDatabase(url: string, more?: (sql: postgres.Sql) => Promise<void>): Promise<void> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await migrate(sql);
+    await ensureDevKeys(sql);
+    await more?.(sql);
+  } finally {
+    await sql.end();
   }
 }

@@ -1,13 +1,11 @@
 // A throwaway local stack for scripts: embedded Postgres in a temp folder, migrated, with the dev
 // keys, and `wrangler dev` on a free port. stop() removes everything.
-import postgres from "postgres";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ensureDevKeys } from "./dev-keys.ts";
+import { prepareLocalDatabase } from "./dev-keys.ts";
 import { startEmbeddedPostgres } from "./embedded-postgres.ts";
 import { freePort } from "./free-port.ts";
-import { migrate } from "./migrations.ts";
 import { startWranglerDev, waitForHealthy } from "./wrangler-dev.ts";
 
 export interface LocalStack {
@@ -23,13 +21,7 @@ export interface LocalStack {
 export async function startLocalStack(vars: Record<string, string> = {}, options: { inspector?: boolean } = {}): Promise<LocalStack> {
   const dataDir = mkdtempSync(join(tmpdir(), "convo-rag-stack-"));
   const pg = await startEmbeddedPostgres({ dataDir: join(dataDir, "pglite") });
-  const sql = postgres(pg.url, { max: 1, onnotice: () => {} });
-  try {
-    await migrate(sql);
-    await ensureDevKeys(sql);
-  } finally {
-    await sql.end();
-  }
+  await prepareLocalDatabase(pg.url);
   // A private stack measures the API: one key sends everything, so the per-key limit is off, and
   // per-request log lines would only slow the terminal.
   const inspectorPort = options.inspector ? await freePort() : undefined;

@@ -1,15 +1,13 @@
 // An embedded Postgres in a child process on a data directory, behind the cut proxy: tripping the
 // proxy (POST /arm?on=…) kills the database process with SIGKILL, as when its host dies in the
-// middle of a transaction, and refuses new connections; POST /start starts it again on the same files (PGlite replays its WAL,
-// as Postgres does after a crash). Tests check what survived.
+// middle of a transaction, and refuses new connections; POST /start starts it again on the same files.
+// Tests check what survived.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import postgres from "postgres";
 import { freePort } from "../../scripts/lib/free-port.ts";
-import { migrate } from "../../scripts/lib/migrations.ts";
-import { ensureDevKeys } from "../../scripts/lib/dev-keys.ts";
+import { prepareLocalDatabase } from "../../scripts/lib/dev-keys.ts";
 import { startCutProxy, type CutProxy } from "./cut-proxy.ts";
 
 const ENTRY = new URL("./database-process.ts", import.meta.url).pathname;
@@ -39,10 +37,7 @@ export async function startStoppableDatabase(): Promise<{ databaseUrl: string; c
   };
 
   await start();
-  const sql = postgres(url, { max: 1, onnotice: () => {} });
-  await migrate(sql);
-  await ensureDevKeys(sql);
-  await sql.end();
+  await prepareLocalDatabase(url);
 
   // Down means down: while the process is dead, new connections are refused too.
   const proxy: CutProxy = await startCutProxy(url, {
