@@ -58,6 +58,7 @@ export default defineConfig({
                 CUT_PROXY_CONTROL_URL: inject("cutProxyControlUrl"),
                 STOPPABLE_DATABASE_URL: inject("stoppableDatabaseUrl"),
                 STOPPABLE_CONTROL_URL: inject("stoppableControlUrl"),
+                REAL_POSTGRES_URL: inject("realPostgresUrl"),
               },
             },
           })),

@@ -4,7 +4,7 @@
 import postgres from "postgres";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { keywordQuery, semanticQuery, speakersInScope } from "../src/db/search.ts";
+import { keywordSearch, semanticSearch, speakersInScope } from "../src/db/search.ts";
 import { localEmbedder } from "../src/providers/local-embedder.ts";
 import { demoConversations, ingestAll } from "./lib/demo-data.ts";
 import { DEMO_QUESTIONS as QUERIES } from "./lib/demo-questions.ts";
@@ -29,17 +29,16 @@ try {
   for (const query of QUERIES) {
     await fetch(`${stack.url}/api/rag/retrieve`, { method: "POST", headers, body: JSON.stringify({ query, strategies }) }).then((r) => r.arrayBuffer());
   }
+  // The Worker's own search functions, with the default settings: the same statements, in the same transactions.
+  const TIMEOUT_MS = 3000;
   const runStatements = async (db: postgres.Sql, query: string) => {
     // The Worker looks up the scope's speakers only for multi_query.
-    if (strategies.includes("multi_query")) await speakersInScope(db, { tenantId: tenant });
+    if (strategies.includes("multi_query")) await speakersInScope(db, { tenantId: tenant }, TIMEOUT_MS);
     for (const s of strategies) {
-      if (s === "keyword") await keywordQuery(db, { tenantId: tenant }, query, 60);
+      if (s === "keyword") await keywordSearch(db, { tenantId: tenant }, query, 60, TIMEOUT_MS);
       else {
         const [v] = await embedder.embed([query]);
-        await db.begin(async (tx) => {
-          await tx`SELECT set_config('hnsw.ef_search', '100', true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`;
-          await semanticQuery(tx, { tenantId: tenant }, v!, 60);
-        });
+        await semanticSearch(db, { tenantId: tenant }, v!, 60, 100, TIMEOUT_MS);
       }
     }
   };

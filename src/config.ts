@@ -107,6 +107,8 @@ export interface Config {
     /** Candidates each strategy returns before fusion. */
     candidates: number;
     strategyTimeoutMs: number;
+    /** statement_timeout of the search statements (semantic, keyword, the scope's speakers). */
+    statementTimeoutMs: number;
     maxQueryTokens: number;
     defaultStrategies: StrategyName[];
     /** RRF weight of each strategy's list. */
@@ -194,6 +196,7 @@ const schema = z.object({
   HNSW_EF_SEARCH: int(1, 1000).default(100),
   RETRIEVE_CANDIDATES: int(10, 1000).default(60),
   RETRIEVE_STRATEGY_TIMEOUT_MS: int(10, 60_000).default(3000),
+  DB_READ_TIMEOUT_MS: int(100, 600_000).default(3000),
   MAX_QUERY_TOKENS: int(8, 8192).default(256),
   RETRIEVE_STRATEGIES: z
     .string()
@@ -307,6 +310,7 @@ export function parseConfig(vars: Record<string, unknown>): Config {
       efSearch: v.HNSW_EF_SEARCH,
       candidates: v.RETRIEVE_CANDIDATES,
       strategyTimeoutMs: v.RETRIEVE_STRATEGY_TIMEOUT_MS,
+      statementTimeoutMs: v.DB_READ_TIMEOUT_MS,
       maxQueryTokens: v.MAX_QUERY_TOKENS,
       // Measured on LoCoMo (docs/RETRIEVAL.md): with the lexical local embedder, BM25 alone ranks best;
       // a semantic model adds what words miss, so the openai provider searches with all three.

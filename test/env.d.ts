@@ -8,5 +8,7 @@ declare namespace Cloudflare {
     CUT_PROXY_CONTROL_URL: string;
     STOPPABLE_DATABASE_URL: string;
     STOPPABLE_CONTROL_URL: string;
+    /** A real PostgreSQL server (test/helpers/real-postgres.ts); empty when none is installed outside CI. */
+    REAL_POSTGRES_URL: string;
   }
 }

@@ -22,3 +22,18 @@ export function createSql(hyperdrive: Hyperdrive): Sql {
     onnotice: () => {},
   });
 }
+
+/**
+ * Runs `statement` in a transaction with `settings` in effect (set_config(…, true), i.e. SET LOCAL:
+ * the only form that holds under Hyperdrive, whose pool hands out connections per transaction,
+ * and one that ends with the transaction, so nothing leaks to the next user of the connection).
+ * The settings and the statement are pipelined after BEGIN: BEGIN, both, COMMIT are three round trips.
+ */
+export async function withLocalSettings<T>(sql: Sql, settings: Record<string, string | number>, statement: (tx: Tx) => postgres.PendingQuery<T extends readonly postgres.MaybeRow[] ? T : never>): Promise<T> {
+  const values = Object.fromEntries(Object.entries(settings).map(([name, value]) => [name, String(value)]));
+  const [, rows] = (await sql.begin((tx) => [
+    tx`SELECT set_config(s.key, s.value, true) FROM jsonb_each_text(${tx.json(values)}::jsonb) AS s`,
+    statement(tx),
+  ])) as unknown as [unknown, T];
+  return rows;
+}

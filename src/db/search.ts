@@ -1,4 +1,4 @@
-import type { Db, Sql } from "./client.ts";
+import { withLocalSettings, type Db, type Sql } from "./client.ts";
 import { json } from "./json.ts";
 import { toVectorLiteral } from "./vector.ts";
 
@@ -70,15 +70,12 @@ export function scopeSql(db: Db, scope: SearchScope) {
 /**
  * Nearest chunks by cosine distance through the HNSW index. Iterative index scans (pgvector ≥ 0.8)
  * keep scanning when filters reject rows, so a selective filter still yields `limit` rows; the
- * relaxed order they return in is fixed by the outer ORDER BY.
+ * relaxed order they return in is fixed by the outer ORDER BY. Postgres cancels the search after
+ * `timeoutMs` (statement_timeout, for this transaction only).
  */
-export async function semanticSearch(sql: Sql, scope: SearchScope, vector: Float32Array, limit: number, efSearch: number): Promise<ChunkHit[]> {
-  // set_config(..., true) lasts for the transaction only, so the settings never leak to another query.
-  const rows = (await sql.begin(async (tx) => {
-    await tx`SELECT set_config('hnsw.ef_search', ${String(efSearch)}, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`;
-    return semanticQuery(tx, scope, vector, limit);
-  })) as unknown as HitRow[];
-  return rows.map(toHit);
+export async function semanticSearch(sql: Sql, scope: SearchScope, vector: Float32Array, limit: number, efSearch: number, timeoutMs: number): Promise<ChunkHit[]> {
+  const settings = { "hnsw.ef_search": efSearch, "hnsw.iterative_scan": "relaxed_order", statement_timeout: timeoutMs };
+  return (await withLocalSettings(sql, settings, (tx) => semanticQuery(tx, scope, vector, limit))).map(toHit);
 }
 
 /** The statement semanticSearch runs (exported so tests can EXPLAIN it). */
@@ -99,10 +96,11 @@ export function semanticQuery(db: Db, scope: SearchScope, vector: Float32Array, 
  * contains any query term (the query's lexemes OR-ed, English stemming and stopwords); term and
  * document frequencies come from the tsvectors of that candidate set, which holds every chunk a
  * term occurs in, so IDF is exact for the scope. ts_rank_cd has no IDF: a speaker's name would
- * weigh as much as the rare word that answers the question.
+ * weigh as much as the rare word that answers the question. Postgres cancels the search after
+ * `timeoutMs`: its cost grows with the archive and the number of query terms.
  */
-export async function keywordSearch(db: Db, scope: SearchScope, query: string, limit: number): Promise<ChunkHit[]> {
-  return (await keywordQuery(db, scope, query, limit)).map(toHit);
+export async function keywordSearch(sql: Sql, scope: SearchScope, query: string, limit: number, timeoutMs: number): Promise<ChunkHit[]> {
+  return (await withLocalSettings(sql, { statement_timeout: timeoutMs }, (tx) => keywordQuery(tx, scope, query, limit))).map(toHit);
 }
 
 /** The statement keywordSearch runs (exported so tests can EXPLAIN it). */
@@ -130,10 +128,13 @@ export function keywordQuery(db: Db, scope: SearchScope, query: string, limit: n
     ORDER BY r.score DESC, c.order_index`;
 }
 
-/** Distinct speaker names in a scope, for recognising them in a query. */
-export async function speakersInScope(db: Db, scope: SearchScope): Promise<string[]> {
-  const rows = await db<{ name: string }[]>`
-    SELECT DISTINCT unnest(c.authors) AS name FROM conversation_chunks c WHERE ${scopeSql(db, scope)} LIMIT 500`;
+/**
+ * Distinct speaker names in a scope, for recognising them in a query. The scan covers the whole
+ * scope, so Postgres cancels it after `timeoutMs`.
+ */
+export async function speakersInScope(sql: Sql, scope: SearchScope, timeoutMs: number): Promise<string[]> {
+  const rows = await withLocalSettings(sql, { statement_timeout: timeoutMs }, (tx) =>
+    tx<{ name: string }[]>`SELECT DISTINCT unnest(c.authors) AS name FROM conversation_chunks c WHERE ${scopeSql(tx, scope)} LIMIT 500`);
   return rows.map((r) => r.name);
 }
 

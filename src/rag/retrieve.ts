@@ -19,6 +19,8 @@ export interface RetrieveOptions {
   efSearch: number;
   candidates: number;
   strategyTimeoutMs: number;
+  /** Postgres cancels a search statement after this long (statement_timeout, per transaction). */
+  statementTimeoutMs: number;
   expandNeighbours: boolean;
   weights: Record<StrategyName, number>;
   /**
@@ -70,10 +72,13 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
  * that embeds them up front, in one call, saves retrieval its own calls (and lets the embedding
  * batcher send them with other requests' texts).
  */
-export async function queryTexts(deps: Pick<RetrieveDeps, "sql" | "now">, options: Pick<RetrieveOptions, "query" | "scope" | "strategies">): Promise<string[]> {
+export async function queryTexts(
+  deps: Pick<RetrieveDeps, "sql" | "now">,
+  options: Pick<RetrieveOptions, "query" | "scope" | "strategies" | "statementTimeoutMs">,
+): Promise<string[]> {
   if (!options.strategies.some((s) => s !== "keyword")) return [];
   if (!options.strategies.includes("multi_query")) return [options.query];
-  const speakers = await scopeSpeakers(deps.sql, options.scope).catch(() => []);
+  const speakers = await scopeSpeakers(deps.sql, options.scope, options.statementTimeoutMs).catch(() => []);
   return [options.query, ...analyseQuery(options.query, speakers, deps.now).variants.map((v) => v.text)];
 }
 
@@ -102,23 +107,23 @@ export async function retrieve(deps: RetrieveDeps, options: RetrieveOptions): Pr
   // Speakers named in the query drive multi_query's variants and the final boost. Only multi_query
   // needs them before searching; otherwise the authors of the hits are the speakers that matter.
   const scopeAnalysis = options.strategies.includes("multi_query")
-    ? time("speakers", () => scopeSpeakers(sql, options.scope))
+    ? time("speakers", () => scopeSpeakers(sql, options.scope, options.statementTimeoutMs))
         .catch(() => []) // a failed lookup only loses the speaker signals, not the answer
         .then((speakers) => analyseQuery(options.query, speakers, deps.now))
     : undefined;
 
   const strategies: Record<StrategyName, () => Promise<ChunkHit[]>> = {
-    semantic: async () => semanticSearch(sql, options.scope, await queryVector!, options.candidates, options.efSearch),
-    keyword: () => keywordSearch(sql, options.scope, options.query, options.candidates),
+    semantic: async () => semanticSearch(sql, options.scope, await queryVector!, options.candidates, options.efSearch, options.statementTimeoutMs),
+    keyword: () => keywordSearch(sql, options.scope, options.query, options.candidates, options.statementTimeoutMs),
     multi_query: async () => {
       const analysis = (await scopeAnalysis)!;
       const variants = analysis.variants;
-      if (variants.length === 0) return semanticSearch(sql, options.scope, await queryVector!, options.candidates, options.efSearch);
+      if (variants.length === 0) return semanticSearch(sql, options.scope, await queryVector!, options.candidates, options.efSearch, options.statementTimeoutMs);
       const vectors = await embedder.embed(variants.map((v) => v.text));
       const lists = await Promise.all(
         variants.map((v, i) => {
           const scope = v.kind === "without_speaker" ? { ...options.scope, authorNames: analysis.speakers } : options.scope;
-          return semanticSearch(sql, scope, vectors[i]!, options.candidates, options.efSearch);
+          return semanticSearch(sql, scope, vectors[i]!, options.candidates, options.efSearch, options.statementTimeoutMs);
         }),
       );
       return rrf(lists, (h) => h.id, options.rrfK).map((f) => f.item).slice(0, options.candidates);

@@ -13,13 +13,13 @@ const known = new Map<string, { at: number; speakers: Promise<string[]> }>();
 
 const keyOf = (scope: SearchScope) => JSON.stringify([scope.tenantId, scope.conversationIds, scope.authorNames, scope.authorTypes, scope.from, scope.to]);
 
-export function scopeSpeakers(sql: Sql, scope: SearchScope): Promise<string[]> {
+export function scopeSpeakers(sql: Sql, scope: SearchScope, timeoutMs: number): Promise<string[]> {
   const key = keyOf(scope);
   const now = Date.now();
   const hit = known.get(key);
   if (hit && now - hit.at < TTL_MS) return hit.speakers;
   if (known.size >= MAX_ENTRIES) known.delete(known.keys().next().value!);
-  const speakers = speakersInScope(sql, scope);
+  const speakers = speakersInScope(sql, scope, timeoutMs);
   known.set(key, { at: now, speakers });
   speakers.catch(() => known.delete(key));
   return speakers;

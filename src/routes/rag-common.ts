@@ -40,6 +40,7 @@ export function retrievalOptions(c: Context<AppEnv>, body: ScopeBody, topK: numb
     efSearch: config.retrieval.efSearch,
     candidates: Math.max(config.retrieval.candidates, topK),
     strategyTimeoutMs: config.retrieval.strategyTimeoutMs,
+    statementTimeoutMs: config.retrieval.statementTimeoutMs,
     weights: config.retrieval.weights,
   };
 }

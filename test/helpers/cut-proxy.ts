@@ -12,7 +12,7 @@ interface Trigger {
   afterBytes?: number;
   /** Lower-case text that trips the proxy when a client sends it. */
   on?: string;
-  /** Lower-case texts to report: which of them the tripping connection had sent before. */
+  /** Lower-case texts to report: which of them the tripping connection had sent before the trip (before `on`, in the same read). */
   markers: string[];
 }
 
@@ -66,7 +66,9 @@ export async function startCutProxy(databaseUrl: string, options: ProxyOptions =
         const byBytes = trigger.afterBytes !== undefined && (trigger.afterBytes -= chunk.length) <= 0;
         const byText = trigger.on !== undefined && text.includes(trigger.on);
         if (byBytes || byText) {
-          report = { tripped: true, sentBeforeTrip: trigger.markers.filter((m) => sent.has(m)) };
+          // Statements pipelined with the tripping one arrive in the same read: what precedes it counts.
+          const before = byText ? text.slice(0, text.indexOf(trigger.on!)) : "";
+          report = { tripped: true, sentBeforeTrip: trigger.markers.filter((m) => sent.has(m) || before.includes(m)) };
           trigger = undefined;
           return void trip();
         }

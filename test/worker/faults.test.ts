@@ -64,6 +64,28 @@ describe("faults", () => {
     expect(stored!.m).toBe(400);
   });
 
+  // Hyperdrive pools connections per transaction, so only SET LOCAL holds: each search must carry
+  // its statement_timeout in its own transaction, ahead of the statement, on the same connection.
+  // (That Postgres then cancels it is checked on a real server: statement-timeout.test.ts.)
+  it.each([
+    ["keyword", "scope_stats AS"],
+    ["semantic", "nearest AS MATERIALIZED"],
+    ["multi_query", "SELECT DISTINCT unnest(c.authors)"],
+  ])("a %s retrieve sends its search statement after BEGIN and DB_READ_TIMEOUT_MS as statement_timeout", async (strategy, statement) => {
+    const setting = '"statement_timeout":"4321"';
+    await control(`/arm?on=${encodeURIComponent(statement)}&marker=begin&marker=${encodeURIComponent(setting)}`);
+    // A filter no earlier request used: the scope's speakers are looked up, not remembered.
+    const body = { query: "Who takes the Saturday support shift?", strategies: [strategy], filters: { author_names: [uid("speaker")] } };
+    const { res } = await callWith({ DB_READ_TIMEOUT_MS: "4321", CACHE_ENABLED: "false" }, "POST", "/api/rag/retrieve", body, tenant.key, cuttable);
+    await control("/disarm");
+    const report = (await (await control("/status")).json()) as { tripped: boolean; sentBeforeTrip: string[] };
+    expect(report.tripped).toBe(true);
+    expect(report.sentBeforeTrip.sort()).toEqual([setting, "begin"]);
+    // The cut connection fails the strategy: an answer naming it, or 503 when nothing else answered.
+    expect([200, 503]).toContain(res.status);
+    await res.arrayBuffer();
+  });
+
   it("the database process killed in the middle of an ingest: 503; after it restarts the conversation is wholly absent, earlier ones intact, and the retry succeeds", async () => {
     const kept = uid("kept");
     const lost = uid("lost");

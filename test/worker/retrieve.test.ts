@@ -173,6 +173,7 @@ describe("strategy failures", () => {
     efSearch: 40,
     candidates: 20,
     strategyTimeoutMs: 5000,
+    statementTimeoutMs: 5000,
     expandNeighbours: false,
     weights: { semantic: 1, keyword: 1, multi_query: 1 },
     compress: true,
