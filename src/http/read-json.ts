@@ -85,6 +85,9 @@ export function findUnstorableStrings(value: unknown, maxDepth = 32): FieldProbl
   return problems;
 }
 
+/** True when Postgres can store `s` as it is (no NUL, no lone surrogate): e.g. an id from a URL. */
+export const isStorable = (s: string): boolean => stringProblem(s) === undefined;
+
 function stringProblem(s: string): string | undefined {
   if (s.includes("\u0000")) return "contains a NUL character (\\u0000), which cannot be stored";
   if (!s.isWellFormed()) return "contains invalid Unicode (a lone surrogate)";

@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { AppEnv } from "../app-env.ts";
 import { deleteConversation, getConversation, listConversations, type ConversationSummary } from "../db/conversations.ts";
 import { badRequest, notFound } from "../errors.ts";
-import { readJson } from "../http/read-json.ts";
+import { isStorable, readJson } from "../http/read-json.ts";
 import { parseBody } from "../http/validate.ts";
 import { ingestSchema } from "../ingest/ingest-schema.ts";
 import { ingestConversation } from "../ingest/ingest-service.ts";
@@ -33,11 +33,20 @@ const present = (s: ConversationSummary) => ({
 const encodeCursor = (id: string) => btoa(String.fromCharCode(...new TextEncoder().encode(id)));
 const decodeCursor = (cursor: string) => {
   try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(Uint8Array.from(atob(cursor), (ch) => ch.charCodeAt(0)));
+    const id = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(Uint8Array.from(atob(cursor), (ch) => ch.charCodeAt(0)));
+    return isStorable(id) ? id : undefined;
   } catch {
     return undefined;
   }
 };
+
+/**
+ * The conversation id in the path. One that no ingest could have stored (longer than ids may be,
+ * or with a NUL or a lone surrogate, which Postgres would refuse with an error) is a 404 like any
+ * unknown id, without a query.
+ */
+const pathId = (id: string) => (id.length <= 256 && isStorable(id) ? id : undefined);
+const noSuchConversation = (id: string) => notFound(`conversation '${id.slice(0, 256).toWellFormed().replaceAll("\u0000", "\ufffd")}' does not exist`);
 
 /** /api/conversations: ingest (idempotent upsert), list, read, delete; all scoped to the key's tenant. */
 export const conversationRoutes = new Hono<AppEnv>()
@@ -78,14 +87,14 @@ export const conversationRoutes = new Hono<AppEnv>()
     });
   })
   .get("/:id", async (c) => {
-    const id = c.req.param("id");
-    const conversation = await getConversation(c.var.sql(), c.var.auth.tenantId, id);
-    if (!conversation) throw notFound(`conversation '${id.slice(0, 256)}' does not exist`);
+    const id = pathId(c.req.param("id"));
+    const conversation = id === undefined ? undefined : await getConversation(c.var.sql(), c.var.auth.tenantId, id);
+    if (!conversation) throw noSuchConversation(c.req.param("id"));
     return c.json(present(conversation));
   })
   .delete("/:id", async (c) => {
-    const id = c.req.param("id");
-    if (!(await deleteConversation(c.var.sql(), c.var.auth.tenantId, id))) throw notFound(`conversation '${id.slice(0, 256)}' does not exist`);
+    const id = pathId(c.req.param("id"));
+    if (id === undefined || !(await deleteConversation(c.var.sql(), c.var.auth.tenantId, id))) throw noSuchConversation(c.req.param("id"));
     forgetSpeakers(c.var.auth.tenantId);
     await dataChanged(c, id);
     return c.body(null, 204);

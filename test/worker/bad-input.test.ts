@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { api, conversation, directSql, newTenantKey, problem, uid } from "./support/api";
+import { callWith } from "./support/sse";
 
 const sql = directSql();
 
@@ -148,9 +149,57 @@ describe("auth errors", () => {
     expect(cursor.status).toBe(400);
   });
 
+  it("a conversation id no ingest could store (NUL, lone surrogate) in the path → 404, and a cursor hiding one → 400", async () => {
+    for (const id of ["%00", "a%00b", "%ED%A0%80", "x".repeat(300)]) {
+      for (const method of ["GET", "DELETE"]) {
+        const res = await api(method, `/api/conversations/${id}`);
+        expect(res.status).toBe(404);
+        expect((await problem(res)).detail).toMatch(/does not exist/);
+      }
+    }
+    const nul = await api("GET", `/api/conversations?cursor=${encodeURIComponent(btoa("a\u0000b"))}`);
+    expect(nul.status).toBe(400);
+    expect((await problem(nul)).errors![0]!.pointer).toBe("#/cursor");
+  });
+
   it("an unknown route → 404 problem", async () => {
     const res = await api("GET", "/api/nothing-here");
     expect(res.status).toBe(404);
     await problem(res);
+  });
+});
+
+describe("configured limits", () => {
+  const ingest = async (vars: Record<string, string>, body: object) => {
+    const { key, tenant } = await newTenantKey("limits");
+    const { res } = await callWith(vars, "POST", "/api/conversations", body, key);
+    const [row] = await sql`SELECT count(*)::int AS c FROM conversations WHERE tenant_id = ${tenant}`;
+    return { res, stored: row!.c as number };
+  };
+
+  it("MAX_MESSAGES_PER_REQUEST: one message more → 400 naming the list, nothing stored; at the limit → 201", async () => {
+    const over = await ingest({ MAX_MESSAGES_PER_REQUEST: "3" }, conversation(uid("many"), 4));
+    expect(over.res.status).toBe(400);
+    const p = await problem(over.res);
+    expect(p.errors).toContainEqual({ pointer: "#/messages", detail: "must contain at most 3 messages" });
+    expect(over.stored).toBe(0);
+    expect((await ingest({ MAX_MESSAGES_PER_REQUEST: "3" }, conversation(uid("many"), 3))).res.status).toBe(201);
+  });
+
+  it("MAX_MESSAGE_CHARS: a longer text → 400 naming the message, nothing stored", async () => {
+    const body = conversation(uid("long"), 2);
+    body.messages[1]!.text = "y".repeat(41);
+    const over = await ingest({ MAX_MESSAGE_CHARS: "40" }, body);
+    expect(over.res.status).toBe(400);
+    expect((await problem(over.res)).errors).toContainEqual({ pointer: "#/messages/1/text", detail: "must be at most 40 characters" });
+    expect(over.stored).toBe(0);
+  });
+
+  it("top_k: above 50 for ask and 100 for retrieve → 400 naming it", async () => {
+    for (const [path, top] of [["/api/rag/ask", 51], ["/api/rag/retrieve", 101]] as const) {
+      const res = await api("POST", path, { body: { query: "launch", top_k: top, stream: false } });
+      expect(res.status).toBe(400);
+      expect((await problem(res)).errors!.map((e) => e.pointer)).toContain("#/top_k");
+    }
   });
 });

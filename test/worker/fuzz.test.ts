@@ -93,14 +93,18 @@ const rawBody = fc.oneof(
 
 let tenant: { tenant: string; key: string };
 
+/** Every row the tenant owns, by table: a 4xx must change none of them. */
 async function stored() {
   const [row] = await sql`SELECT (SELECT count(*) FROM conversations WHERE tenant_id = ${tenant.tenant})::int AS c,
-                                 (SELECT count(*) FROM messages WHERE tenant_id = ${tenant.tenant})::int AS m`;
-  return row as { c: number; m: number };
+                                 (SELECT count(*) FROM messages WHERE tenant_id = ${tenant.tenant})::int AS m,
+                                 (SELECT count(*) FROM conversation_chunks WHERE tenant_id = ${tenant.tenant})::int AS k,
+                                 (SELECT count(*) FROM chat_sessions WHERE tenant_id = ${tenant.tenant})::int AS s,
+                                 (SELECT count(*) FROM chat_turns WHERE tenant_id = ${tenant.tenant})::int AS t`;
+  return row as { c: number; m: number; k: number; s: number; t: number };
 }
 
-async function send(path: string, body: unknown, raw = false) {
-  const res = await api("POST", path, { key: tenant.key, body: raw ? (body as string) : JSON.stringify(body), headers: { "content-type": "application/json" } });
+async function send(path: string, body: unknown, raw = false, method = "POST") {
+  const res = await api(method, path, method === "POST" ? { key: tenant.key, body: raw ? (body as string) : JSON.stringify(body), headers: { "content-type": "application/json" } } : { key: tenant.key });
   const text = await res.text();
   if (res.status >= 500) throw new Error(`${path} answered ${res.status} to ${JSON.stringify(body).slice(0, 300)}: ${text.slice(0, 300)}`);
   if (res.status >= 400) {
@@ -156,18 +160,40 @@ describe("fuzzing the request bodies", () => {
     );
   });
 
-  it("retrieve and ask: any body gets 2xx or 4xx", async () => {
+  it("retrieve and ask: any body gets 2xx or 4xx, and a 4xx stores nothing (no session, no turn)", async () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(queryLike, anyJson), fc.constantFrom("/api/rag/retrieve", "/api/rag/ask"), async (body, path) => {
-        await send(path, body);
+        const before = await stored();
+        if ((await send(path, body)) >= 400) expect(await stored()).toEqual(before);
       }),
       { numRuns: 200 },
     );
     await fc.assert(
       fc.asyncProperty(rawBody, fc.constantFrom("/api/rag/retrieve", "/api/rag/ask"), async (body, path) => {
+        const before = await stored();
         expect(await send(path, body, true)).toBeGreaterThanOrEqual(400);
+        expect(await stored()).toEqual(before);
       }),
       { numRuns: 60 },
+    );
+  });
+
+  it("paths and query strings: any conversation id, cursor or limit gets 2xx or 4xx and changes nothing unless it deletes", async () => {
+    // Any bytes, percent-encoded: NUL, invalid UTF-8, '/', encoded lone surrogates (%ED%A0%80).
+    const bytes = fc.uint8Array({ maxLength: 40 }).map((b) => [...b].map((x) => `%${x.toString(16).padStart(2, "0").toUpperCase()}`).join(""));
+    const text = fc.oneof(nasty, fc.constantFrom("%00", "%ED%A0%80", "..", "%2F", "a".repeat(5000))).map((t) => encodeURIComponent(t.toWellFormed()));
+    const segment = fc.oneof(bytes, text, fc.constantFrom("%00", "a%00b", "%ED%A0%80", "%FF", "%", "%2"));
+    const cursor = fc.oneof(segment, fc.constantFrom("AA==", "YQBi", btoa("a\u0000b"), "////", "=", "%00"));
+    await fc.assert(
+      fc.asyncProperty(segment, cursor, fc.oneof(fc.integer().map(String), segment), async (id, c, limit) => {
+        const before = await stored();
+        expect(await send(`/api/conversations/${id}`, undefined, false, "GET")).toBeLessThan(500);
+        expect(await send(`/api/conversations?cursor=${c}&limit=${limit}`, undefined, false, "GET")).toBeLessThan(500);
+        const deleted = await send(`/api/conversations/${id}`, undefined, false, "DELETE");
+        expect(deleted).toBeLessThan(500);
+        if (deleted !== 204) expect(await stored()).toEqual(before);
+      }),
+      { numRuns: 120 },
     );
   });
 
