@@ -13,7 +13,7 @@ export const METRICS: Record<string, { type: "counter" | "gauge" | "histogram"; 
   rag_embedding_batch_texts_total: { type: "counter", help: "Distinct texts in embedding batches." },
   rag_embedding_cache_total: { type: "counter", help: "Persistent embedding cache lookups by result (hit, miss)." },
   rag_coalesced_requests_total: { type: "counter", help: "Asks that followed an identical ask's answer instead of generating their own." },
-  rag_tenant_quota_rejections_total: { type: "counter", help: "Asks refused with 429 because the tenant used its daily chat-token budget." },
+  rag_tenant_quota_rejections_total: { type: "counter", help: "Chat calls refused because the tenant used its daily chat-token budget, by call: answer (the ask gets 429), helper (the heuristic is used)." },
   rag_rate_limited_total: { type: "counter", help: "Requests refused with 429 by the per-key rate limit." },
   rag_rate_budget_rejections_total: { type: "counter", help: "Chat calls refused by the rate budget, by call (answer, helper) and policy." },
   rag_fallbacks_total: { type: "counter", help: "Fallbacks by kind: chat (extractive answer), rewrite, summary, rate_budget, durable_<object> (work done in the request)." },

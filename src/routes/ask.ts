@@ -116,7 +116,7 @@ function askDeps(c: Context<AppEnv>, body: AskBody, budget: Budget): AskDeps {
     embedder: queryEmbedder(c),
     tokenizer: () => tokenizerForModel(body.model),
     retrievalTokenizer: tiktoken,
-    chat: budgetedChat(createChatModels(config, () => tokenizerForModel(body.model)), budget),
+    chat: budgetedChat(createChatModels(config, () => tokenizerForModel(body.model)), budget, tenantQuota(c.env, c.var.auth.tenantId, config)),
     now: new Date(),
   };
 }
@@ -172,7 +172,7 @@ async function prepare(c: Context<AppEnv>, body: AskBody, scope: ReturnType<type
   const quota = tenantQuota(c.env, c.var.auth.tenantId, config);
   const reserved = await quota.reserve(reservedTokens);
   if (!reserved.granted) {
-    counters.inc("rag_tenant_quota_rejections_total");
+    counters.inc("rag_tenant_quota_rejections_total", { call: "answer" });
     const seconds = String(reserved.retryAfterS);
     throw new ApiError(429, "token-budget-exceeded", `this tenant has used its daily budget of ${config.rateBudget.tenantDailyTokens} chat tokens; it starts afresh at 00:00 UTC (in ${seconds} s)`, [], { "retry-after": seconds });
   }

@@ -13,16 +13,20 @@ async function setup(extra: Record<string, string>, chat: Record<string, unknown
   const conv = uid("quota");
   expect((await callWith({}, "POST", "/api/conversations", launchConversation(conv), tenant.key)).res.status).toBe(201);
   const vars = { CHAT_PROVIDER: "openai", OPENAI_BASE_URL: `${base}/v1`, OPENAI_API_KEY: "sk-test", CHAT_MODEL: "fake-chat", CHAT_RATE_LIMIT_RPM: "0", CHAT_RATE_LIMIT_TPM: "0", ...extra };
-  const ask = async (query: string, maxTokens: number) => {
-    const { res, settled } = await callWith(vars, "POST", "/api/rag/ask", { query, conversation_id: conv, stream: false, max_tokens: maxTokens }, tenant.key);
+  const ask = async (query: string, maxTokens: number, extra: Record<string, unknown> = {}) => {
+    const { res, settled } = await callWith(vars, "POST", "/api/rag/ask", { query, conversation_id: conv, stream: false, max_tokens: maxTokens, ...extra }, tenant.key);
     const body = (await res.json()) as Record<string, unknown>;
     await settled();
     return { res, body };
   };
-  const used = async () => (await env.TENANT_QUOTA.getByName(`tenant:${tenant.tenant}:quota`).usage()).tokens;
-  const chatCalls = async () => ((await (await fetch(`${base}/_calls`)).json()) as RecordedCall[]).filter((c) => c.body.stream).length;
+  const quota = () => env.TENANT_QUOTA.getByName(`tenant:${tenant.tenant}:quota`);
+  const used = async () => (await quota().usage()).tokens;
+  const calls = async () => (await (await fetch(`${base}/_calls`)).json()) as RecordedCall[];
+  const chatCalls = async () => (await calls()).filter((c) => c.body.stream).length;
+  /** Completions that are not answers: follow-up rewrites and history summaries. */
+  const helperCalls = async () => (await calls()).filter((c) => !c.body.stream).length;
   const stream = (query: string, maxTokens: number) => callWith(vars, "POST", "/api/rag/ask", { query, conversation_id: conv, max_tokens: maxTokens }, tenant.key);
-  return { ask, used, chatCalls, stream };
+  return { ask, used, chatCalls, helperCalls, stream, quota };
 }
 
 describe("a tenant's daily token budget", () => {
@@ -44,6 +48,27 @@ describe("a tenant's daily token budget", () => {
     // A smaller answer still fits in what is left.
     expect((await t.ask("Who takes the Saturday support shift?", 100)).res.status).toBe(200);
     expect(await t.chatCalls()).toBe(2);
+  });
+
+  it("charges a follow-up's helper call (the LLM rewrite) to the budget, and makes none once the budget is spent", async () => {
+    const limit = 100_000;
+    const t = await setup({ TENANT_DAILY_TOKENS: String(limit), CACHE_ENABLED: "false" }, { text: "June 2 [1].", completion: "When is the launch?" });
+    const session = uid("quota-s");
+    const first = await t.ask("When is the launch?", 200, { session_id: session });
+    expect(first.res.status).toBe(200);
+    const followUp = await t.ask("And is it still on track?", 200, { session_id: session });
+    expect(followUp.res.status).toBe(200);
+    expect(await t.helperCalls()).toBe(1);
+    const answers = [first, followUp].reduce((sum, a) => sum + (a.body.usage as { prompt_tokens: number; completion_tokens: number }).prompt_tokens + (a.body.usage as { completion_tokens: number }).completion_tokens, 0);
+    expect(await t.used()).toBeGreaterThan(answers);
+
+    // Leave 50 tokens: the next follow-up's rewrite would need more, so it is not sent at all.
+    const { day } = (await t.quota().reserve(limit, limit - (await t.used()) - 50)) as { day: string };
+    expect(day).toBeTruthy();
+    const refused = await t.ask("And who owns it?", 200, { session_id: session });
+    expect(refused.res.status).toBe(429);
+    expect(refused.body).toMatchObject({ type: "urn:convo-rag:problem:token-budget-exceeded" });
+    expect(await t.helperCalls()).toBe(1);
   });
 
   it("settles a shared (coalesced) answer's reservation too", async () => {
