@@ -1,16 +1,19 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { counters } from "../../src/observability/counters";
-import { newTenantKey } from "./support/api";
+import { ADMIN_KEY, api, newTenantKey } from "./support/api";
 import { callWith } from "./support/sse";
 
 describe("per-key rate limit", () => {
   // A limiter of 3 requests a minute in place of the configured one (600).
   const tight = { KEY_RATE_LIMITER: env.TIGHT_RATE_LIMITER };
 
-  it("answers 429 with Retry-After once a key has used its requests, and counts it; other keys go on", async () => {
+  it("answers 429 with Retry-After once a key has used its requests, and counts it; other keys, of the same tenant too, go on", async () => {
     const a = await newTenantKey("rl-a");
     const b = await newTenantKey("rl-b");
+    const created = await api("POST", "/api/admin/keys", { key: ADMIN_KEY, body: { tenant: a.tenant } });
+    expect(created.status).toBe(201);
+    const sameTenant = ((await created.json()) as { key: string }).key;
     const limited = counters.get("rag_rate_limited_total");
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) {
@@ -26,7 +29,8 @@ describe("per-key rate limit", () => {
     }
     expect(statuses).toEqual([200, 200, 200, 429]);
     expect(counters.get("rag_rate_limited_total") - limited).toBe(1);
-    // Another tenant's key has its own count.
+    // The limit is per key, not per tenant: a second key of the same tenant has its own count, as has another tenant's.
+    expect((await callWith({}, "GET", "/api/conversations", undefined, sameTenant, tight)).res.status).toBe(200);
     expect((await callWith({}, "GET", "/api/conversations", undefined, b.key, tight)).res.status).toBe(200);
     // Unauthenticated requests are refused before they count against anyone.
     expect((await callWith({}, "GET", "/api/conversations", undefined, "not-a-key", tight)).res.status).toBe(401);
