@@ -23,12 +23,19 @@ export function createSql(hyperdrive: Hyperdrive): Sql {
   });
 }
 
-/** A setting's value as an SQL literal: integers and lower-case words only, so nothing needs quoting. */
+/** A setting as an SQL literal: integers and lower-case words only, so nothing needs quoting. */
 function settingLiteral(name: string, value: string | number): string {
   if (!/^[a-z_]+(\.[a-z_]+)?$/.test(name)) throw new Error(`unexpected setting name ${name}`);
   if (typeof value === "number" ? !Number.isSafeInteger(value) : !/^[a-z_]+$/.test(value)) throw new Error(`unexpected value for ${name}`);
   return `set_config('${name}', '${value}', true)`;
 }
+
+/**
+ * The statement that puts `settings` in effect until the transaction ends (SET LOCAL). Run it
+ * with tx.unsafe: it has no parameters, so it costs no Describe round trip of its own.
+ */
+export const setLocal = (settings: Record<string, string | number>): string =>
+  `SELECT ${Object.entries(settings).map(([name, value]) => settingLiteral(name, value)).join(", ")}`;
 
 /**
  * Runs `statement` in a transaction with `settings` in effect (set_config(…, true), i.e. SET LOCAL:
@@ -41,7 +48,6 @@ function settingLiteral(name: string, value: string | number): string {
  * need sql.reserve(), which never resolves on a new client with fetch_types off: porsager/postgres#751.)
  */
 export async function withLocalSettings<T>(sql: Sql, settings: Record<string, string | number>, statement: (tx: Tx) => postgres.PendingQuery<T extends readonly postgres.MaybeRow[] ? T : never>): Promise<T> {
-  const assignments = Object.entries(settings).map(([name, value]) => settingLiteral(name, value));
-  const [, rows] = (await sql.begin((tx) => [tx.unsafe(`SELECT ${assignments.join(", ")}`), statement(tx)])) as unknown as [unknown, T];
+  const [, rows] = (await sql.begin((tx) => [tx.unsafe(setLocal(settings)), statement(tx)])) as unknown as [unknown, T];
   return rows;
 }

@@ -1,4 +1,4 @@
-import type { Db, Sql } from "../db/client.ts";
+import { setLocal, type Db, type Sql } from "../db/client.ts";
 import { deleteChunks, insertChunks, listChunkRefs, reorderChunks, type NewChunk } from "../db/chunks.ts";
 import { ensureConversation, finishConversation } from "../db/conversations.ts";
 import { getCachedEmbeddings, putCachedEmbeddings } from "../db/embedding-cache.ts";
@@ -62,7 +62,7 @@ export function mergeMessages(existing: StoredMessage[], incoming: IngestMessage
  */
 export async function ingestConversation(deps: IngestDeps, tenantId: string, body: IngestRequest): Promise<IngestResult> {
   return deps.sql.begin(async (tx) => {
-    await tx`SELECT set_config('statement_timeout', ${String(deps.statementTimeoutMs)}, true)`;
+    await tx.unsafe(setLocal({ statement_timeout: deps.statementTimeoutMs }));
     await tx`SELECT pg_advisory_xact_lock(hashtextextended(${`${tenantId}/${body.id}`}, 0))`;
     const conversation = await ensureConversation(tx, tenantId, body.id);
     const existing = await listMessages(tx, tenantId, body.id);

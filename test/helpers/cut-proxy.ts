@@ -12,14 +12,14 @@ interface Trigger {
   afterBytes?: number;
   /** Lower-case text that trips the proxy when a client sends it. */
   on?: string;
-  /** Lower-case texts to report: which of them the tripping connection had sent before the trip (before `on`, in the same read). */
+  /** Lower-case texts to report: which of them the tripping connection had sent before the trip, in the order of their last sighting. */
   markers: string[];
 }
 
 export interface TripReport {
   armed: boolean;
   tripped: boolean;
-  /** Markers the tripping connection had sent before it tripped. */
+  /** Markers the tripping connection had sent before it tripped, ordered by where each was last sent. */
   sentBeforeTrip: string[];
   connections: number;
 }
@@ -58,21 +58,31 @@ export async function startCutProxy(databaseUrl: string, options: ProxyOptions =
     sockets.add(upstream);
     // A statement's text can straddle two reads: match over the end of the previous one too.
     let tail = "";
-    const sent = new Set<string>();
+    let consumed = 0;
+    /** Where in this connection's stream each marker was last seen. */
+    const lastSeen = new Map<string, number>();
     client.on("data", (chunk: Buffer) => {
       if (trigger) {
-        const text = tail + chunk.toString("latin1").toLowerCase();
+        const fresh = chunk.toString("latin1").toLowerCase();
+        const text = tail + fresh;
+        const start = consumed - tail.length;
+        consumed += fresh.length;
         tail = text.slice(-256);
         const byBytes = trigger.afterBytes !== undefined && (trigger.afterBytes -= chunk.length) <= 0;
-        const byText = trigger.on !== undefined && text.includes(trigger.on);
-        if (byBytes || byText) {
-          // Statements pipelined with the tripping one arrive in the same read: what precedes it counts.
-          const before = byText ? text.slice(0, text.indexOf(trigger.on!)) : "";
-          report = { tripped: true, sentBeforeTrip: trigger.markers.filter((m) => sent.has(m) || before.includes(m)) };
+        const at = trigger.on === undefined ? -1 : text.indexOf(trigger.on);
+        // Statements pipelined with the tripping one arrive in the same read: only what precedes it counts.
+        const end = at >= 0 ? at : text.length;
+        for (const m of trigger.markers) {
+          const i = end >= m.length ? text.lastIndexOf(m, end - m.length) : -1;
+          if (i >= 0) lastSeen.set(m, Math.max(lastSeen.get(m) ?? -1, start + i));
+        }
+        if (byBytes || at >= 0) {
+          const markers = trigger.markers;
+          const order = [...lastSeen].filter(([m]) => markers.includes(m)).sort((a, b) => a[1] - b[1]).map(([m]) => m);
+          report = { tripped: true, sentBeforeTrip: order };
           trigger = undefined;
           return void trip();
         }
-        for (const m of trigger.markers) if (text.includes(m)) sent.add(m);
       }
       upstream.write(chunk);
     });

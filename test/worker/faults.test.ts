@@ -66,24 +66,40 @@ describe("faults", () => {
 
   // Hyperdrive pools connections per transaction, so only SET LOCAL holds: each search must carry
   // its statement_timeout in its own transaction, ahead of the statement, on the same connection.
-  // (That Postgres then cancels it is checked on a real server: statement-timeout.test.ts.)
+  // The proxy reports the markers in the order each was last sent before the trip: the setting
+  // after the last BEGIN, and no COMMIT since. (That Postgres then cancels the statement is
+  // checked on a real server: statement-timeout.test.ts.)
+  const markers = (setting: string) => ["begin", "commit", setting].map((m) => `&marker=${encodeURIComponent(m)}`).join("");
+  const statusReport = async () => (await (await control("/status")).json()) as { tripped: boolean; sentBeforeTrip: string[] };
+
   it.each([
     ["keyword", "scope_stats AS"],
     ["semantic", "nearest AS MATERIALIZED"],
     ["multi_query", "SELECT DISTINCT unnest(c.authors)"],
-  ])("a %s retrieve sends its search statement after BEGIN and DB_READ_TIMEOUT_MS as statement_timeout", async (strategy, statement) => {
+  ])("a %s retrieve sends its search statement in a transaction, after DB_READ_TIMEOUT_MS as statement_timeout", async (strategy, statement) => {
     const setting = "set_config('statement_timeout', '4321', true)";
-    await control(`/arm?on=${encodeURIComponent(statement)}&marker=begin&marker=${encodeURIComponent(setting)}`);
+    await control(`/arm?on=${encodeURIComponent(statement)}${markers(setting)}`);
     // A filter no earlier request used: the scope's speakers are looked up, not remembered.
     const body = { query: "Who takes the Saturday support shift?", strategies: [strategy], filters: { author_names: [uid("speaker")] } };
     const { res } = await callWith({ DB_READ_TIMEOUT_MS: "4321", CACHE_ENABLED: "false" }, "POST", "/api/rag/retrieve", body, tenant.key, cuttable);
     await control("/disarm");
-    const report = (await (await control("/status")).json()) as { tripped: boolean; sentBeforeTrip: string[] };
+    const report = await statusReport();
     expect(report.tripped).toBe(true);
-    expect(report.sentBeforeTrip.sort()).toEqual(["begin", setting].sort());
+    expect(report.sentBeforeTrip.slice(-2)).toEqual(["begin", setting]);
     // The cut connection fails the strategy: an answer naming it, or 503 when nothing else answered.
     expect([200, 503]).toContain(res.status);
     await res.arrayBuffer();
+  });
+
+  it("an ingest sends its writes in a transaction, after DB_STATEMENT_TIMEOUT_MS as statement_timeout", async () => {
+    const setting = "set_config('statement_timeout', '12345', true)";
+    await control(`/arm?on=${encodeURIComponent("INSERT INTO messages")}${markers(setting)}`);
+    const { res } = await callWith({ DB_STATEMENT_TIMEOUT_MS: "12345" }, "POST", "/api/conversations", conversation(uid("timed"), 5), tenant.key, cuttable);
+    await control("/disarm");
+    const report = await statusReport();
+    expect(report.tripped).toBe(true);
+    expect(report.sentBeforeTrip.slice(-2)).toEqual(["begin", setting]);
+    expect(res.status).toBe(503);
   });
 
   it("the database process killed in the middle of an ingest: 503; after it restarts the conversation is wholly absent, earlier ones intact, and the retry succeeds", async () => {
