@@ -97,6 +97,27 @@ describe("tenant isolation matrix (every route that reads data, every cache tier
         expect(other.text).not.toContain("Alice");
       }
       expect(asked[0]).toBe("MISS");
+
+      // The retrieval cache, and a streamed ask, read the same tiers.
+      const retrieve = async (key: string) => {
+        const { res, settled } = await callWith(vars, "POST", "/api/rag/retrieve", { query, conversation_id: shared }, key);
+        const text = await res.text();
+        await settled();
+        return { res, text };
+      };
+      expect((await retrieve(a.key)).text).toContain("ALPHA-7731");
+      const cachedForA = await retrieve(a.key);
+      expect(cachedForA.res.headers.get("x-cache")).toMatch(/^HIT/);
+      const forB = await retrieve(b.key);
+      expect(forB.res.headers.get("x-cache")).toBe("MISS");
+      expect(forB.text).toContain("BRAVO-2208");
+      expect(forB.text).not.toContain("ALPHA-7731");
+      const { res: streamed, settled } = await callWith(vars, "POST", "/api/rag/ask", { query, conversation_id: shared }, b.key);
+      expect(streamed.headers.get("content-type")).toMatch(/^text\/event-stream/);
+      const events = await streamed.text();
+      await settled();
+      expect(events).toContain("BRAVO-2208");
+      expect(events).not.toContain("ALPHA-7731");
     });
   }
 
@@ -124,6 +145,11 @@ describe("tenant isolation matrix (every route that reads data, every cache tier
     expect(body.history.turns).toBe(0);
     expect(follow.text).not.toContain("ALPHA-7731");
     expect(body.query.standalone).not.toContain("vault code");
+    // A's session is untouched by B's use of the same id: one turn, A's own.
+    const again = await ask(a.key, { query: "And who may know it?", session_id: session, conversation_id: shared });
+    const mine = JSON.parse(again.text) as { history: { turns: number } };
+    expect(mine.history.turns).toBe(1);
+    expect(again.text).not.toContain("BRAVO-2208");
   });
 
   it("identical asks in flight from two tenants are not shared", async () => {
