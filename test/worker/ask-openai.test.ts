@@ -104,6 +104,15 @@ describe("ask with the openai provider (real SDK, local OpenAI-compatible server
     expect(await waitFor(async () => (await s.calls()).every((c) => c.aborted === true))).toBe(true);
   });
 
+  it("ends with an error event when the provider goes silent mid-stream for CHAT_IDLE_TIMEOUT_MS, and closes the upstream request", async () => {
+    // One piece at once, then 20 s of silence before the next: the idle deadline (300 ms) ends it.
+    const s = await scenario({ text: "One two three four five six [1].", wordsPerPiece: 2, tokenDelayMs: 20_000 }, { CHAT_IDLE_TIMEOUT_MS: "300" });
+    const { events, last } = await ask(s, { query: "When is the launch?" });
+    expect(events.some((e) => e.event === "delta")).toBe(true);
+    expect(last!.event).toBe("error");
+    expect(await waitFor(async () => (await s.calls()).every((c) => c.aborted === true))).toBe(true);
+  });
+
   it("ends with an error event when the provider fails mid-stream, and stores no turn", async () => {
     const s = await scenario({ text: "One two three four five six seven eight nine ten [1].", wordsPerPiece: 2, failAfterPieces: 2, tokenDelayMs: 50 });
     const session = uid("mid");

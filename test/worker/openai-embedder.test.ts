@@ -56,6 +56,25 @@ describe("openai embedder (real SDK against a local OpenAI-compatible server)", 
     expect(await t.calls()).toHaveLength(2);
   });
 
+  it("after a 429, waits the Retry-After the provider gave before retrying", async () => {
+    const s = scenario();
+    await fetch(s.baseURL.replace(/\/v1$/, "/_control"), { method: "POST", body: JSON.stringify({ failTimes: 1, failStatus: 429, failRetryAfter: 2 }) });
+    const started = Date.now();
+    const vectors = await embedderFor(s.baseURL, { EMBEDDING_MAX_RETRIES: "2" }).embed(["rate limited"]);
+    // Only a lower bound: a slow machine can take longer, never shorter.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
+    expect(vectors).toHaveLength(1);
+    expect(await s.calls()).toHaveLength(2);
+  });
+
+  it("gives up on a call that does not answer within OPENAI_TIMEOUT_MS", async () => {
+    const s = scenario();
+    // The provider would answer after 60 s; the test's own 30 s limit fails it if the timeout is not applied.
+    await fetch(s.baseURL.replace(/\/v1$/, "/_control"), { method: "POST", body: JSON.stringify({ embeddingDelayMs: 60_000 }) });
+    await expect(embedderFor(s.baseURL, { OPENAI_TIMEOUT_MS: "300" }).embed(["slow"])).rejects.toThrow(EmbeddingError);
+    expect(await s.calls()).toHaveLength(1);
+  });
+
   it("turns a provider error into an EmbeddingError", async () => {
     const s = scenario();
     await s.failAfter(0, 503);
