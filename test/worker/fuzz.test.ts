@@ -77,7 +77,7 @@ const queryLike = fc.record(
     strategy: fc.oneof(fc.constantFrom("relevance", "diversity", "hybrid"), nasty),
     max_tokens: fc.oneof(fc.integer(), nasty),
     temperature: fc.oneof(fc.double(), nasty),
-    stream: fc.constant(false),
+    stream: fc.oneof(fc.constant(false), fc.constant(true), anyJson),
     cache: anyJson,
   },
   { requiredKeys: [] },

@@ -69,8 +69,8 @@ describe("openai embedder (real SDK against a local OpenAI-compatible server)", 
 
   it("gives up on a call that does not answer within OPENAI_TIMEOUT_MS", async () => {
     const s = scenario();
-    // The provider would answer after 60 s; the test's own 30 s limit fails it if the timeout is not applied.
-    await fetch(s.baseURL.replace(/\/v1$/, "/_control"), { method: "POST", body: JSON.stringify({ embeddingDelayMs: 60_000 }) });
+    // The provider answers after 5 s: without the 300 ms timeout the call would succeed.
+    await fetch(s.baseURL.replace(/\/v1$/, "/_control"), { method: "POST", body: JSON.stringify({ embeddingDelayMs: 5_000 }) });
     await expect(embedderFor(s.baseURL, { OPENAI_TIMEOUT_MS: "300" }).embed(["slow"])).rejects.toThrow(EmbeddingError);
     expect(await s.calls()).toHaveLength(1);
   });
