@@ -21,6 +21,8 @@ export interface Config {
   statementTimeoutMs: number;
   /** How long an isolate trusts a key lookup (0: every request asks the database). */
   authCacheTtlMs: number;
+  /** How long the L2 cache keeps a verified key's owner for use while the database is down (0: never). */
+  authFallbackTtlSeconds: number;
   /** One JSON log line per request (LOG_REQUESTS). */
   logRequests: boolean;
   /** Browser origins allowed to call the API (CORS_ORIGINS); none by default. */
@@ -173,6 +175,7 @@ const schema = z.object({
   CONTEXT_REDUNDANCY: z.coerce.number().min(0).max(1).default(0.9),
   CONTEXT_TRUNCATE_MIN_TOKENS: int(0, 100_000).default(100),
   AUTH_CACHE_TTL_SECONDS: int(0, 3600).default(30),
+  AUTH_FALLBACK_TTL_SECONDS: int(0, 30 * 86_400).default(86_400),
   LOG_REQUESTS: z.enum(["true", "false"]).default("true"),
   KEY_RATE_LIMIT: z.enum(["on", "off"]).default("on"),
   CORS_ORIGINS: z
@@ -252,6 +255,7 @@ export function parseConfig(vars: Record<string, unknown>): Config {
     maxMessageChars: v.MAX_MESSAGE_CHARS,
     statementTimeoutMs: v.DB_STATEMENT_TIMEOUT_MS,
     authCacheTtlMs: v.AUTH_CACHE_TTL_SECONDS * 1000,
+    authFallbackTtlSeconds: v.AUTH_FALLBACK_TTL_SECONDS,
     logRequests: v.LOG_REQUESTS === "true",
     corsOrigins: v.CORS_ORIGINS,
     keyRateLimit: v.KEY_RATE_LIMIT === "on",

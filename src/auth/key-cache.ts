@@ -27,6 +27,11 @@ export class KeyCache {
     this.entries.set(keyHash, { owner, expires: now + ttlMs });
   }
 
+  /** Forgets every key (as a new isolate starts). */
+  clear(): void {
+    this.entries.clear();
+  }
+
   forgetKey(keyId: string): void {
     for (const [hash, entry] of this.entries) if (entry.owner.keyId === keyId) this.entries.delete(hash);
   }

@@ -8,7 +8,7 @@ import { cachedEmbedder } from "./cached-embedder.ts";
 import { cacheApiTier } from "./cache-api-tier.ts";
 import { kvTier } from "./kv-tier.ts";
 import { multiLevelCache, type MultiLevelCache } from "./multilevel.ts";
-import { failOpen } from "./tier.ts";
+import { failOpen, type CacheTier } from "./tier.ts";
 import { upstashTier } from "./upstash-tier.ts";
 import { kvVersions, type Versions } from "./versions.ts";
 
@@ -21,13 +21,19 @@ export function requestCache(c: Context<AppEnv>): { cache: MultiLevelCache; vers
   return {
     cache: multiLevelCache({
       l1: failOpen(cacheApiTier(), config.tierTimeoutMs),
-      l2: failOpen(config.l2.kind === "upstash" ? upstashTier(config.l2) : kvTier(c.env.CACHE_KV), config.tierTimeoutMs),
+      l2: sharedTier(c),
       l1TtlSeconds: config.l1TtlSeconds,
       l2TtlSeconds: config.l2TtlSeconds,
       defer: (work) => c.executionCtx.waitUntil(work.catch(() => {})),
     }),
     versions: kvVersions(c.env.CACHE_KV),
   };
+}
+
+/** The L2 tier alone (KV or Upstash Redis, as configured), failing open like every tier. */
+export function sharedTier(c: Context<AppEnv>): CacheTier {
+  const { cache: config } = c.var.config;
+  return failOpen(config.l2.kind === "upstash" ? upstashTier(config.l2) : kvTier(c.env.CACHE_KV), config.tierTimeoutMs);
 }
 
 /**

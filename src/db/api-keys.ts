@@ -38,7 +38,8 @@ export async function listApiKeys(db: Db, tenantId: string): Promise<KeyRecord[]
 }
 
 /** Revokes a key; false when no such (unrevoked) key exists. */
-export async function revokeApiKey(db: Db, id: string): Promise<boolean> {
-  const rows = await db`UPDATE api_keys SET revoked_at = now() WHERE id = ${id}::uuid AND revoked_at IS NULL RETURNING id`;
-  return rows.length > 0;
+/** Revokes a key; returns its digest, or undefined when there was no such active key. */
+export async function revokeApiKey(db: Db, id: string): Promise<string | undefined> {
+  const [row] = await db<{ key_hash: string }[]>`UPDATE api_keys SET revoked_at = now() WHERE id = ${id}::uuid AND revoked_at IS NULL RETURNING key_hash`;
+  return row?.key_hash;
 }

@@ -1,10 +1,13 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env.ts";
 import { hashApiKey } from "../auth/api-key.ts";
 import { keyCache } from "../auth/key-cache.ts";
+import { keyFallback } from "../auth/key-fallback.ts";
+import { sharedTier } from "../cache/index.ts";
 import { findKeyOwner, type KeyOwner } from "../db/api-keys.ts";
 import { counters } from "../observability/counters.ts";
 import { ApiError } from "../errors.ts";
+import { toApiError } from "./errors.ts";
 
 const unauthorized = (detail: string) =>
   new ApiError(401, "unauthorized", detail, [], { "www-authenticate": 'Bearer realm="convo-rag"' });
@@ -16,16 +19,39 @@ export function apiKeyAuth(): MiddlewareHandler<AppEnv> {
     const match = header?.match(/^Bearer\s+(\S{1,512})\s*$/i);
     if (!match) throw unauthorized(header ? "Authorization header must be 'Bearer <api key>'" : "missing Authorization: Bearer <api key>");
     const keyHash = hashApiKey(match[1]!);
-    let owner = keyCache.get(keyHash);
-    if (!owner) {
-      owner = await findKeyOwner(c.var.sql(), keyHash);
-      if (!owner) throw unauthorized("unknown or revoked API key");
-      keyCache.set(keyHash, owner, c.var.config.authCacheTtlMs);
-    }
+    const owner = keyCache.get(keyHash) ?? (await lookUp(c, keyHash));
+    if (!owner) throw unauthorized("unknown or revoked API key");
     if (c.var.config.keyRateLimit) await withinRateLimit(c.env, owner);
     c.set("auth", owner);
     await next();
   };
+}
+
+/**
+ * The key's owner from the database, remembered in the isolate and copied to the L2 cache. With
+ * the database unreachable, the L2 copy stands in (counted), so cached answers survive an outage;
+ * it is not remembered in the isolate, and without a copy the database's 503 stands.
+ */
+async function lookUp(c: Context<AppEnv>, keyHash: string): Promise<KeyOwner | undefined> {
+  const config = c.var.config;
+  const fallback = keyFallback(sharedTier(c), config.authFallbackTtlSeconds);
+  let owner: KeyOwner | undefined;
+  try {
+    owner = await findKeyOwner(c.var.sql(), keyHash);
+  } catch (err) {
+    if (toApiError(err).code !== "database-unavailable") throw err;
+    const copy = await fallback.recall(keyHash);
+    if (copy === undefined) throw err;
+    if (copy === "revoked") return undefined;
+    counters.inc("rag_fallbacks_total", { kind: "auth_copy" });
+    return copy;
+  }
+  if (owner) {
+    keyCache.set(keyHash, owner, config.authCacheTtlMs);
+    const copied = fallback.remember(keyHash, owner);
+    if (copied) c.executionCtx.waitUntil(copied);
+  }
+  return owner;
 }
 
 /** The KEY_RATE_LIMITER binding's window (wrangler.toml `period`): Retry-After points at its end. */

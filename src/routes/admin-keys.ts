@@ -3,6 +3,8 @@ import { z } from "zod";
 import type { AppEnv } from "../app-env.ts";
 import { generateApiKey, hashApiKey, keyPrefix } from "../auth/api-key.ts";
 import { keyCache } from "../auth/key-cache.ts";
+import { keyFallback } from "../auth/key-fallback.ts";
+import { sharedTier } from "../cache/index.ts";
 import { insertApiKey, listApiKeys, revokeApiKey } from "../db/api-keys.ts";
 import { notFound } from "../errors.ts";
 import { readJson } from "../http/read-json.ts";
@@ -29,7 +31,10 @@ export const adminKeyRoutes = new Hono<AppEnv>()
   })
   .delete("/:id", async (c) => {
     const id = c.req.param("id");
-    if (!UUID.test(id) || !(await revokeApiKey(c.var.sql(), id))) throw notFound(`API key '${id.slice(0, 64)}' does not exist or is already revoked`);
+    const keyHash = UUID.test(id) ? await revokeApiKey(c.var.sql(), id) : undefined;
+    if (!keyHash) throw notFound(`API key '${id.slice(0, 64)}' does not exist or is already revoked`);
     keyCache.forgetKey(id);
+    // The copy kept for database outages must not let it in either.
+    await keyFallback(sharedTier(c), c.var.config.authFallbackTtlSeconds).revoked(keyHash);
     return c.body(null, 204);
   });

@@ -1,7 +1,11 @@
 import { env } from "cloudflare:test";
 import postgres from "postgres";
 import { beforeAll, describe, expect, it } from "vitest";
-import { conversation, DEV_KEY, directSql, uid } from "./support/api";
+import { hashApiKey } from "../../src/auth/api-key";
+import { keyCache } from "../../src/auth/key-cache";
+import { counters } from "../../src/observability/counters";
+import { ADMIN_KEY, api, conversation, DEV_KEY, directSql, newTenantKey, uid } from "./support/api";
+import { waitFor } from "./support/wait";
 import { launchConversation, tenantWithLaunch } from "./support/fixtures";
 import { callWith } from "./support/sse";
 
@@ -44,6 +48,37 @@ describe("faults", () => {
     expect(ingest.res.status).toBe(503);
     expect(ingest.res.headers.get("retry-after")).toBeTruthy();
     expect(await sql`SELECT 1 FROM conversations WHERE tenant_id = ${tenant.tenant} AND id = ${id}`).toHaveLength(0);
+  });
+
+  it("with the database unreachable, a key the isolate has not verified lately still gets cached answers from the L2 copy of its owner; a revoked key does not", async () => {
+    const owner = await newTenantKey("faults-copy");
+    const id = uid("copy");
+    expect((await callWith({}, "POST", "/api/conversations", launchConversation(id), owner.key)).res.status).toBe(201);
+    const question = { query: "Who takes the Saturday support shift?", conversation_id: id, stream: false };
+    const warm = await callWith({}, "POST", "/api/rag/ask", question, owner.key);
+    expect(warm.res.status).toBe(200);
+    await warm.res.json();
+    await warm.settled();
+    const copy = `c:auth:v1:owner:${hashApiKey(owner.key)}`;
+    expect(await waitFor(async () => (await env.CACHE_KV.get(copy)) !== null)).toBe(true);
+
+    // As in a new isolate: nothing remembered, and the database is down.
+    keyCache.clear();
+    const copies = counters.get("rag_fallbacks_total", { kind: "auth_copy" });
+    const cached = await callWith({}, "POST", "/api/rag/ask", question, owner.key, deadDatabase);
+    expect(cached.res.status).toBe(200);
+    expect(cached.res.headers.get("x-cache")).toMatch(/^HIT/);
+    expect(counters.get("rag_fallbacks_total", { kind: "auth_copy" }) - copies).toBe(1);
+    // Not a cached answer: the database's 503. A key without a copy cannot be checked: 503, not 401.
+    const uncached = await callWith({}, "POST", "/api/rag/ask", { ...question, query: "Why was the staging deploy rolled back?" }, owner.key, deadDatabase);
+    expect(uncached.res.status).toBe(503);
+    expect((await callWith({}, "POST", "/api/rag/ask", question, "crag_never-issued", deadDatabase)).res.status).toBe(503);
+
+    // Revoked (database up), then the database goes down again: the tombstone keeps it out.
+    expect((await api("DELETE", `/api/admin/keys/${owner.id}`, { key: ADMIN_KEY })).status).toBe(204);
+    keyCache.clear();
+    const revoked = await callWith({}, "POST", "/api/rag/ask", question, owner.key, deadDatabase);
+    expect(revoked.res.status).toBe(401);
   });
 
   it("a database connection cut in the middle of an ingest leaves no partial conversation, and the next ingest succeeds", async () => {
