@@ -47,7 +47,7 @@ export const setLocal = (settings: Record<string, string | number>): string =>
  * statement is BEGIN and COMMIT, one round trip each. (Sending those in the same write too would
  * need sql.reserve(), which never resolves on a new client with fetch_types off: porsager/postgres#751.)
  */
-export async function withLocalSettings<T>(sql: Sql, settings: Record<string, string | number>, statement: (tx: Tx) => postgres.PendingQuery<T extends readonly postgres.MaybeRow[] ? T : never>): Promise<T> {
+export async function withLocalSettings<T extends readonly postgres.MaybeRow[]>(sql: Sql, settings: Record<string, string | number>, statement: (tx: Tx) => postgres.PendingQuery<T>): Promise<T> {
   const [, rows] = (await sql.begin((tx) => [tx.unsafe(setLocal(settings)), statement(tx)])) as unknown as [unknown, T];
   return rows;
 }

@@ -59,7 +59,11 @@ describe("a tenant's daily token budget", () => {
     const followUp = await t.ask("And is it still on track?", 200, { session_id: session });
     expect(followUp.res.status).toBe(200);
     expect(await t.helperCalls()).toBe(1);
-    const answers = [first, followUp].reduce((sum, a) => sum + (a.body.usage as { prompt_tokens: number; completion_tokens: number }).prompt_tokens + (a.body.usage as { completion_tokens: number }).completion_tokens, 0);
+    const spent = (a: typeof first) => {
+      const usage = a.body.usage as { prompt_tokens: number; completion_tokens: number };
+      return usage.prompt_tokens + usage.completion_tokens;
+    };
+    const answers = spent(first) + spent(followUp);
     expect(await t.used()).toBeGreaterThan(answers);
 
     // Leave 50 tokens: the next follow-up's rewrite would need more, so it is not sent at all.
