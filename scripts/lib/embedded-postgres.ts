@@ -61,6 +61,10 @@ interface QueryQueue {
 
 // Message types after which a client waits for the server: Sync, simple Query, Flush, Terminate.
 const SYNC_POINTS = new Set(["S", "Q", "H", "X"].map((c) => c.charCodeAt(0)));
+const PARSE = "P".charCodeAt(0);
+const CLOSE = "C".charCodeAt(0);
+/** Handler ids of the server's own messages (negative: pglite-socket counts its handlers from 1). */
+let nextInternalHandler = -1;
 
 /**
  * pglite-socket multiplexes connections onto PGlite's one session message by message, keeping a
@@ -68,8 +72,19 @@ const SYNC_POINTS = new Set(["S", "Q", "H", "X"].map((c) => c.charCodeAt(0)));
  * Sync): two concurrent queries interleave and one fails with 'portal "" does not exist'. Real
  * Postgres gives every connection its own session, so the Worker runs queries concurrently; this
  * makes the embedded server behave the same by also keeping each sequence up to its Sync
- * together. It replaces the queue's scheduling of @electric-sql/pglite-socket 0.2.17 (pinned);
- * the concurrent-retrieval tests fail if a new version breaks it.
+ * together.
+ *
+ * A real session also ends with its connection, and with it the statements the client prepared.
+ * In the one shared session they would live for ever: postgres.js prepares every distinct query
+ * under a name of its own per connection, and the Worker opens a connection per request (as
+ * Hyperdrive wants), so each request would leave its statements behind (≈ 2 per retrieve, tens
+ * of thousands in a day, until PGlite runs out of memory). So the server notes the names each
+ * connection prepares (Parse messages with a name) and forgets (Close), and when the connection
+ * ends, closes the rest with a Close … Sync of its own, queued like any client's message, so it
+ * never lands inside another client's transaction or sequence.
+ *
+ * It replaces the queue's scheduling of @electric-sql/pglite-socket 0.2.17 (pinned); the
+ * concurrent-retrieval tests and test/worker/database-growth.test.ts fail if a new version breaks it.
  */
 function keepSequencesAtomic(server: PGLiteSocketServer, db: PGlite): void {
   const queue = (server as unknown as { queryQueue: QueryQueue }).queryQueue;
@@ -77,13 +92,19 @@ function keepSequencesAtomic(server: PGLiteSocketServer, db: PGlite): void {
     throw new Error("unexpected @electric-sql/pglite-socket internals: update scripts/lib/embedded-postgres.ts");
   }
   let openSequence: number | null = null;
+  /** Named statements each connection has prepared and not closed. */
+  const prepared = new Map<number, Set<string>>();
   const clear = queue.clearQueueForHandler.bind(queue);
   queue.clearQueueForHandler = (handlerId) => {
     clear(handlerId);
-    if (openSequence === handlerId) {
-      openSequence = null;
-      void queue.processQueue();
+    const names = prepared.get(handlerId);
+    prepared.delete(handlerId);
+    if (names && names.size > 0) {
+      const internal = nextInternalHandler--;
+      for (const message of closeStatements(names)) queue.queue.push({ handlerId: internal, message, resolve: () => {}, reject: () => {}, onData: () => {} });
     }
+    if (openSequence === handlerId) openSequence = null;
+    void queue.processQueue();
   };
   queue.processQueue = async function processQueue(this: QueryQueue) {
     if (this.processing || this.queue.length === 0) return;
@@ -114,10 +135,48 @@ function keepSequencesAtomic(server: PGLiteSocketServer, db: PGlite): void {
         // A startup message (no type byte: it begins with its length's high byte, 0) also ends a sequence.
         const type = next.message[0]!;
         openSequence = type === 0 || SYNC_POINTS.has(type) ? null : next.handlerId;
+        if (next.handlerId > 0) trackStatements(prepared, next.handlerId, next.message);
         next.resolve(bytes);
       }
     } finally {
       this.processing = false;
     }
   };
+}
+
+/** The name of a Parse or Close-statement message (undefined for unnamed ones and other messages). */
+function statementName(message: Uint8Array): string | undefined {
+  const type = message[0];
+  const start = type === PARSE ? 5 : type === CLOSE && message[5] === 0x53 /* 'S' */ ? 6 : -1;
+  if (start < 0 || message[start] === 0) return undefined;
+  const end = message.indexOf(0, start);
+  return end < 0 ? undefined : decoder.decode(message.subarray(start, end));
+}
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+function trackStatements(prepared: Map<number, Set<string>>, handlerId: number, message: Uint8Array): void {
+  const name = statementName(message);
+  if (name === undefined) return;
+  let names = prepared.get(handlerId);
+  if (message[0] === PARSE) {
+    if (!names) prepared.set(handlerId, (names = new Set()));
+    names.add(name);
+  } else names?.delete(name);
+}
+
+/** Close (statement) for each name, then Sync: the messages a client sends to drop its statements. */
+function closeStatements(names: Iterable<string>): Uint8Array[] {
+  const messages: Uint8Array[] = [];
+  for (const name of names) {
+    const bytes = encoder.encode(name);
+    const msg = new Uint8Array(1 + 4 + 1 + bytes.length + 1);
+    msg[0] = CLOSE;
+    new DataView(msg.buffer).setInt32(1, msg.length - 1);
+    msg[5] = 0x53; // 'S': a statement, not a portal
+    msg.set(bytes, 6);
+    messages.push(msg);
+  }
+  messages.push(Uint8Array.of(0x53, 0, 0, 0, 4)); // Sync
+  return messages;
 }
