@@ -3,18 +3,35 @@
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { vector } from "@electric-sql/pglite-pgvector";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 
 export interface EmbeddedPostgres {
   url: string;
   port: number;
+  /** The database itself, for work the wire protocol cannot do here (a restore's COPY FROM). */
+  db: PGlite;
   stop(): Promise<void>;
 }
 
-/** `dataDir` undefined keeps the database in memory; port 0 picks a free port. */
+/** Another live process has the data directory open. */
+export class DatabaseInUseError extends Error {}
+/** PGlite cannot open the data directory. */
+export class DatabaseOpenError extends Error {}
+
+/**
+ * `dataDir` undefined keeps the database in memory; port 0 picks a free port. A data directory is
+ * opened by one process at a time (a lock file beside it): PGlite's own lock cannot tell two
+ * processes apart (its backend always has pid 42), and two of them on one directory lose commits.
+ */
 export async function startEmbeddedPostgres(options: { dataDir?: string; port?: number; maxConnections?: number } = {}): Promise<EmbeddedPostgres> {
-  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-  const db = await PGlite.create(options.dataDir ?? "memory://", { extensions: { vector } });
+  const release = options.dataDir ? lockDataDir(options.dataDir) : () => {};
+  let db: PGlite;
+  try {
+    db = options.dataDir ? await openDataDir(options.dataDir) : await PGlite.create("memory://", { extensions: { vector } });
+  } catch (err) {
+    release();
+    throw err;
+  }
   const server = new PGLiteSocketServer({
     db,
     host: "127.0.0.1",
@@ -39,8 +56,68 @@ export async function startEmbeddedPostgres(options: { dataDir?: string; port?: 
       stopped = true;
       await server.stop();
       await db.close();
+      release();
     },
+    db,
   };
+}
+
+/** The lock file of a data directory: beside it, holding the owner's pid. */
+export const lockFileOf = (dataDir: string) => `${dataDir.replace(/\/+$/, "")}.lock`;
+
+/** The pid in a data directory's lock file when that process is alive, else undefined. */
+export function dataDirOwner(dataDir: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(lockFileOf(dataDir), "utf8").trim());
+  } catch {
+    return undefined;
+  }
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (err) {
+    // EPERM: alive, another user's. ESRCH: gone (a crash left the file).
+    return (err as NodeJS.ErrnoException).code === "EPERM" ? pid : undefined;
+  }
+}
+
+function lockDataDir(dataDir: string): () => void {
+  mkdirSync(dataDir, { recursive: true });
+  const owner = dataDirOwner(dataDir);
+  if (owner !== undefined) {
+    throw new DatabaseInUseError(`the database in ${dataDir} is in use by process ${owner} (another npm start?). Stop that process first; if none is running, delete ${lockFileOf(dataDir)}.`);
+  }
+  const file = lockFileOf(dataDir);
+  writeFileSync(file, `${process.pid}\n`);
+  const release = () => {
+    try {
+      if (readFileSync(file, "utf8").trim() === String(process.pid)) unlinkSync(file);
+    } catch {
+      // Already gone.
+    }
+  };
+  process.once("exit", release);
+  return release;
+}
+
+/**
+ * Opens PGlite on a data directory. A postmaster.pid left empty by a crash is removed first (PGlite
+ * refuses to start on it; with our own lock held nobody else uses the directory). If it cannot be
+ * opened, the error says so plainly and what to do; the directory is left as it was.
+ */
+async function openDataDir(dataDir: string): Promise<PGlite> {
+  const pidFile = `${dataDir}/postmaster.pid`;
+  if (existsSync(pidFile) && statSync(pidFile).size === 0) unlinkSync(pidFile);
+  try {
+    return await PGlite.create(dataDir, { extensions: { vector } });
+  } catch (err) {
+    throw new DatabaseOpenError(
+      `PGlite could not open the database in ${dataDir} (${err instanceof Error ? err.message : String(err)}). ` +
+        "The directory is left as it was. To get your data back, restore the latest backup (npm run restore -- --list shows them; README, \"Keep your archive safe\").",
+    );
+  }
 }
 
 interface QueuedMessage {

@@ -23,13 +23,17 @@ export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
     });
 }
 
-/** Applies pending migrations; returns the versions applied now. Throws if an applied file changed. */
-export async function migrate(sql: postgres.Sql, log: (line: string) => void = () => {}): Promise<string[]> {
+/**
+ * Applies pending migrations (up to and including `until` when given); returns the versions
+ * applied now. Throws if an applied file changed.
+ */
+export async function migrate(sql: postgres.Sql, log: (line: string) => void = () => {}, until?: string): Promise<string[]> {
   await sql`CREATE TABLE IF NOT EXISTS schema_migrations (
     version text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`;
   const applied = new Map((await sql<{ version: string; checksum: string }[]>`SELECT version, checksum FROM schema_migrations`).map((r) => [r.version, r.checksum]));
   const done: string[] = [];
   for (const m of readMigrations()) {
+    if (until !== undefined && m.version > until) break;
     const previous = applied.get(m.version);
     if (previous !== undefined) {
       if (previous !== m.checksum) throw new Error(`migration ${m.version} was edited after it was applied; add a new migration instead`);

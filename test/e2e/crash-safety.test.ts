@@ -1,0 +1,230 @@
+// A crash never costs committed data: the embedded database runs in its own process (as under
+// npm start) while writers commit conversations (messages and chunks with vectors in the HNSW
+// index) as fast as they can; the test kills the process with SIGKILL at several points (in the
+// middle of the load, during a CHECKPOINT, during a VACUUM, right after a large transaction),
+// starts it again on the same directory and checks that every acknowledged commit is there whole
+// and nothing else is there in part. Then backups: a backup restores every row, also from a
+// directory that was killed, and a broken backup file changes nothing.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createGzip, gunzipSync } from "node:zlib";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readBackupHeader, restoreBackup, writeBackup } from "../../scripts/lib/backup.ts";
+import { prepareLocalDatabase } from "../../scripts/lib/dev-keys.ts";
+import { DatabaseInUseError, lockFileOf, startEmbeddedPostgres } from "../../scripts/lib/embedded-postgres.ts";
+import { freePort } from "../../scripts/lib/free-port.ts";
+
+const ENTRY = join(import.meta.dirname, "../helpers/database-process.ts");
+const root = mkdtempSync(join(tmpdir(), "convo-rag-crash-"));
+const dataDir = join(root, "pglite");
+let port = 0;
+let url = "";
+let child: ChildProcess | undefined;
+
+function startDatabase(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [ENTRY, dataDir, String(port)], { stdio: ["ignore", "pipe", "pipe"] });
+    child = proc;
+    let err = "";
+    proc.stderr!.on("data", (d) => (err += d));
+    proc.stdout!.on("data", (d: Buffer) => String(d).includes("listening") && resolve());
+    proc.once("exit", (code) => reject(new Error(`the database process exited (${code}) before listening: ${err}`)));
+  });
+}
+
+async function killDatabase(): Promise<void> {
+  const proc = child;
+  child = undefined;
+  if (!proc || proc.exitCode !== null) return;
+  const exited = new Promise((r) => proc.once("exit", r));
+  proc.kill("SIGKILL");
+  await exited;
+}
+
+beforeAll(async () => {
+  port = await freePort();
+  url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
+  await startDatabase();
+  await prepareLocalDatabase(url);
+}, 60_000);
+
+afterAll(async () => {
+  await killDatabase();
+  rmSync(root, { recursive: true, force: true });
+});
+
+const vector = (seed: number) => `[${Array.from({ length: 384 }, (_, i) => (((seed * 7919 + i * 104729) % 1000) / 1000).toFixed(3)).join(",")}]`;
+let nextId = 0;
+
+/** Commits one conversation of `n` messages and 2 chunks in one transaction, as an ingest does. */
+async function commitConversation(sql: postgres.Sql, n: number): Promise<string> {
+  const id = `crash-${++nextId}`;
+  await sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(hashtextextended(${id}, 0))`;
+    await tx`INSERT INTO conversations (tenant_id, id, title, message_count, chunk_count) VALUES ('dev', ${id}, ${`Crash ${id}`}, ${n}, 2)`;
+    await tx`
+      INSERT INTO messages (tenant_id, conversation_id, id, author_name, author_type, text, "timestamp", order_index, content_hash)
+      SELECT 'dev', ${id}, 'm' || i, 'Ann', 'human', repeat('word ', 40) || i, now(), i, md5(${id} || i) FROM generate_series(1, ${n}) AS i`;
+    for (const k of [0, 1]) {
+      await tx`
+        INSERT INTO conversation_chunks (tenant_id, conversation_id, order_index, text, message_ids, authors, author_types, author_type,
+          start_ts, end_ts, token_count, content_hash, embedding_model, embedding)
+        VALUES ('dev', ${id}, ${k}, ${`chunk ${k} of ${id}`}, ${["m1"]}, ${["Ann"]}, ${["human"]}, 'human', now(), now(), 10, ${`${id}/${k}`}, 'local-hash-v1', ${vector(nextId * 2 + k)}::vector)`;
+    }
+  });
+  return id;
+}
+
+/** Writers commit until `until` resolves; returns the ids whose COMMIT was acknowledged. */
+async function load(until: Promise<unknown>, writers = 3, messages = () => 20): Promise<Set<string>> {
+  const acked = new Set<string>();
+  let stop = false;
+  void until.then(() => (stop = true));
+  await Promise.all(
+    Array.from({ length: writers }, async () => {
+      const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 5 });
+      try {
+        while (!stop) acked.add(await commitConversation(sql, messages()));
+      } catch {
+        // The database went away mid-transaction: that commit was never acknowledged.
+      } finally {
+        await sql.end({ timeout: 1 }).catch(() => {});
+      }
+    }),
+  );
+  return acked;
+}
+
+/** After a restart: every acknowledged conversation is whole; no conversation is partial. */
+async function checkIntact(acked: Set<string>): Promise<{ acked: number; found: number }> {
+  const sql = postgres(url, { max: 1, prepare: false, onnotice: () => {} });
+  try {
+    const rows = await sql<{ id: string; message_count: number; messages: number; chunks: number; found: number }[]>`
+      SELECT c.id, c.message_count,
+        (SELECT count(*)::int FROM messages m WHERE m.tenant_id = c.tenant_id AND m.conversation_id = c.id) AS messages,
+        (SELECT count(*)::int FROM conversation_chunks k WHERE k.tenant_id = c.tenant_id AND k.conversation_id = c.id) AS chunks,
+        0 AS found
+      FROM conversations c WHERE c.tenant_id = 'dev' AND c.id LIKE 'crash-%'`;
+    const stored = new Map(rows.map((r) => [r.id, r]));
+    for (const id of acked) expect(stored.has(id), `acknowledged ${id} is missing`).toBe(true);
+    for (const r of rows) {
+      expect(r.messages, `${r.id} is partial`).toBe(r.message_count);
+      expect(r.chunks, `${r.id} is partial`).toBe(2);
+    }
+    // The vector index answers and finds a restored row by its own vector.
+    const [nearest] = await sql<{ id: string }[]>`
+      SELECT conversation_id AS id FROM conversation_chunks ORDER BY embedding <=> (SELECT embedding FROM conversation_chunks WHERE conversation_id LIKE 'crash-%' ORDER BY conversation_id LIMIT 1) LIMIT 1`;
+    expect(nearest).toBeDefined();
+    return { acked: acked.size, found: rows.length };
+  } finally {
+    await sql.end();
+  }
+}
+
+describe("the embedded database after a hard stop", () => {
+  it("keeps every acknowledged commit whole when killed mid-load, during a checkpoint, during a vacuum and after a large transaction", async () => {
+    const all = new Set<string>();
+    // Each point: an operation sent while the writers commit, then SIGKILL a few commits later.
+    const points: { name: string; during: (sql: postgres.Sql) => Promise<string | undefined> }[] = [
+      { name: "mid-load", during: async () => undefined },
+      { name: "checkpoint", during: (sql) => sql.unsafe("CHECKPOINT").simple().then(() => undefined) },
+      { name: "vacuum", during: (sql) => sql.unsafe("VACUUM (ANALYZE)").simple().then(() => undefined) },
+      { name: "large transaction", during: (sql) => commitConversation(sql, 3000) },
+    ];
+    for (const point of points) {
+      let killNow!: () => void;
+      const running = load(new Promise<void>((r) => (killNow = r)));
+      const side = postgres(url, { max: 1, prepare: false, onnotice: () => {} });
+      const committed = async () => Number((await side`SELECT count(*)::int AS n FROM conversations WHERE id LIKE 'crash-%'`)[0]!.n);
+      const base = await committed();
+      while ((await committed()) < base + 10) await new Promise((r) => setTimeout(r, 10));
+      const op = point.during(postgres(url, { max: 1, prepare: false, onnotice: () => {} })).catch(() => undefined);
+      while ((await committed().catch(() => Infinity)) < base + 25) await new Promise((r) => setTimeout(r, 5));
+      await killDatabase();
+      killNow();
+      for (const id of await running) all.add(id);
+      const extra = await op;
+      if (extra) all.add(extra);
+      await side.end({ timeout: 1 }).catch(() => {});
+      await startDatabase();
+      const { found } = await checkIntact(all);
+      expect(found, point.name).toBeGreaterThanOrEqual(all.size);
+    }
+    expect(all.size).toBeGreaterThan(50);
+  }, 180_000);
+});
+
+describe("backups", () => {
+  it("restore every row of a database that was killed, identity columns continue after them, and a broken file changes nothing", async () => {
+    // Some sessions and turns (identity ids) beside the conversations above.
+    const sql = postgres(url, { max: 1, prepare: false, onnotice: () => {} });
+    await sql`INSERT INTO chat_sessions (tenant_id, id) VALUES ('dev', 'crash-session')`;
+    for (let i = 0; i < 3; i++) {
+      await sql`INSERT INTO chat_turns (tenant_id, session_id, question, standalone_question, answer, sources) VALUES ('dev', 'crash-session', ${`q${i}`}, ${`q${i}`}, ${`a\n"${i}"\t`}, ${sql.json([{ n: i }])})`;
+    }
+    const tables = ["tenants", "api_keys", "conversations", "messages", "conversation_chunks", "chat_sessions", "chat_turns"];
+    const fingerprint = async (db: postgres.Sql) =>
+      Object.fromEntries(await Promise.all(tables.map(async (t) => [t, (await db.unsafe(`SELECT md5(string_agg(r::text, '|' ORDER BY r::text)) AS h, count(*)::int AS n FROM ${t} r`))[0]])));
+    const before = await fingerprint(sql);
+    await sql.end();
+
+    // Killed, then backed up from the directory as it was left (npm run backup opens it itself).
+    await killDatabase();
+    const file = join(root, "backups", "one.backup.gz");
+    const offline = await startEmbeddedPostgres({ dataDir });
+    try {
+      await writeBackup(offline.url, file);
+    } finally {
+      await offline.stop();
+    }
+    expect((await readBackupHeader(file)).tables.find((t) => t.name === "messages")!.rows).toBe(before.messages.n);
+
+    const restoredDir = join(root, "restored");
+    await restoreBackup(file, restoredDir);
+    const restored = await startEmbeddedPostgres({ dataDir: restoredDir });
+    const db = postgres(restored.url, { max: 1, prepare: false, onnotice: () => {} });
+    try {
+      expect(await fingerprint(db)).toEqual(before);
+      const [{ max }] = (await db<{ max: number }[]>`SELECT max(id)::int AS max FROM chat_turns`) as unknown as [{ max: number }];
+      const [{ id }] = (await db<{ id: number }[]>`INSERT INTO chat_turns (tenant_id, session_id, question, standalone_question, answer) VALUES ('dev', 'crash-session', 'q', 'q', 'a') RETURNING id::int`) as unknown as [{ id: number }];
+      expect(id).toBeGreaterThan(max);
+      // The full-text column is computed again, and keyword search finds the restored text.
+      const [hit] = await db`SELECT id FROM conversation_chunks WHERE tsv @@ plainto_tsquery('english', 'chunk') LIMIT 1`;
+      expect(hit).toBeDefined();
+    } finally {
+      await db.end();
+      await restored.stop();
+    }
+
+    // A backup cut short: the restore fails, says why, and leaves no directory behind.
+    const gz = readFileSync(file);
+    const truncated = join(root, "backups", "truncated.backup.gz");
+    await new Promise<void>((resolve, reject) => {
+      const text = gunzipSync(gz).toString();
+      const out = createGzip();
+      out.pipe(createWriteStream(truncated)).on("finish", resolve).on("error", reject);
+      out.end(text.slice(0, Math.floor(text.length * 0.6)));
+    });
+    const target = join(root, "restored-2");
+    await expect(restoreBackup(truncated, target)).rejects.toThrow(/incomplete|expected the rows/);
+    expect(existsSync(target)).toBe(false);
+    writeFileSync(join(root, "backups", "not-a-backup.backup.gz"), "hello");
+    await expect(readBackupHeader(join(root, "backups", "not-a-backup.backup.gz"))).rejects.toThrow();
+    await startDatabase();
+  }, 120_000);
+
+  it("one process at a time opens a data directory; a lock left by a killed process does not keep it closed", async () => {
+    // The database process holds dataDir: a second opener is refused, and changes nothing.
+    await expect(startEmbeddedPostgres({ dataDir })).rejects.toThrow(DatabaseInUseError);
+    const owner = Number(readFileSync(lockFileOf(dataDir), "utf8"));
+    expect(owner).toBe(child!.pid);
+    await killDatabase();
+    // The lock file still names the dead process: it is taken over.
+    expect(existsSync(lockFileOf(dataDir))).toBe(true);
+    await startDatabase();
+    expect(Number(readFileSync(lockFileOf(dataDir), "utf8"))).toBe(child!.pid);
+  }, 60_000);
+});
