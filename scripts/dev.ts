@@ -1,10 +1,15 @@
 // npm start: embedded Postgres (PGlite + pgvector over the wire protocol), migrations, dev keys,
-// demo data on first run, then `wrangler dev` on 127.0.0.1:$PORT. Ctrl-C stops everything.
+// demo data on first run, then `wrangler dev` on 127.0.0.1:$PORT, and the database's upkeep
+// (checkpoints, hourly housekeeping and VACUUM: lib/maintenance.ts). Ctrl-C stops everything.
+// Arguments after `--` go to `wrangler dev` (e.g. `npm start -- --var CACHE_ENABLED:false`).
 import postgres from "postgres";
 import { resolve } from "node:path";
 import { ensureDevKeys } from "./lib/dev-keys.ts";
 import { demoConversations, ingestAll } from "./lib/demo-data.ts";
-import { startEmbeddedPostgres } from "./lib/embedded-postgres.ts";
+import { startEmbeddedPostgres, type EmbeddedPostgres } from "./lib/embedded-postgres.ts";
+import { startMaintenance } from "./lib/maintenance.ts";
+import { backupFileName, listBackups, pruneBackups, writeBackup } from "./lib/backup.ts";
+import { rmSync, writeFileSync } from "node:fs";
 import { migrate } from "./lib/migrations.ts";
 import { startWranglerDev, waitForHealthy } from "./lib/wrangler-dev.ts";
 
@@ -15,7 +20,14 @@ const dbPort = Number(process.env.PGLITE_PORT ?? 0);
 const keys = { userKey: process.env.DEV_API_KEY ?? "dev-local-key", adminKey: process.env.DEV_ADMIN_KEY ?? "dev-admin-key", tenant: "dev" };
 const log = (line: string) => console.log(`[start] ${line}`);
 
-const pg = await startEmbeddedPostgres({ dataDir: `${dataDir}/pglite`, port: dbPort });
+let pg: EmbeddedPostgres;
+try {
+  pg = await startEmbeddedPostgres({ dataDir: `${dataDir}/pglite`, port: dbPort });
+} catch (err) {
+  // In use by another npm start, or a directory PGlite cannot open: say so, change nothing.
+  console.error(`[start] ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}
 log(`embedded Postgres (PGlite + pgvector) on ${pg.url} with data in ${dataDir}/pglite`);
 
 const sql = postgres(pg.url, { max: 1, onnotice: () => {} });
@@ -30,13 +42,60 @@ try {
   await sql.end();
 }
 
-const wrangler = startWranglerDev({ port, databaseUrl: pg.url, persistTo: `${dataDir}/wrangler` });
+// Locally the Cache API is a disk store that drops an expired entry only when the same key is read
+// again: every one-off question would stay on disk for good. So npm start caches in KV alone,
+// whose expired entries the hourly housekeeping sweeps (`-- --var CACHE_L1:cache-api` for both).
+const wrangler = startWranglerDev({ port, databaseUrl: pg.url, persistTo: `${dataDir}/wrangler`, vars: { CACHE_L1: "off" }, extraArgs: process.argv.slice(2) });
+const minutes = (name: string, fallback: number) => Number(process.env[name] ?? fallback) * 60_000;
+const maintenance = startMaintenance({
+  databaseUrl: pg.url,
+  apiUrl: wrangler.url,
+  checkpointMs: minutes("CHECKPOINT_INTERVAL_MINUTES", 5),
+  housekeepingMs: minutes("HOUSEKEEPING_INTERVAL_MINUTES", 60),
+  log,
+});
+// Where npm run backup finds the running database.
+const serverFile = `${dataDir}/server.json`;
+writeFileSync(serverFile, `${JSON.stringify({ pid: process.pid, api: wrangler.url, database: pg.url })}\n`);
+
+// Automatic backups: at start when the newest is older than the interval, then every interval;
+// the newest BACKUP_KEEP are kept. They are what a database directory that no longer opens
+// (a power cut with writes in flight) is restored from: npm run restore -- --latest.
+const backupDir = `${dataDir}/backups`;
+const backupEveryMs = minutes("BACKUP_INTERVAL_HOURS", 24) * 60;
+const backupKeep = Math.max(1, Number(process.env.BACKUP_KEEP ?? 3));
+let backingUp: Promise<void> = Promise.resolve();
+const backup = () =>
+  (backingUp = backingUp.then(async () => {
+    try {
+      const began = performance.now();
+      const file = backupFileName(backupDir);
+      const result = await writeBackup(pg.url, file);
+      pruneBackups(backupDir, backupKeep);
+      log(`backup ${file} (${(result.bytes / 1024 / 1024).toFixed(1)} MB) in ${((performance.now() - began) / 1000).toFixed(1)} s`);
+    } catch (err) {
+      log(`backup failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }));
+const backupTimer = backupEveryMs > 0 ? setInterval(() => void backup(), backupEveryMs) : undefined;
+backupTimer?.unref();
+
 let stopping = false;
 const shutdown = async (code: number) => {
   if (stopping) return;
   stopping = true;
+  // A database that no longer answers must not keep Ctrl-C from working: what was committed is
+  // on disk already (PGlite writes before it acknowledges), so a forced exit loses nothing.
+  setTimeout(() => {
+    console.error("[start] the database did not stop within 20 s; exiting anyway (committed data is on disk)");
+    process.exit(code || 1);
+  }, 20_000).unref();
+  clearInterval(backupTimer);
+  await maintenance.stop();
   await wrangler.stop();
+  await backingUp;
   await pg.stop();
+  rmSync(serverFile, { force: true });
   process.exit(code);
 };
 process.on("SIGINT", () => void shutdown(0));
@@ -50,6 +109,8 @@ try {
     log(`loaded the demo data set (${messages} messages)`);
   }
   log(`ready in ${((performance.now() - started) / 1000).toFixed(1)} s: ${wrangler.url}`);
+  const newest = listBackups(backupDir)[0];
+  if (backupEveryMs > 0 && (!newest || Date.now() - newest.modified.getTime() > backupEveryMs)) void backup();
   log(`try: curl -H 'Authorization: Bearer ${keys.userKey || "<key>"}' ${wrangler.url}/api/conversations`);
 } catch (err) {
   console.error(`[start] ${err instanceof Error ? err.message : String(err)}`);

@@ -66,6 +66,8 @@ export interface Config {
   retention: { embeddingCacheDays: number; sessionDays: number };
   cache: {
     enabled: boolean;
+    /** L1: the Cache API (per location), or none (npm start: locally it is a disk store nothing sweeps). */
+    l1: "cache-api" | "off";
     l1TtlSeconds: number;
     l2TtlSeconds: number;
     retrievalTtlSeconds: number;
@@ -92,6 +94,8 @@ export interface Config {
     coalescePrepareTimeoutMs: number;
     /** A finished answer is replayed to identical asks for this long (until the cache has it). */
     coalesceGraceMs: number;
+    /** AskCoalescer objects per tenant; each answer goes to one by a hash of its cache key. */
+    coalescerShards: number;
   };
   /** The chat provider's rate limits; the RateBudget keeps usage under `share` of them. 0 turns a limit off. */
   rateBudget: {
@@ -159,6 +163,7 @@ const schema = z.object({
   EMBEDDING_CACHE_RETENTION_DAYS: int(1, 3650).default(30),
   SESSION_RETENTION_DAYS: int(1, 3650).default(90),
   CACHE_ENABLED: z.enum(["true", "false"]).default("true"),
+  CACHE_L1: z.enum(["cache-api", "off"]).default("cache-api"),
   CACHE_L1_TTL_SECONDS: int(1, 86_400).default(300),
   CACHE_L2_TTL_SECONDS: int(60, 86_400).default(3600),
   CACHE_RETRIEVAL_TTL_SECONDS: int(60, 86_400).default(3600),
@@ -190,6 +195,7 @@ const schema = z.object({
   ASK_COALESCE: z.enum(["true", "false"]).default("true"),
   ASK_COALESCE_PREPARE_TIMEOUT_MS: int(100, 120_000).default(15_000),
   ASK_COALESCE_GRACE_MS: int(0, 600_000).default(10_000),
+  ASK_COALESCER_SHARDS: int(1, 1024).default(16),
   CHAT_RATE_LIMIT_RPM: int(0, 10_000_000).default(500),
   CHAT_RATE_LIMIT_TPM: int(0, 1_000_000_000).default(200_000),
   CHAT_RATE_BUDGET_SHARE: z.coerce.number().gt(0).max(1).default(0.8),
@@ -285,6 +291,7 @@ export function parseConfig(vars: Record<string, unknown>): Config {
     retention: { embeddingCacheDays: v.EMBEDDING_CACHE_RETENTION_DAYS, sessionDays: v.SESSION_RETENTION_DAYS },
     cache: {
       enabled: v.CACHE_ENABLED === "true",
+      l1: v.CACHE_L1,
       l1TtlSeconds: v.CACHE_L1_TTL_SECONDS,
       l2TtlSeconds: v.CACHE_L2_TTL_SECONDS,
       retrievalTtlSeconds: v.CACHE_RETRIEVAL_TTL_SECONDS,
@@ -301,6 +308,7 @@ export function parseConfig(vars: Record<string, unknown>): Config {
       coalesceAsks: v.ASK_COALESCE === "true",
       coalescePrepareTimeoutMs: v.ASK_COALESCE_PREPARE_TIMEOUT_MS,
       coalesceGraceMs: v.ASK_COALESCE_GRACE_MS,
+      coalescerShards: v.ASK_COALESCER_SHARDS,
     },
     rateBudget: {
       requestsPerMinute: v.CHAT_RATE_LIMIT_RPM,

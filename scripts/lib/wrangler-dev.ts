@@ -12,10 +12,11 @@ export interface WranglerDev {
   exited: Promise<number>;
 }
 
-export function startWranglerDev(options: { port: number; databaseUrl: string; persistTo: string; vars?: Record<string, string>; quiet?: boolean; inspectorPort?: number }): WranglerDev {
+export function startWranglerDev(options: { port: number; databaseUrl: string; persistTo: string; vars?: Record<string, string>; quiet?: boolean; inspectorPort?: number; extraArgs?: string[] }): WranglerDev {
   const args = [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(options.port), "--persist-to", options.persistTo, "--show-interactive-dev-session=false", "--test-scheduled"];
   if (options.inspectorPort) args.push("--inspector-port", String(options.inspectorPort));
   for (const [k, v] of Object.entries(options.vars ?? {})) args.push("--var", `${k}:${v}`);
+  args.push(...(options.extraArgs ?? []));
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     // Own process group, so stop() can end wrangler and the workerd it starts together.
@@ -24,6 +25,10 @@ export function startWranglerDev(options: { port: number; databaseUrl: string; p
     env: {
       ...process.env,
       WRANGLER_SEND_METRICS: "false",
+      // wrangler dev's local trace store (for its local explorer) keeps every request's logs and
+      // spans on disk with no limit (≈ 5 MB per 1,000 requests) and costs CPU per request: off,
+      // unless asked for with X_LOCAL_OBSERVABILITY=true. [observability] in production is unaffected.
+      X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? "false",
       CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: options.databaseUrl,
     },
   });

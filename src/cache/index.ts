@@ -13,14 +13,14 @@ import { upstashTier } from "./upstash-tier.ts";
 import { kvVersions, type Versions } from "./versions.ts";
 
 /**
- * The request's response cache (L1 Cache API → L2 KV or Upstash Redis) and data versions (KV):
- * the one place tiers are chosen.
+ * The request's response cache (L1 Cache API, unless CACHE_L1=off → L2 KV or Upstash Redis) and
+ * data versions (KV): the one place tiers are chosen.
  */
 export function requestCache(c: Context<AppEnv>): { cache: MultiLevelCache; versions: Versions } {
   const { cache: config } = c.var.config;
   return {
     cache: multiLevelCache({
-      l1: failOpen(cacheApiTier(), config.tierTimeoutMs),
+      l1: config.l1 === "off" ? undefined : failOpen(cacheApiTier(), config.tierTimeoutMs),
       l2: sharedTier(c),
       l1TtlSeconds: config.l1TtlSeconds,
       l2TtlSeconds: config.l2TtlSeconds,

@@ -11,7 +11,8 @@ export interface MultiLevelCache {
 }
 
 export interface MultiLevelOptions {
-  l1: CacheTier;
+  /** None: every read and write goes to L2 alone. */
+  l1: CacheTier | undefined;
   l2: CacheTier;
   l1TtlSeconds: number;
   l2TtlSeconds: number;
@@ -24,16 +25,18 @@ export function multiLevelCache(options: MultiLevelOptions): MultiLevelCache {
   const { l1, l2, defer } = options;
   return {
     async get(key, kind) {
-      const near = await l1.get(key);
-      if (near !== undefined) {
-        counters.inc("rag_cache_hits_total", { cache_level: "l1", kind });
-        return { value: near, status: "HIT-L1" };
+      if (l1) {
+        const near = await l1.get(key);
+        if (near !== undefined) {
+          counters.inc("rag_cache_hits_total", { cache_level: "l1", kind });
+          return { value: near, status: "HIT-L1" };
+        }
+        counters.inc("rag_cache_misses_total", { cache_level: "l1", kind });
       }
-      counters.inc("rag_cache_misses_total", { cache_level: "l1", kind });
       const far = await l2.get(key);
       if (far !== undefined) {
         counters.inc("rag_cache_hits_total", { cache_level: "l2", kind });
-        defer(l1.put(key, far, options.l1TtlSeconds));
+        if (l1) defer(l1.put(key, far, options.l1TtlSeconds));
         return { value: far, status: "HIT-L2" };
       }
       counters.inc("rag_cache_misses_total", { cache_level: "l2", kind });
@@ -41,7 +44,7 @@ export function multiLevelCache(options: MultiLevelOptions): MultiLevelCache {
     },
     put(key, value, _kind, ttlSeconds) {
       const l2Ttl = ttlSeconds ?? options.l2TtlSeconds;
-      defer(Promise.all([l1.put(key, value, Math.min(options.l1TtlSeconds, l2Ttl)), l2.put(key, value, l2Ttl)]));
+      defer(Promise.all([l1?.put(key, value, Math.min(options.l1TtlSeconds, l2Ttl)), l2.put(key, value, l2Ttl)]));
     },
   };
 }

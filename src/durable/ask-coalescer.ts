@@ -45,21 +45,77 @@ type Phase =
 const MAX_GENERATION_MS = 5 * 60_000;
 
 /**
- * Shares one answer between identical uncached asks in flight (named from the answer's cache key,
- * which holds the tenant, so tenants never meet). The first request leads: it retrieves and
- * prepares the prompt in its own worker, then hands the plan over; this object generates the
- * answer once and streams every record to every client, a late joiner first receiving what was
- * already sent. An in-flight answer cannot outlive the object: if it is evicted, its clients'
- * streams break and they report an error; nothing else needs storage. An alarm is the watchdog:
- * a leader that never hands over, or a generation that never ends, releases its followers with an
- * error. Firing twice does no harm: it only acts on a phase whose deadline has passed.
+ * Shares one answer between identical uncached asks in flight. A tenant's asks are spread over a
+ * bounded number of these objects (`tenant:<id>:ask-shard:<n>`, n from a hash of the answer's
+ * cache key, see `coalescerName`), so tenants never meet and one-off questions do not each create
+ * an object; within an object, every answer in flight is a `CoalescedAnswer` keyed by its cache
+ * key, dropped once it is idle again. The first request for a key leads: it retrieves and prepares
+ * the prompt in its own worker, then hands the plan over; this object generates the answer once
+ * and streams every record to every client, a late joiner first receiving what was already sent.
+ * An in-flight answer cannot outlive the object: if it is evicted, its clients' streams break and
+ * they report an error; so nothing is stored: a timer in memory is each answer's watchdog (not an
+ * alarm, which would give the object storage on disk). A leader that never hands over, or a
+ * generation that never ends, releases its followers with an error; the timer only acts on a phase
+ * whose deadline has passed.
  */
 export class AskCoalescer extends DurableObject<Env> {
+  /** The answers in flight or in their grace period, by cache key. */
+  private answers = new Map<string, CoalescedAnswer>();
+
+  async join(key: string, options: { prepareTimeoutMs: number }): Promise<JoinResult> {
+    let answer = this.answers.get(key);
+    if (!answer) {
+      answer = new CoalescedAnswer(this.env, this.ctx, (idle) => {
+        if (this.answers.get(key) === idle) this.answers.delete(key);
+      });
+      this.answers.set(key, answer);
+    }
+    return answer.join(options);
+  }
+
+  /** The leader's plan: generation starts, and the leader receives the stream like everyone else. */
+  async start(key: string, input: CoalescedGeneration, graceMs: number): Promise<ReadableStream<Uint8Array>> {
+    const answer = this.answers.get(key);
+    if (!answer) throw new Error("the lead on this answer has expired");
+    return answer.start(input, graceMs);
+  }
+
+  /** The leader could not prepare the answer: its followers get the same problem. */
+  fail(key: string, token: string, problem: Problem): void {
+    this.answers.get(key)?.fail(token, problem);
+  }
+}
+
+/** One answer of an AskCoalescer: its phase, the records sent so far, its clients and its watchdog. */
+class CoalescedAnswer {
   private phase: Phase = { kind: "idle" };
   private records: AskRecord[] = [];
   private subscribers = new Set<Subscriber>();
+  private timer: ReturnType<typeof setTimeout> | undefined;
 
-  async join(options: { prepareTimeoutMs: number }): Promise<JoinResult> {
+  constructor(
+    private readonly env: Env,
+    private readonly ctx: DurableObjectState,
+    /** Called when the answer is idle again: the object forgets it. */
+    private readonly release: (answer: CoalescedAnswer) => void,
+  ) {}
+
+  /** Runs the watchdog at `at` (replacing an earlier schedule). */
+  private wakeAt(at: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.watchdog(), Math.max(0, at - Date.now()));
+  }
+
+  /** Back to idle: nothing left to replay or watch, so the object drops this answer. */
+  private toIdle(): void {
+    this.phase = { kind: "idle" };
+    this.records = [];
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.release(this);
+  }
+
+  join(options: { prepareTimeoutMs: number }): JoinResult {
     const now = Date.now();
     const phase = this.phase;
     if (phase.kind === "preparing" || phase.kind === "streaming" || (phase.kind === "done" && now < phase.until)) {
@@ -68,31 +124,29 @@ export class AskCoalescer extends DurableObject<Env> {
     const token = crypto.randomUUID();
     this.records = [];
     this.phase = { kind: "preparing", token, deadline: now + options.prepareTimeoutMs };
-    await this.ctx.storage.setAlarm(now + options.prepareTimeoutMs);
+    this.wakeAt(now + options.prepareTimeoutMs);
     return { role: "leader", token };
   }
 
-  /** The leader's plan: generation starts, and the leader receives the stream like everyone else. */
-  async start(input: CoalescedGeneration, graceMs: number): Promise<ReadableStream<Uint8Array>> {
+  start(input: CoalescedGeneration, graceMs: number): ReadableStream<Uint8Array> {
     const phase = this.phase;
     if (phase.kind !== "preparing" || phase.token !== input.token) throw new Error("the lead on this answer has expired");
     const upstream = new AbortController();
     const deadline = Date.now() + MAX_GENERATION_MS;
     this.phase = { kind: "streaming", token: input.token, deadline, upstream };
-    await this.ctx.storage.setAlarm(deadline);
+    this.wakeAt(deadline);
     const stream = this.subscribe();
     this.ctx.waitUntil(this.generate(input, upstream, graceMs).finally(() => flushMetrics(this.env)));
     return stream;
   }
 
-  /** The leader could not prepare the answer: its followers get the same problem. */
   fail(token: string, problem: Problem): void {
     const phase = this.phase;
     if (phase.kind !== "preparing" || phase.token !== token) return;
     this.finish({ type: "error", problem }, { kind: "idle" });
   }
 
-  override async alarm(): Promise<void> {
+  private watchdog(): void {
     const phase = this.phase;
     const now = Date.now();
     if (phase.kind === "preparing" && now >= phase.deadline) {
@@ -101,11 +155,10 @@ export class AskCoalescer extends DurableObject<Env> {
     } else if (phase.kind === "streaming" && now >= phase.deadline) {
       phase.upstream.abort(new ChatError("generation exceeded its time limit"));
     } else if (phase.kind === "done" && now >= phase.until) {
-      this.phase = { kind: "idle" };
-      this.records = [];
+      this.toIdle();
     } else if (phase.kind !== "idle") {
-      // Early (a second firing of an older alarm): look again when this phase's deadline passes.
-      await this.ctx.storage.setAlarm(phase.kind === "done" ? phase.until : phase.deadline);
+      // Early (a timer of an earlier phase): look again when this phase's deadline passes.
+      this.wakeAt(phase.kind === "done" ? phase.until : phase.deadline);
     }
   }
 
@@ -154,8 +207,13 @@ export class AskCoalescer extends DurableObject<Env> {
     }
     for (const s of this.subscribers) void s.writer.close().catch(() => {});
     this.subscribers.clear();
+    if (next.kind === "idle" || (next.kind === "done" && Date.now() >= next.until)) {
+      // An error, or an answer with no grace period: nothing to replay.
+      this.toIdle();
+      return;
+    }
     this.phase = next;
-    if (next.kind === "idle") this.records = [];
+    if (next.kind === "done") this.wakeAt(next.until);
   }
 
   private async generate(input: CoalescedGeneration, upstream: AbortController, graceMs: number) {
@@ -183,7 +241,6 @@ export class AskCoalescer extends DurableObject<Env> {
       }
       done = step.value;
       this.finish({ type: "done", done: doneBody(done), cacheable: !done.fallback, writer: false }, { kind: "done", until: Date.now() + graceMs });
-      if (graceMs > 0) await this.ctx.storage.setAlarm(Date.now() + graceMs);
     } catch (err) {
       counters.inc("rag_errors_total", { kind: "stream" });
       console.warn(JSON.stringify({ level: "warn", event: "ask_stream_failed", coalesced: true, error: String(err).slice(0, 300) }));

@@ -204,11 +204,11 @@ async function openAnswer(c: Context<AppEnv>, body: AskBody, scope: ReturnType<t
   const config = c.var.config;
   const budget = chatBudget(c.env, config);
   if (key && config.durable.coalesceAsks) {
-    const stub = coalescerFor(c.env, c.var.auth.tenantId, key);
+    const stub = coalescerFor(c.env, c.var.auth.tenantId, key, config);
     let joined: JoinResult | undefined;
     try {
       // RPC types a union result oddly; the object returns exactly a JoinResult.
-      const call = stub.join({ prepareTimeoutMs: config.durable.coalescePrepareTimeoutMs }) as unknown as Promise<JoinResult>;
+      const call = stub.join(key, { prepareTimeoutMs: config.durable.coalescePrepareTimeoutMs }) as unknown as Promise<JoinResult>;
       joined = await race(call, 5_000, () => new Error("ask coalescer did not answer within 5000 ms"));
     } catch (err) {
       durableFallback("ask_coalescer", err);
@@ -224,12 +224,13 @@ async function openAnswer(c: Context<AppEnv>, body: AskBody, scope: ReturnType<t
         ready = await prepare(c, body, scope, startedAt, budget);
       } catch (err) {
         // Followers waiting on this lead get the same problem.
-        c.executionCtx.waitUntil(stub.fail(token, toProblem(toApiError(err))).catch(() => {}));
+        c.executionCtx.waitUntil(stub.fail(key, token, toProblem(toApiError(err))).catch(() => {}));
         throw err;
       }
       try {
         const { chat, openai, rateBudget } = config;
         const stream = await stub.start(
+          key,
           {
             token,
             plan: ready.prepared.plan,

@@ -41,6 +41,19 @@ describe("cache tiers", () => {
     await Promise.all(deferred);
     expect([l1.store.get("k2"), l2.store.get("k2")]).toEqual(["w", "w"]);
   });
+
+  it("without L1 (CACHE_L1=off), reads and writes L2 alone", async () => {
+    const l2 = memoryTier("l2");
+    const deferred: Promise<unknown>[] = [];
+    const cache = multiLevelCache({ l1: undefined, l2, l1TtlSeconds: 300, l2TtlSeconds: 3600, defer: (w) => deferred.push(w) });
+    const l1Misses = counters.get("rag_cache_misses_total", { cache_level: "l1", kind: "answer" });
+    cache.put("k", "v", "answer");
+    await Promise.all(deferred);
+    expect(l2.store.get("k")).toBe("v");
+    expect(await cache.get("k", "answer")).toEqual({ value: "v", status: "HIT-L2" });
+    expect(await cache.get("absent", "answer")).toBeUndefined();
+    expect(counters.get("rag_cache_misses_total", { cache_level: "l1", kind: "answer" })).toBe(l1Misses);
+  });
 });
 
 describe("cache keys", () => {

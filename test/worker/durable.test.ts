@@ -46,6 +46,10 @@ const chatCalls = (calls: RecordedCall[]) => calls.filter((c) => c.path === "/v1
 const within = <T>(ms: number, work: Promise<T>) =>
   Promise.race([work, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still waiting after ${ms} ms`)), ms))]);
 
+/** The answers an AskCoalescer holds (a private field), by cache key. */
+type HeldAnswer = { phase: { kind: string; deadline: number }; records: { type: string; meta?: { query?: { text?: string } } }[]; watchdog(): void };
+const heldAnswers = (instance: AskCoalescer) => (instance as unknown as { answers: Map<string, HeldAnswer> }).answers;
+
 const SPEAKERS = ["Priya", "John", "Marco", "the helpdesk", "the team"];
 const TOPICS = ["the release checklist", "the database migration", "the maintenance window", "the support rota", "the staging deploy", "the memory leak", "the image resizer", "the thumbnail cache", "the LRU limit", "the launch date", "the changelog"];
 
@@ -238,14 +242,13 @@ describe("ask coalescer", () => {
     const calls = await Promise.all([0, 1, 2].map(() => callWith(s.vars, "POST", "/api/rag/ask", { query, conversation_id: conv }, tenant.key)));
     const readers = calls.map((c) => sseReader(c.res));
     for (const r of readers) expect((await r.next())!.event).toBe("meta");
-    // The object streaming this answer (the test cannot name it: its name holds the cache key).
+    // The object streaming this answer (the test does not name it: its shard comes from the cache key's hash).
     let aborted = 0;
     for (const id of await listDurableObjectIds(env.ASK_COALESCER)) {
       const stub = env.ASK_COALESCER.get(id);
-      const ours = await runInDurableObject(stub, (instance: AskCoalescer) => {
-        const records = (instance as unknown as { records: { type: string; meta?: { query?: { text?: string } } }[] }).records;
-        return records[0]?.meta?.query?.text === query;
-      });
+      const ours = await runInDurableObject(stub, (instance: AskCoalescer) =>
+        [...heldAnswers(instance).values()].some((answer) => answer.records[0]?.meta?.query?.text === query),
+      );
       if (!ours) continue;
       await runInDurableObject(stub, (_i: AskCoalescer, state) => state.abort("test: reset mid-stream")).catch(() => {});
       aborted++;
@@ -268,36 +271,93 @@ describe("ask coalescer", () => {
     await Promise.all(calls.map((c) => c.settled()));
   });
 
-  it("releases followers with a clear error when the leader never hands over, and a second alarm does no harm", async () => {
-    const stub = env.ASK_COALESCER.getByName(`tenant:${uid("lease")}:ask:k`);
-    const lead = (await stub.join({ prepareTimeoutMs: 60_000 })) as { role: string; token: string };
+  it("releases followers with a clear error when the leader never hands over, and a second watchdog run does no harm; it stores nothing", async () => {
+    const stub = env.ASK_COALESCER.getByName(`tenant:${uid("lease")}:ask-shard:0`);
+    // The answer's entry, kept to run its watchdog again once the object has dropped it.
+    let answer: HeldAnswer | undefined;
+    const watchdog = () => runInDurableObject(stub, () => answer!.watchdog());
+    const lead = (await stub.join("k", { prepareTimeoutMs: 60_000 })) as { role: string; token: string };
     expect(lead.role).toBe("leader");
-    const follower = (await stub.join({ prepareTimeoutMs: 60_000 })) as { role: string; stream: ReadableStream<Uint8Array> };
+    const follower = (await stub.join("k", { prepareTimeoutMs: 60_000 })) as { role: string; stream: ReadableStream<Uint8Array> };
     expect(follower.role).toBe("follower");
-    const records = streamRecords(follower.stream);
-    // The lease has not expired yet: the alarm changes nothing.
-    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    // Another answer in the same object is independent of this one.
+    const other = (await stub.join("other", { prepareTimeoutMs: 60_000 })) as { role: string; token: string };
+    expect(other.role).toBe("leader");
     await runInDurableObject(stub, (instance: AskCoalescer) => {
-      (instance as unknown as { phase: { deadline: number } }).phase.deadline = Date.now() - 1;
+      answer = heldAnswers(instance).get("k");
     });
-    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(answer!.phase.kind).toBe("preparing");
+    // A one-off question must not cost storage: no alarm, no rows (the watchdog is a timer in memory).
+    expect(await runInDurableObject(stub, async (_i: AskCoalescer, state) => ({ alarm: await state.storage.getAlarm(), keys: (await state.storage.list()).size }))).toEqual({ alarm: null, keys: 0 });
+    const records = streamRecords(follower.stream);
+    // The lease has not expired yet: the watchdog changes nothing.
+    await watchdog();
+    await runInDurableObject(stub, () => {
+      answer!.phase.deadline = Date.now() - 1;
+    });
+    await watchdog();
     const record = await records.next(2_000);
     expect(record).toMatchObject({ type: "error", problem: { status: 503, code: "answer-unavailable" } });
     expect(await records.next(2_000)).toBeUndefined();
-    // Fired again (a duplicate delivery): nothing to do, nothing breaks; the next ask leads afresh.
-    await runDurableObjectAlarm(stub);
-    const next = (await stub.join({ prepareTimeoutMs: 60_000 })) as { role: string };
+    // Idle again: the object forgets the answer; the other one is still in preparation.
+    expect(await runInDurableObject(stub, (instance: AskCoalescer) => [...heldAnswers(instance).keys()])).toEqual(["other"]);
+    // Run again (a timer of an earlier phase): nothing to do, nothing breaks; the next ask leads afresh.
+    await watchdog();
+    const next = (await stub.join("k", { prepareTimeoutMs: 60_000 })) as { role: string };
     expect(next.role).toBe("leader");
   });
 
   it("tells followers the leader's problem when preparation fails", async () => {
-    const stub = env.ASK_COALESCER.getByName(`tenant:${uid("fail")}:ask:k`);
-    const lead = (await stub.join({ prepareTimeoutMs: 60_000 })) as { role: string; token: string };
-    const follower = (await stub.join({ prepareTimeoutMs: 60_000 })) as { stream: ReadableStream<Uint8Array> };
-    await stub.fail("not-the-token", { status: 503, code: "x", detail: "ignored", headers: {} });
-    await stub.fail(lead.token, { status: 503, code: "retrieval-unavailable", detail: "every strategy failed", headers: { "retry-after": "5" } });
+    const stub = env.ASK_COALESCER.getByName(`tenant:${uid("fail")}:ask-shard:0`);
+    const lead = (await stub.join("k", { prepareTimeoutMs: 60_000 })) as { role: string; token: string };
+    const follower = (await stub.join("k", { prepareTimeoutMs: 60_000 })) as { stream: ReadableStream<Uint8Array> };
+    await stub.fail("k", "not-the-token", { status: 503, code: "x", detail: "ignored", headers: {} });
+    await stub.fail("other", lead.token, { status: 503, code: "x", detail: "ignored", headers: {} });
+    await stub.fail("k", lead.token, { status: 503, code: "retrieval-unavailable", detail: "every strategy failed", headers: { "retry-after": "5" } });
     const record = await streamRecords(follower.stream).next(2_000);
     expect(record).toMatchObject({ type: "error", problem: { status: 503, code: "retrieval-unavailable", headers: { "retry-after": "5" } } });
+    expect(await runInDurableObject(stub, (instance: AskCoalescer) => heldAnswers(instance).size)).toBe(0);
+  });
+
+  it("spreads a tenant's different questions over at most ASK_COALESCER_SHARDS objects, each answer its own", async () => {
+    const shardConv = uid("shards");
+    const own = await tenantWithLaunch("shards", shardConv);
+    const s = await scenario(
+      { chat: { text: "Noted in the thread [1].", firstTokenDelayMs: 200, tokenDelayMs: 10, wordsPerPiece: 1 } },
+      { ...chatVars, ASK_COALESCER_SHARDS: "4", ASK_COALESCE_GRACE_MS: "300", SEMANTIC_CACHE_ENABLED: "false" },
+    );
+    const queries = Array.from({ length: 40 }, (_, i) => `What did ${SPEAKERS[i % SPEAKERS.length]} say about ${TOPICS[i % TOPICS.length]}?`);
+    expect(new Set(queries).size).toBe(40);
+    const before = new Set((await listDurableObjectIds(env.ASK_COALESCER)).map((id) => id.toString()));
+    const results = await Promise.all(
+      queries.map(async (query) => {
+        const { res, settled } = await callWith(s.vars, "POST", "/api/rag/ask", { query, conversation_id: shardConv }, own.key);
+        const body = await readAll(res);
+        await settled();
+        return { query, status: res.status, role: res.headers.get("x-coalesced"), cache: res.headers.get("x-cache"), ...body };
+      }),
+    );
+    for (const r of results) {
+      expect(r.status).toBe(200);
+      expect(r.cache).toBe("MISS");
+      expect(r.role).toBe("leader");
+      expect((r.meta as { query?: { text?: string } }).query?.text).toBe(r.query);
+      expect(r.answer).toBe("Noted in the thread [1].");
+      expect(r.last!.event).toBe("done");
+    }
+    expect(chatCalls(await s.calls())).toHaveLength(40);
+    const created = (await listDurableObjectIds(env.ASK_COALESCER)).filter((id) => !before.has(id.toString()));
+    expect(created.length).toBeGreaterThanOrEqual(1);
+    expect(created.length).toBeLessThanOrEqual(4);
+    // Once the grace period has passed, every object has dropped its answers.
+    expect(
+      await waitFor(async () => {
+        for (const id of created) {
+          if ((await runInDurableObject(env.ASK_COALESCER.get(id), (instance: AskCoalescer) => heldAnswers(instance).size)) > 0) return false;
+        }
+        return true;
+      }),
+    ).toBe(true);
   });
 });
 

@@ -1,0 +1,81 @@
+// What a Postgres server's background processes would do for the embedded database, which has
+// none (PGlite runs one backend in single-user mode: no checkpointer, no autovacuum):
+// - a CHECKPOINT every few minutes, so the write-ahead log stays short (without it, it grows for
+//   as long as the database runs, and a restart after a hard stop replays all of it);
+// - every hour, the Worker's daily housekeeping (expired cache rows, idle sessions: the retention
+//   settings), then VACUUM (ANALYZE), so deleted rows' space is reused and the planner's
+//   statistics stay current.
+// Runs go through the wire protocol like any client, so they never land inside a request's
+// transaction; one at a time; a failure is logged and retried at the next tick.
+import postgres from "postgres";
+
+export interface MaintenanceOptions {
+  databaseUrl: string;
+  /** The API, for its scheduled handler (`wrangler dev --test-scheduled`); undefined: no housekeeping. */
+  apiUrl?: string;
+  checkpointMs: number;
+  housekeepingMs: number;
+  log(line: string): void;
+}
+
+export interface Maintenance {
+  /** Checkpoint now (waits for a run in progress first). */
+  checkpoint(): Promise<void>;
+  /** Housekeeping, VACUUM (ANALYZE) and a checkpoint now. */
+  housekeeping(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const HOUSEKEEPING_CRON = "17 3 * * *";
+
+export function startMaintenance(options: MaintenanceOptions): Maintenance {
+  let running: Promise<void> = Promise.resolve();
+  let stopped = false;
+  const withClient = async (work: (sql: postgres.Sql) => Promise<void>) => {
+    const sql = postgres(options.databaseUrl, { max: 1, prepare: false, onnotice: () => {}, connect_timeout: 10 });
+    try {
+      await work(sql);
+    } finally {
+      await sql.end({ timeout: 5 });
+    }
+  };
+  const serial = (name: string, job: () => Promise<void>) => {
+    const next = running.then(async () => {
+      if (stopped) return;
+      try {
+        await job();
+      } catch (err) {
+        options.log(`${name} failed (retried at the next run): ${err instanceof Error ? err.message : String(err)}`);
+      }
+    });
+    running = next;
+    return next;
+  };
+  const checkpoint = () => serial("checkpoint", () => withClient(async (sql) => void (await sql.unsafe("CHECKPOINT").simple())));
+  const housekeeping = () =>
+    serial("housekeeping", async () => {
+      if (options.apiUrl) {
+        const res = await fetch(`${options.apiUrl}/__scheduled?cron=${encodeURIComponent(HOUSEKEEPING_CRON)}`, { signal: AbortSignal.timeout(120_000) });
+        await res.text();
+        if (!res.ok) throw new Error(`the scheduled handler answered ${res.status}`);
+      }
+      await withClient(async (sql) => {
+        await sql.unsafe("VACUUM (ANALYZE)").simple();
+        await sql.unsafe("CHECKPOINT").simple();
+      });
+    });
+  const timers = [
+    options.checkpointMs > 0 ? setInterval(() => void checkpoint(), options.checkpointMs) : undefined,
+    options.housekeepingMs > 0 ? setInterval(() => void housekeeping(), options.housekeepingMs) : undefined,
+  ];
+  for (const t of timers) t?.unref();
+  return {
+    checkpoint,
+    housekeeping,
+    async stop() {
+      for (const t of timers) if (t) clearInterval(t);
+      stopped = true;
+      await running;
+    },
+  };
+}
