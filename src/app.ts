@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { requestId } from "hono/request-id";
 import type { AppEnv } from "./app-env.ts";
 import { notFound } from "./errors.ts";
-import { apiKeyAuth, requireAdmin } from "./middleware/auth.ts";
+import { apiKeyAuth, requireAdmin, requireOperator } from "./middleware/auth.ts";
 import { requestContext } from "./middleware/context.ts";
 import { onError } from "./middleware/errors.ts";
 import { cors } from "./middleware/cors.ts";
@@ -28,7 +28,8 @@ export function createApp() {
   });
 
   app.route("/health", healthRoutes);
-  app.use("/metrics", apiKeyAuth(), requireAdmin());
+  // Metrics count every tenant's requests: operators only.
+  app.use("/metrics", apiKeyAuth(), requireOperator());
   app.route("/metrics", metricsRoutes);
 
   app.use("/api/*", apiKeyAuth());

@@ -189,7 +189,8 @@ const schema = z.object({
     .transform((s) => s?.split(",").map((x) => x.trim()).filter(Boolean) ?? [])
     .pipe(z.array(z.url().refine((u) => new URL(u).origin === u, "must be an origin such as https://app.example.com (scheme, host, port; no path)"))),
   EMBEDDING_BATCHING: z.enum(["true", "false"]).default("true"),
-  EMBEDDING_BATCH_WINDOW_MS: int(0, 1000).default(10),
+  // Up to a minute: with EMBEDDING_BATCH_MAX_REQUESTS a test can make a batch wait for all its requests.
+  EMBEDDING_BATCH_WINDOW_MS: int(0, 60_000).default(10),
   EMBEDDING_BATCH_MAX_REQUESTS: int(1, 2048).default(64),
   EMBEDDING_BATCHER_SHARDS: int(1, 256).default(4),
   ASK_COALESCE: z.enum(["true", "false"]).default("true"),

@@ -1,6 +1,7 @@
 import { sha256Hex } from "../hash.ts";
 
-export type Role = "user" | "admin";
+/** user: the tenant's data; admin: also the tenant's keys and caches; operator: every tenant (created only by npm run create-key). */
+export type Role = "user" | "admin" | "operator";
 
 /** Digest stored for a key: keys are 256-bit random secrets, so SHA-256 suffices (no salt, constant-time lookup). */
 export const hashApiKey = (key: string): string => sha256Hex("api-key", key);

@@ -41,7 +41,7 @@ export function keyFallback(tier: CacheTier, ttlSeconds: number): KeyFallback {
       if (tombstone !== undefined) return "revoked";
       if (owner === undefined) return undefined;
       const parsed = JSON.parse(owner) as Partial<KeyOwner>;
-      const valid = typeof parsed.keyId === "string" && typeof parsed.tenantId === "string" && (parsed.role === "user" || parsed.role === "admin");
+      const valid = typeof parsed.keyId === "string" && typeof parsed.tenantId === "string" && (parsed.role === "user" || parsed.role === "admin" || parsed.role === "operator");
       return valid ? (parsed as KeyOwner) : undefined;
     },
     async revoked(keyHash) {

@@ -82,7 +82,7 @@ export function queryEmbedder(c: Context<AppEnv>): Embedder {
     const config = c.var.config;
     embedder = createEmbedder(config);
     if (config.embedding.provider !== "local") {
-      const direct = cachedEmbedder(embedder, c.var.sql());
+      const direct = cachedEmbedder(embedder, c.var.sql(), c.var.auth.tenantId);
       embedder = config.durable.batchEmbeddings ? batchedEmbedder(c.env, c.var.auth.tenantId, config, direct) : direct;
     }
     embedder = memoised(embedder);

@@ -68,7 +68,7 @@ export async function deleteChunks(db: Db, tenantId: string, conversationId: str
       WHERE tenant_id = ${tenantId} AND conversation_id = ${conversationId} AND id IN (SELECT jsonb_array_elements_text(${json(db, ids)}::jsonb)::uuid)
       RETURNING embedding_model, encode(sha256(convert_to(text, 'UTF8')), 'hex') AS text_hash)
     DELETE FROM embedding_cache e USING gone
-    WHERE e.model = gone.embedding_model AND e.content_hash = gone.text_hash
+    WHERE e.tenant_id = ${tenantId} AND e.model = gone.embedding_model AND e.content_hash = gone.text_hash
       AND gone.text_hash NOT IN (SELECT jsonb_array_elements_text(${json(db, keepTextHashes)}::jsonb))`;
 }
 

@@ -98,8 +98,9 @@ export async function finishConversation(
 }
 
 /**
- * Deletes a conversation with its messages and chunks (cascade) and the embedding-cache rows of
- * its chunks' text. Returns false when the tenant has no such conversation.
+ * Deletes a conversation with its messages and chunks (cascade) and the tenant's embedding-cache
+ * rows of its chunks' text that none of the tenant's other conversations uses. Returns false when
+ * the tenant has no such conversation.
  */
 export async function deleteConversation(db: Db, tenantId: string, id: string): Promise<boolean> {
   const rows = await db`
@@ -107,7 +108,10 @@ export async function deleteConversation(db: Db, tenantId: string, id: string): 
       SELECT DISTINCT embedding_model, encode(sha256(convert_to(text, 'UTF8')), 'hex') AS text_hash
       FROM conversation_chunks WHERE tenant_id = ${tenantId} AND conversation_id = ${id}),
     cache AS (
-      DELETE FROM embedding_cache e USING texts t WHERE e.model = t.embedding_model AND e.content_hash = t.text_hash)
+      DELETE FROM embedding_cache e USING texts t
+      WHERE e.tenant_id = ${tenantId} AND e.model = t.embedding_model AND e.content_hash = t.text_hash
+        AND NOT EXISTS (SELECT 1 FROM conversation_chunks o WHERE o.tenant_id = ${tenantId} AND o.conversation_id <> ${id}
+          AND o.embedding_model = t.embedding_model AND encode(sha256(convert_to(o.text, 'UTF8')), 'hex') = t.text_hash))
     DELETE FROM conversations WHERE tenant_id = ${tenantId} AND id = ${id} RETURNING id`;
   return rows.length > 0;
 }

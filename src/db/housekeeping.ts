@@ -2,15 +2,15 @@ import type { Db } from "./client.ts";
 
 // Maintenance and statistics across tenants (the cron and the admin stats route); counts only, never rows.
 
-/** Deletes cached embeddings unused for `days` that no current chunk has (shared across tenants by text hash). */
+/** Deletes cached embeddings unused for `days` that none of their tenant's current chunks has. */
 export async function pruneEmbeddingCache(db: Db, days: number): Promise<number> {
   // The cache keys on the SHA-256 of a chunk's text; live texts are hashed once per run.
   const rows = await db`
     WITH live AS (
-      SELECT DISTINCT embedding_model AS model, encode(sha256(convert_to(text, 'UTF8')), 'hex') AS text_hash FROM conversation_chunks)
+      SELECT DISTINCT tenant_id, embedding_model AS model, encode(sha256(convert_to(text, 'UTF8')), 'hex') AS text_hash FROM conversation_chunks)
     DELETE FROM embedding_cache e
     WHERE e.last_used_at < now() - make_interval(days => ${days})
-      AND NOT EXISTS (SELECT 1 FROM live WHERE live.model = e.model AND live.text_hash = e.content_hash)
+      AND NOT EXISTS (SELECT 1 FROM live WHERE live.tenant_id = e.tenant_id AND live.model = e.model AND live.text_hash = e.content_hash)
     RETURNING 1`;
   return rows.length;
 }
@@ -35,4 +35,12 @@ export async function cacheTableSizes(db: Db): Promise<Record<"semantic_cache" |
     semantic_cache: { entries: row!.s_rows, bytes: Number(row!.s_bytes) },
     embedding_cache: { entries: row!.e_rows, bytes: Number(row!.e_bytes) },
   };
+}
+
+/** Entries of the Postgres-backed caches that belong to one tenant (what its admin may see). */
+export async function tenantCacheEntries(db: Db, tenantId: string): Promise<Record<"semantic_cache" | "embedding_cache", { entries: number }>> {
+  const [row] = await db<{ s: number; e: number }[]>`
+    SELECT (SELECT count(*) FROM semantic_cache WHERE tenant_id = ${tenantId} AND expires_at > now())::int AS s,
+           (SELECT count(*) FROM embedding_cache WHERE tenant_id = ${tenantId})::int AS e`;
+  return { semantic_cache: { entries: row!.s }, embedding_cache: { entries: row!.e } };
 }

@@ -1,7 +1,7 @@
 import type { Db } from "./client.ts";
 
 /** Migrations this code needs, in order. A unit test keeps it equal to the files in migrations/. */
-export const EXPECTED_MIGRATIONS = ["0001_init", "0002_sessions", "0003_semantic_cache"] as const;
+export const EXPECTED_MIGRATIONS = ["0001_init", "0002_sessions", "0003_semantic_cache", "0004_embedding_cache_per_tenant", "0005_operator_role"] as const;
 
 export interface SchemaStatus {
   applied: string[];

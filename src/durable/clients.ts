@@ -41,7 +41,7 @@ export function batchedEmbedder(env: Env, tenantId: string, config: Config, dire
   const name = batcherName(tenantId, config);
   // The object's answer may include the SDK's retries of a failing call: wait for all of them.
   const timeoutMs = durable.batchWindowMs + (embedding.maxRetries + 1) * openai.timeoutMs + 10_000;
-  const settings = { config: { embedding, openai, durable } };
+  const settings = { tenantId, config: { embedding, openai, durable } };
   return {
     model: direct.model,
     dimensions: direct.dimensions,

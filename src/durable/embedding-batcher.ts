@@ -9,6 +9,8 @@ import { createEmbedder } from "../providers/index.ts";
 
 /** What the batcher needs of the caller's Config: the provider, and how to batch. */
 export interface BatcherSettings {
+  /** The tenant the object's name holds: its vectors are cached under it. */
+  tenantId: string;
   config: Pick<Config, "embedding" | "openai" | "durable">;
 }
 
@@ -63,7 +65,7 @@ export class EmbeddingBatcher extends DurableObject<Env> {
 
   private async send(batch: Waiting[]) {
     // Callers of one object share model and endpoint (the name says so); the first one's settings speak for all.
-    const embedder = cachedEmbedder(chunked(createEmbedder(batch[0]!.settings.config as Config)), this.sql());
+    const embedder = cachedEmbedder(chunked(createEmbedder(batch[0]!.settings.config as Config)), this.sql(), batch[0]!.settings.tenantId);
     const unique = [...new Set(batch.flatMap((w) => w.texts))];
     counters.inc("rag_embedding_batches_total");
     counters.inc("rag_embedding_batch_requests_total", {}, batch.length);

@@ -133,7 +133,7 @@ async function syncChunks(tx: Db, deps: IngestDeps, tenantId: string, conversati
   const embeddings = { computed: 0, cached: 0, provider_calls: 0 };
   for (let i = 0; i < missing.length; i += embedder.batchSize) {
     const batch = missing.slice(i, i + embedder.batchSize);
-    const vectors = await embedBatch(tx, embedder, batch, embeddings);
+    const vectors = await embedBatch(tx, tenantId, embedder, batch, embeddings);
     await insertChunks(tx, tenantId, conversationId, embedder.model, batch.map((c, j): NewChunk => ({ ...c, embedding: vectors[j]! })));
   }
   return { total: wanted.length, inserted: missing.length, deleted: obsolete.length, embeddings };
@@ -142,11 +142,12 @@ async function syncChunks(tx: Db, deps: IngestDeps, tenantId: string, conversati
 /** Vectors for a batch of chunks: from the embedding cache where present, else one provider call. */
 async function embedBatch(
   tx: Db,
+  tenantId: string,
   embedder: Embedder,
   batch: (Chunk & { textHash: string })[],
   counts: IngestResult["embeddings"],
 ): Promise<Float32Array[]> {
-  const cached = await getCachedEmbeddings(tx, embedder.model, [...new Set(batch.map((c) => c.textHash))]);
+  const cached = await getCachedEmbeddings(tx, tenantId, embedder.model, [...new Set(batch.map((c) => c.textHash))]);
   const toEmbed = new Map<string, string>();
   for (const c of batch) if (!cached.has(c.textHash)) toEmbed.set(c.textHash, c.text);
   if (toEmbed.size > 0) {
@@ -154,7 +155,7 @@ async function embedBatch(
     counts.provider_calls++;
     const fresh = [...toEmbed.keys()].map((hash, i) => ({ hash, embedding: vectors[i]! }));
     for (const f of fresh) cached.set(f.hash, f.embedding);
-    await putCachedEmbeddings(tx, embedder.model, fresh);
+    await putCachedEmbeddings(tx, tenantId, embedder.model, fresh);
   }
   counts.computed += toEmbed.size;
   counts.cached += batch.length - toEmbed.size;

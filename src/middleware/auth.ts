@@ -75,10 +75,31 @@ async function withinRateLimit(env: Env, owner: KeyOwner) {
   throw new ApiError(429, "rate-limited", `too many requests for this API key; retry after ${retryAfter} s`, [], { "retry-after": retryAfter });
 }
 
-/** Lets only admin keys through (after apiKeyAuth). */
+/** Lets only admin and operator keys through (after apiKeyAuth); an admin acts on its own tenant (actingTenant). */
 export function requireAdmin(): MiddlewareHandler<AppEnv> {
   return async function requireAdmin(c, next) {
-    if (c.var.auth.role !== "admin") throw new ApiError(403, "forbidden", "this route needs an admin API key");
+    if (c.var.auth.role !== "admin" && c.var.auth.role !== "operator") throw new ApiError(403, "forbidden", "this route needs an admin API key");
     await next();
   };
+}
+
+/** Lets only operator keys through: routes that see across tenants (metrics, invalidating everything). */
+export function requireOperator(): MiddlewareHandler<AppEnv> {
+  return async function requireOperator(c, next) {
+    if (c.var.auth.role !== "operator") throw new ApiError(403, "forbidden", "this route needs an operator API key (npm run create-key -- --role operator)");
+    await next();
+  };
+}
+
+/**
+ * The tenant an admin request acts on: the one named (default: the key's own). An admin key may
+ * name only its own tenant; an operator key any. The refusal is the same for every other tenant
+ * id, existing or not.
+ */
+export function actingTenant(auth: { tenantId: string; role: string }, named: string | undefined): string {
+  const tenant = named ?? auth.tenantId;
+  if (tenant !== auth.tenantId && auth.role !== "operator") {
+    throw new ApiError(403, "forbidden-tenant", `an admin key acts on its own tenant ('${auth.tenantId}'); another tenant needs an operator key`);
+  }
+  return tenant;
 }

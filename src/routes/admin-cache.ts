@@ -4,7 +4,9 @@ import type { AppEnv } from "../app-env.ts";
 import { requestCache } from "../cache/index.ts";
 import { readJson } from "../http/read-json.ts";
 import { parseBody } from "../http/validate.ts";
-import { cacheTableSizes } from "../db/housekeeping.ts";
+import { cacheTableSizes, tenantCacheEntries } from "../db/housekeeping.ts";
+import { actingTenant } from "../middleware/auth.ts";
+import { ApiError } from "../errors.ts";
 import { SNAPSHOT_KEY } from "../scheduled.ts";
 import { counters } from "../observability/counters.ts";
 
@@ -16,20 +18,27 @@ const invalidateBody = z.union([
 ]);
 
 /**
- * /api/admin/cache (admin only): invalidate a conversation, a tenant or everything; statistics:
- * hits, misses, hit rate and errors per level, semantic guard rejections, entries and bytes of
- * the Postgres-backed caches (L1 and L2 sizes are not knowable from a Worker).
+ * /api/admin/cache: invalidate a conversation or a tenant (an admin key: its own tenant; an operator
+ * key: any, or everything); statistics: for an operator, hits, misses, hit rate and errors per
+ * level, semantic guard rejections, entries and bytes of the Postgres-backed caches (L1 and L2
+ * sizes are not knowable from a Worker); for an admin, its own tenant's entries only (the counters
+ * count every tenant's requests).
  */
 export const adminCacheRoutes = new Hono<AppEnv>()
   .post("/invalidate", async (c) => {
     const body = parseBody(invalidateBody, await readJson(c, 16 * 1024), "invalidate request");
     const { versions } = requestCache(c);
+    if ("scope" in body && c.var.auth.role !== "operator") throw new ApiError(403, "forbidden", "invalidating every tenant's cache needs an operator API key");
+    if ("tenant" in body) actingTenant(c.var.auth, body.tenant);
     if ("scope" in body) await versions.invalidateAll();
     else if ("conversation_id" in body) await versions.conversationChanged(body.tenant, body.conversation_id);
     else await versions.invalidateTenant(body.tenant);
     return c.json({ invalidated: body });
   })
   .get("/stats", async (c) => {
+    if (c.var.auth.role !== "operator") {
+      return c.json({ counters_scope: "none: the counters count every tenant's requests (an operator key reads them)", tenant: c.var.auth.tenantId, stores: await tenantCacheEntries(c.var.sql(), c.var.auth.tenantId) });
+    }
     const snapshot = counters.snapshot();
     const count = (name: string, level: string) =>
       Object.entries(snapshot)

@@ -9,29 +9,36 @@ import { insertApiKey, listApiKeys, revokeApiKey } from "../db/api-keys.ts";
 import { notFound } from "../errors.ts";
 import { readJson } from "../http/read-json.ts";
 import { parseBody } from "../http/validate.ts";
+import { actingTenant } from "../middleware/auth.ts";
 
 const tenantId = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "must be 1-63 characters of a-z, 0-9, '_' and '-', starting with a letter or digit");
 
-const createBody = z.object({ tenant: tenantId, role: z.enum(["user", "admin"]).default("user") });
+// Operator keys are never created over HTTP (npm run create-key -- --role operator).
+const createBody = z.object({ tenant: tenantId.optional(), role: z.enum(["user", "admin"]).default("user") });
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** /api/admin/keys (admin only): create a tenant's key (the secret is shown once), list, revoke. */
+/**
+ * /api/admin/keys (admin or operator): create a key (the secret is shown once), list, revoke. An
+ * admin key acts on its own tenant; an operator key on any (`tenant`, default the key's own).
+ */
 export const adminKeyRoutes = new Hono<AppEnv>()
   .post("/", async (c) => {
     const body = parseBody(createBody, await readJson(c, 16 * 1024), "key request");
+    const tenant = actingTenant(c.var.auth, body.tenant);
     const key = generateApiKey();
-    const record = await insertApiKey(c.var.sql(), body.tenant, body.role, hashApiKey(key), keyPrefix(key));
+    const record = await insertApiKey(c.var.sql(), tenant, body.role, hashApiKey(key), keyPrefix(key));
     return c.json({ id: record.id, key, tenant: record.tenant, role: record.role, created_at: record.created_at }, 201);
   })
   .get("/", async (c) => {
-    const query = parseBody(z.object({ tenant: tenantId }), c.req.query(), "query string");
-    return c.json({ keys: await listApiKeys(c.var.sql(), query.tenant) });
+    const query = parseBody(z.object({ tenant: tenantId.optional() }), c.req.query(), "query string");
+    return c.json({ keys: await listApiKeys(c.var.sql(), actingTenant(c.var.auth, query.tenant)) });
   })
   .delete("/:id", async (c) => {
     const id = c.req.param("id");
-    const keyHash = UUID.test(id) ? await revokeApiKey(c.var.sql(), id) : undefined;
+    // An admin can revoke only its own tenant's keys; another tenant's is "does not exist", as for any unknown id.
+    const keyHash = UUID.test(id) ? await revokeApiKey(c.var.sql(), id, c.var.auth.role === "operator" ? undefined : c.var.auth.tenantId) : undefined;
     if (!keyHash) throw notFound(`API key '${id.slice(0, 64)}' does not exist or is already revoked`);
     keyCache.forgetKey(id);
     // The copy kept for database outages must not let it in either.

@@ -78,8 +78,12 @@ export async function askHandler(c: Context<AppEnv>) {
       if (config.cache.semantic.enabled && !needsContext(body.query)) {
         const found = await semanticLookup(c, cacheKey("answer", tenantId, version, parts), body.query, scope);
         if (found?.entry) {
-          cache.put(key, JSON.stringify(found.entry), "answer");
-          return replay(c, found.entry, "HIT-SEMANTIC", body.stream, startedAt);
+          // Served and kept as the answer to the asker's own question (which the guards found to
+          // ask the same thing): a replay never shows another question as the one asked.
+          const query = { ...(found.entry.meta.query as Record<string, unknown>), text: body.query, standalone: body.query, rewritten_by: null, matched_question: found.matched };
+          const entry = { ...found.entry, meta: { ...found.entry.meta, query } };
+          cache.put(key, JSON.stringify(entry), "answer");
+          return replay(c, entry, "HIT-SEMANTIC", body.stream, startedAt);
         }
         semantic = found?.probe;
         if (found) early.embed = found.embedMs;
@@ -379,8 +383,9 @@ async function respond(
 
 /**
  * The semantic cache: the nearest cached questions of the same tenant and scope; the first that is
- * similar enough (SEMANTIC_CACHE_THRESHOLD, cosine) and differs in no guarded way (negation,
- * names, numbers, dates) gives its answer. Returns the probe (the question's vector) for the write
+ * similar enough (SEMANTIC_CACHE_THRESHOLD, cosine) and has the same content (semantic-guards.ts:
+ * no name, number, date, relation, negation or other content word that only one of them has)
+ * gives its answer. Returns the probe (the question's vector) for the write
  * after a miss. Failures are misses.
  */
 async function semanticLookup(
@@ -388,7 +393,7 @@ async function semanticLookup(
   scopeKey: string,
   question: string,
   scope: ReturnType<typeof retrievalOptions>,
-): Promise<{ entry?: CachedAnswer; probe: { scopeKey: string; vector: Float32Array; model: string }; embedMs: number } | undefined> {
+): Promise<{ entry?: CachedAnswer; matched?: string; probe: { scopeKey: string; vector: Float32Array; model: string }; embedMs: number } | undefined> {
   const config = c.var.config;
   const embedder = queryEmbedder(c);
   try {
@@ -408,7 +413,7 @@ async function semanticLookup(
       return reason === undefined;
     });
     counters.inc(match ? "rag_cache_hits_total" : "rag_cache_misses_total", { cache_level: "semantic", kind: "answer" });
-    return { entry: match?.entry as CachedAnswer | undefined, probe, embedMs };
+    return { entry: match?.entry as CachedAnswer | undefined, matched: match?.question, probe, embedMs };
   } catch (err) {
     counters.inc("rag_cache_errors_total", { cache_level: "semantic", op: "get", reason: "error" });
     console.warn(JSON.stringify({ level: "warn", event: "semantic_cache_failed", request_id: c.var.requestId, error: String(err).slice(0, 300) }));

@@ -23,12 +23,26 @@ describe("citation filter", () => {
 
   it("gives the same text however the stream is split", () => {
     fc.assert(
-      fc.property(fc.string({ unit: fc.constantFrom("[", "]", "1", "2", "7", ",", " ", "a", "x") , maxLength: 60 }), fc.array(fc.nat(60), { maxLength: 8 }), (text, cuts) => {
+      fc.property(fc.string({ unit: fc.constantFrom("[", "]", "1", "2", "7", ",", " ", "a", "x", '"', "“", "”"), maxLength: 60 }), fc.array(fc.nat(60), { maxLength: 8 }), (text, cuts) => {
         const points = [...new Set(cuts.map((c) => Math.min(c, text.length)))].sort((a, b) => a - b);
         const pieces = [0, ...points].map((from, i) => text.slice(from, [...points, text.length][i]));
         expect(filterAll(2, pieces)).toBe(filterAll(2, [text]));
       }),
     );
+  });
+
+  it("passes quoted message text unchanged, and a bracketed number inside a quote is no citation", () => {
+    const quoted = "- Ann (2025-03-03): “See clause [42] and [1]; the fee is 9 euros [3].” [1]";
+    expect(filterAll(1, [quoted])).toBe(quoted);
+    expect(filterAll(1, ["He wrote \"see [42]\" and [7] [1]"])).toBe("He wrote \"see [42]\" and  [1]");
+    expect(citedNumbers(quoted)).toEqual([1]);
+    expect(citedNumbers("“[2] is wrong” says [3]")).toEqual([3]);
+    const answer = composeAnswer("What is the fee in the clause?", [
+      { n: 1, conversationId: "c", speakers: ["Ann"], start: new Date("2025-03-03T10:00:00Z"), end: new Date("2025-03-03T10:00:00Z"), text: "[2025-03-03 10:00] Ann: See clause [42] and [1]; the fee is 9 euros [3]." },
+    ], 4);
+    expect(answer).toContain("“See clause [42] and [1]; the fee is 9 euros [3].” [1]");
+    expect(filterAll(1, [answer])).toBe(answer);
+    expect(citedNumbers(answer)).toEqual([1]);
   });
 
   it("never lets a citation of an unknown source through", () => {

@@ -121,6 +121,52 @@ describe("ingest rejects bad input with problem+json and stores nothing", () => 
   });
 });
 
+describe("accepted input is usable, and never silently changed", () => {
+  it("conversation ids that cannot come back through a URL path segment ('.', '..', '\\') → 400", async () => {
+    for (const id of [".", "..", "a\\b"]) {
+      const p = await rejects({ ...valid(), id }, 400);
+      expect(p.errors!.map((e) => e.pointer), id).toEqual(["#/id"]);
+    }
+  });
+
+  it("control characters (C1 too) and invisible formatting characters in ids → 400 naming the field", async () => {
+    for (const bad of ["\u202e", "\u200b", "\u0085", "\u2066", "\ufeff", "\u00ad"]) {
+      const p = await rejects({ ...valid(), id: `conv${bad}x` }, 400);
+      expect(p.errors!.map((e) => e.pointer), JSON.stringify(bad)).toEqual(["#/id"]);
+      const body = valid();
+      body.messages[2]!.id = `m${bad}3`;
+      const q = await rejects(body, 400);
+      expect(q.errors!.map((e) => e.pointer), JSON.stringify(bad)).toEqual(["#/messages/2/id"]);
+    }
+  });
+
+  it("author names: bidi overrides, C1 controls and invisible spacing → 400; stored in NFC; joiners kept", async () => {
+    for (const bad of ["Jo\u202ehn", "Jo\u0085hn", "Jo\u200bhn", "\u2067John"]) {
+      const body = valid();
+      body.messages[0]!.author_name = bad;
+      const p = await rejects(body, 400);
+      expect(p.errors!.map((e) => e.pointer), JSON.stringify(bad)).toEqual(["#/messages/0/author_name"]);
+    }
+    const { key, tenant } = await newTenantKey("names");
+    const body = valid();
+    body.messages[0]!.author_name = "E\u0301mile"; // decomposed É
+    body.messages[1]!.author_name = "\u0645\u06cc\u200c\u0631\u0627"; // a Persian name with a zero-width non-joiner
+    expect((await api("POST", "/api/conversations", { key, body })).status).toBe(201);
+    const names = (await sql<{ author_name: string }[]>`SELECT author_name FROM messages WHERE tenant_id = ${tenant} ORDER BY order_index`).map((r) => r.author_name);
+    expect(names.slice(0, 2)).toEqual(["\u00c9mile", "\u0645\u06cc\u200c\u0631\u0627"]);
+  });
+
+  it("metadata is stored as sent, a '__proto__' key included", async () => {
+    const { key } = await newTenantKey("meta");
+    const body = `{"id":"meta-1","metadata":{"__proto__":{"polluted":true},"constructor":"c","a":1},"messages":[{"id":"m1","author_name":"A","text":"hello","timestamp":"2025-01-01T00:00:00Z"}]}`;
+    expect((await api("POST", "/api/conversations", { key, body })).status).toBe(201);
+    const read = JSON.parse(await (await api("GET", "/api/conversations/meta-1", { key })).text()) as { metadata: Record<string, unknown> };
+    expect(Object.keys(read.metadata).sort()).toEqual(["__proto__", "a", "constructor"]);
+    expect(Object.getOwnPropertyDescriptor(read.metadata, "__proto__")!.value).toEqual({ polluted: true });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
 describe("auth errors", () => {
   it("a missing key → 401 with WWW-Authenticate", async () => {
     const res = await api("GET", "/api/conversations", { key: null });

@@ -103,14 +103,16 @@ describe("POST /api/conversations", () => {
     expect(rows.map((r) => r.id)).toEqual(["m1", "m2", "m3", "m4", "m5"]);
   });
 
-  it("reuses cached embeddings for identical chunk text", async () => {
+  it("reuses the tenant's cached embeddings for identical chunk text, never another tenant's", async () => {
     const a = await newTenantKey("cache-a");
     const b = await newTenantKey("cache-b");
     const conv = conversation(uid("conv"), 12);
     const first = await ingest(conv, a.key);
-    const second = await ingest(conv, b.key);
+    const again = await ingest({ ...conv, id: uid("copy") }, a.key);
+    const other = await ingest(conv, b.key);
     expect(first.body.embeddings.computed).toBeGreaterThan(0);
-    expect(second.body.embeddings).toMatchObject({ computed: 0, cached: first.body.chunks.total, provider_calls: 0 });
+    expect(again.body.embeddings).toMatchObject({ computed: 0, cached: first.body.chunks.total, provider_calls: 0 });
+    expect(other.body.embeddings).toMatchObject({ computed: first.body.chunks.total, cached: 0 });
   });
 });
 
@@ -156,7 +158,7 @@ describe("GET and DELETE /api/conversations", () => {
     await ingest(conv, key);
     const [cache] = await sql`
       SELECT count(*)::int AS n FROM embedding_cache e JOIN conversation_chunks c
-        ON e.content_hash = encode(sha256(convert_to(c.text, 'UTF8')), 'hex')
+        ON e.tenant_id = c.tenant_id AND e.content_hash = encode(sha256(convert_to(c.text, 'UTF8')), 'hex')
       WHERE c.tenant_id = ${tenant} AND c.conversation_id = ${conv.id}`;
     expect(cache!.n).toBeGreaterThan(0);
     const hashes = await sql`SELECT encode(sha256(convert_to(text, 'UTF8')), 'hex') AS h FROM conversation_chunks WHERE tenant_id = ${tenant}`;
@@ -168,7 +170,7 @@ describe("GET and DELETE /api/conversations", () => {
              (SELECT count(*) FROM messages WHERE tenant_id = ${tenant})::int AS messages,
              (SELECT count(*) FROM conversation_chunks WHERE tenant_id = ${tenant})::int AS chunks`;
     expect(counts[0]).toEqual({ conversations: 0, messages: 0, chunks: 0 });
-    const left = await sql`SELECT count(*)::int AS n FROM embedding_cache WHERE content_hash IN ${sql(hashes.map((h) => h.h as string))}`;
+    const left = await sql`SELECT count(*)::int AS n FROM embedding_cache WHERE tenant_id = ${tenant} AND content_hash IN ${sql(hashes.map((h) => h.h as string))}`;
     expect(left[0]!.n).toBe(0);
     expect((await api("GET", `/api/conversations/${conv.id}`, { key })).status).toBe(404);
     expect((await api("DELETE", `/api/conversations/${conv.id}`, { key })).status).toBe(404);

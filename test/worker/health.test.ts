@@ -11,7 +11,7 @@ describe("GET /health", () => {
     expect(await res.json()).toMatchObject({
       status: "ok",
       database: { reachable: true },
-      migrations: { applied: ["0001_init", "0002_sessions", "0003_semantic_cache"], pending: [] },
+      migrations: { applied: ["0001_init", "0002_sessions", "0003_semantic_cache", "0004_embedding_cache_per_tenant", "0005_operator_role"], pending: [] },
       embedding: { provider: "local", dimensions: 384, schema_dimensions: 384 },
     });
   });

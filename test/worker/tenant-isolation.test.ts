@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { api, conversation, newTenantKey, problem, uid } from "./support/api";
+import type { RecordedCall } from "../../scripts/lib/fake-openai";
+import { api, conversation, directSql, newTenantKey, problem, uid } from "./support/api";
 import { callWith } from "./support/sse";
 
 describe("tenant isolation", () => {
@@ -34,6 +35,68 @@ describe("tenant isolation", () => {
     const ofA = (await (await api("GET", `/api/conversations/${id}`, { key: a.key })).json()) as { message_count: number };
     const ofB = (await (await api("GET", `/api/conversations/${id}`, { key: b.key })).json()) as { message_count: number };
     expect([ofA.message_count, ofB.message_count]).toEqual([4, 2]);
+  });
+});
+
+describe("the embedding cache between tenants", () => {
+  // A remote embedder (the fake OpenAI-compatible server, its own calls recorded), as the cache
+  // only matters when vectors cost a provider call.
+  const base = `${env.FAKE_OPENAI_URL}/${crypto.randomUUID()}`;
+  const vars = { EMBEDDING_PROVIDER: "openai", EMBEDDING_MODEL: "fake-embedding", OPENAI_BASE_URL: `${base}/v1`, OPENAI_API_KEY: "sk-test", SEMANTIC_CACHE_ENABLED: "false" };
+  const embeddingInputs = async () => ((await (await fetch(`${base}/_calls`)).json()) as RecordedCall[]).filter((c) => c.path === "/v1/embeddings").flatMap((c) => c.body.input as string[]);
+  type Ingested = { embeddings: { computed: number; cached: number; provider_calls: number } };
+  const ingest = async (key: string, body: unknown) => {
+    const { res, settled } = await callWith(vars, "POST", "/api/conversations", body, key);
+    await settled();
+    expect(res.status).toBe(201);
+    return (await res.json()) as Ingested;
+  };
+  const secretConversation = (id: string, code: string) => ({
+    id,
+    messages: [{ id: "m1", author_name: "Ops", text: `The vault code for the server room is ${code}.`, timestamp: "2025-06-02T09:00:00Z" }],
+  });
+
+  it("never tells a tenant that another stored the same text: guessing a secret by ingesting it learns nothing, costs a provider call each time", async () => {
+    const a = await newTenantKey("emb-a");
+    const b = await newTenantKey("emb-b");
+    const code = String(1000 + Math.floor(Math.random() * 9000));
+    expect((await ingest(a.key, secretConversation(uid("vault"), code))).embeddings).toMatchObject({ computed: 1, cached: 0 });
+    // The attacker tries the right code and two wrong ones: every answer is the same.
+    const guesses = [String((Number(code) % 9000) + 1000 + 1), code, String((Number(code) % 9000) + 1000 + 2)];
+    const results = [];
+    for (const guess of guesses) results.push((await ingest(b.key, secretConversation(uid("guess"), guess))).embeddings);
+    expect(results).toEqual(guesses.map(() => ({ computed: 1, cached: 0, provider_calls: 1 })));
+    // Its own re-ingest of the same text in another conversation is still served from its cache.
+    expect((await ingest(b.key, secretConversation(uid("again"), code))).embeddings).toMatchObject({ computed: 0, cached: 1 });
+  });
+
+  it("deleting a conversation leaves another tenant's cached vectors alone, and questions are cached per tenant too", async () => {
+    const a = await newTenantKey("emb-del-a");
+    const b = await newTenantKey("emb-del-b");
+    const text = `Shared wording ${crypto.randomUUID()}`;
+    const body = (id: string) => ({ id, messages: [{ id: "m1", author_name: "Ann", text, timestamp: "2025-06-02T09:00:00Z" }] });
+    const [convA, convB] = [uid("a"), uid("b")];
+    await ingest(a.key, body(convA));
+    await ingest(b.key, body(convB));
+    const { res } = await callWith(vars, "DELETE", `/api/conversations/${convB}`, undefined, b.key);
+    expect(res.status).toBe(204);
+    const sql = directSql();
+    const rows = await sql<{ tenant_id: string }[]>`SELECT tenant_id FROM embedding_cache WHERE tenant_id IN (${a.tenant}, ${b.tenant})`;
+    await sql.end();
+    expect(rows.map((r) => r.tenant_id)).toEqual([a.tenant]);
+    // A re-ingest by A finds its vector (no provider call).
+    expect((await ingest(a.key, body(uid("a2")))).embeddings).toMatchObject({ computed: 0, cached: 1, provider_calls: 0 });
+
+    // The same question from both: B's is embedded by the provider although A asked it first.
+    const question = { query: `What is said about ${text}?`, cache: false, stream: false };
+    const before = (await embeddingInputs()).filter((t) => t === question.query).length;
+    for (const key of [a.key, b.key]) {
+      const ask = await callWith(vars, "POST", "/api/rag/ask", question, key);
+      expect(ask.res.status).toBe(200);
+      await ask.res.text();
+      await ask.settled();
+    }
+    expect((await embeddingInputs()).filter((t) => t === question.query).length - before).toBe(2);
   });
 });
 
