@@ -3,7 +3,7 @@
 // when it does not (it opens the data directory itself). DATABASE_URL backs up another Postgres.
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { parseCli } from "./lib/cli.ts";
 import { backupFileName, writeBackup } from "./lib/backup.ts";
 import { dataDirOwner, startEmbeddedPostgres } from "./lib/embedded-postgres.ts";
 
@@ -12,17 +12,7 @@ const USAGE = `usage: npm run backup [-- --out FILE]
   (default: <data dir>/backups/convo-rag-<time>.backup.gz), also while npm start runs.
   DATABASE_URL=postgres://… backs up that database instead. Restore with npm run restore.`;
 
-let values: { out?: string; help?: boolean };
-try {
-  ({ values } = parseArgs({ options: { out: { type: "string" }, help: { type: "boolean", short: "h" } } }));
-} catch (err) {
-  console.error(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
-  process.exit(2);
-}
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const { values } = parseCli({ out: { type: "string" } }, USAGE);
 
 const root = resolve(process.env.RAG_DATA_DIR ?? ".data");
 const dataDir = join(root, "pglite");

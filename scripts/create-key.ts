@@ -2,24 +2,14 @@
 // (the first key of a deployment, and operator keys, which are never created over HTTP) and
 // prints it once.
 import postgres from "postgres";
-import { parseArgs } from "node:util";
+import { parseCli } from "./lib/cli.ts";
 import { generateApiKey, hashApiKey, keyPrefix } from "../src/auth/api-key.ts";
 
 const USAGE = `usage: DATABASE_URL=postgres://… npm run create-key -- --tenant <a-z0-9_-> [--role user|admin|operator]
   user: the tenant's data; admin: also the tenant's keys and caches; operator: every tenant and /metrics.
   Prints the key once, as JSON.`;
 
-let values: { tenant?: string; role?: string; help?: boolean };
-try {
-  ({ values } = parseArgs({ options: { tenant: { type: "string" }, role: { type: "string", default: "user" }, help: { type: "boolean", short: "h" } } }));
-} catch (err) {
-  console.error(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
-  process.exit(2);
-}
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const { values } = parseCli({ tenant: { type: "string" }, role: { type: "string", default: "user" } }, USAGE);
 const url = process.env.DATABASE_URL;
 if (!url || !values.tenant || !/^[a-z0-9][a-z0-9_-]{0,62}$/.test(values.tenant) || !["user", "admin", "operator"].includes(values.role!)) {
   console.error(USAGE);

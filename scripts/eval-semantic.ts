@@ -1,7 +1,8 @@
 // npm run eval:semantic: the question battery (scripts/lib/semantic-battery.ts: minimal pairs that
 // differ in one crucial word, and true paraphrases) through the API of a fresh local stack: for each
 // pair, the first question is asked (a MISS that fills the semantic cache), then the second; a
-// HIT-SEMANTIC on a minimal pair is a false hit (a wrong answer), on a paraphrase a saved answer.
+// cache hit on a minimal pair is a false hit (a wrong answer), on a paraphrase a saved answer
+// (HIT-SEMANTIC, or HIT-L1 where the exact key already matches: case, a missing question mark).
 // Each pair gets a scope of its own (max_context_tokens), so pairs never meet. Prints false hits and
 // paraphrase hits by kind; SEMANTIC_CACHE_THRESHOLD and EMBEDDING_* pass through to the stack.
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -34,7 +35,7 @@ try {
       const status = await ask(pair.b, tokens);
       const k = byKind.get(pair.kind) ?? { pairs: 0, hits: 0, examples: [] };
       k.pairs++;
-      if (status === "HIT-SEMANTIC") {
+      if (status.startsWith("HIT")) {
         k.hits++;
         if (k.examples.length < 3) k.examples.push(`${pair.a} → ${pair.b}`);
       }
@@ -48,7 +49,7 @@ try {
   const t1 = total(minimal);
   const t2 = total(para);
   console.log(`semantic cache battery through the API (threshold ${passThrough.SEMANTIC_CACHE_THRESHOLD ?? "0.9 (default)"}, embedder ${passThrough.EMBEDDING_PROVIDER ?? "local"})`);
-  console.log("| set | kind | pairs | semantic hits |");
+  console.log("| set | kind | pairs | cache hits |");
   console.log("|---|---|---:|---:|");
   for (const [kind, k] of minimal) console.log(`| minimal pairs (false hits) | ${kind} | ${k.pairs} | ${k.hits} |`);
   for (const [kind, k] of para) console.log(`| paraphrases | ${kind} | ${k.pairs} | ${k.hits} |`);

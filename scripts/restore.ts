@@ -4,7 +4,7 @@
 // versions must start afresh with the restored data) are moved aside with a time-stamped name.
 import { existsSync, renameSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { parseCli } from "./lib/cli.ts";
 import { listBackups, moveAside, readBackupHeader, restoreBackup } from "./lib/backup.ts";
 import { dataDirOwner } from "./lib/embedded-postgres.ts";
 
@@ -14,21 +14,14 @@ const USAGE = `usage: npm run restore -- FILE      restore this backup
   The data dir is RAG_DATA_DIR (default .data). Stop npm start first. The current database is
   moved aside (<data dir>/pglite.before-restore-<time>), never deleted.`;
 
-let parsed: { values: { latest?: boolean; list?: boolean; help?: boolean }; positionals: string[] };
-try {
-  parsed = parseArgs({ options: { latest: { type: "boolean" }, list: { type: "boolean" }, help: { type: "boolean", short: "h" } }, allowPositionals: true });
-} catch (err) {
-  console.error(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
-  process.exit(2);
-}
-const { values, positionals } = parsed;
+const { values, positionals } = parseCli({ latest: { type: "boolean" }, list: { type: "boolean" } }, USAGE, true);
 const root = resolve(process.env.RAG_DATA_DIR ?? ".data");
 const dataDir = join(root, "pglite");
 const backups = listBackups(join(root, "backups"));
 
-if (values.help || (!values.list && !values.latest && positionals.length !== 1)) {
-  console.log(USAGE);
-  process.exit(values.help ? 0 : 2);
+if (!values.list && !values.latest && positionals.length !== 1) {
+  console.error(USAGE);
+  process.exit(2);
 }
 if (values.list) {
   if (backups.length === 0) console.log(`no backups in ${join(root, "backups")}`);

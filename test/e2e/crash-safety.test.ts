@@ -5,7 +5,6 @@
 // starts it again on the same directory and checks that every acknowledged commit is there whole
 // and nothing else is there in part. Then backups: a backup restores every row, also from a
 // directory that was killed, and a broken backup file changes nothing.
-import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,32 +15,22 @@ import { readBackupHeader, restoreBackup, writeBackup } from "../../scripts/lib/
 import { prepareLocalDatabase } from "../../scripts/lib/dev-keys.ts";
 import { DatabaseInUseError, lockFileOf, startEmbeddedPostgres } from "../../scripts/lib/embedded-postgres.ts";
 import { freePort } from "../../scripts/lib/free-port.ts";
+import { spawnDatabase, type DatabaseProcess } from "../helpers/stoppable-database.ts";
 
-const ENTRY = join(import.meta.dirname, "../helpers/database-process.ts");
 const root = mkdtempSync(join(tmpdir(), "convo-rag-crash-"));
 const dataDir = join(root, "pglite");
 let port = 0;
 let url = "";
-let child: ChildProcess | undefined;
 
-function startDatabase(): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [ENTRY, dataDir, String(port)], { stdio: ["ignore", "pipe", "pipe"] });
-    child = proc;
-    let err = "";
-    proc.stderr!.on("data", (d) => (err += d));
-    proc.stdout!.on("data", (d: Buffer) => String(d).includes("listening") && resolve());
-    proc.once("exit", (code) => reject(new Error(`the database process exited (${code}) before listening: ${err}`)));
-  });
+let db: DatabaseProcess | undefined;
+async function startDatabase(): Promise<void> {
+  db = spawnDatabase(dataDir, port);
+  await db.ready;
 }
 
 async function killDatabase(): Promise<void> {
-  const proc = child;
-  child = undefined;
-  if (!proc || proc.exitCode !== null) return;
-  const exited = new Promise((r) => proc.once("exit", r));
-  proc.kill("SIGKILL");
-  await exited;
+  await db?.kill();
+  db = undefined;
 }
 
 beforeAll(async () => {
@@ -220,11 +209,11 @@ describe("backups", () => {
     // The database process holds dataDir: a second opener is refused, and changes nothing.
     await expect(startEmbeddedPostgres({ dataDir })).rejects.toThrow(DatabaseInUseError);
     const owner = Number(readFileSync(lockFileOf(dataDir), "utf8"));
-    expect(owner).toBe(child!.pid);
+    expect(owner).toBe(db!.proc.pid);
     await killDatabase();
     // The lock file still names the dead process: it is taken over.
     expect(existsSync(lockFileOf(dataDir))).toBe(true);
     await startDatabase();
-    expect(Number(readFileSync(lockFileOf(dataDir), "utf8"))).toBe(child!.pid);
+    expect(Number(readFileSync(lockFileOf(dataDir), "utf8"))).toBe(db!.proc.pid);
   }, 60_000);
 });

@@ -12,28 +12,48 @@ import { startCutProxy, type CutProxy } from "./cut-proxy.ts";
 
 const ENTRY = new URL("./database-process.ts", import.meta.url).pathname;
 
+export interface DatabaseProcess {
+  proc: ChildProcess;
+  /** Resolves once it accepts connections; rejects if it exits before. */
+  ready: Promise<void>;
+  /** SIGKILL, as when its host dies; resolves once it is gone. */
+  kill(): Promise<void>;
+}
+
+/** Starts database-process.ts on a data directory and port. */
+export function spawnDatabase(dataDir: string, port: number): DatabaseProcess {
+  const proc = spawn(process.execPath, [ENTRY, dataDir, String(port)], { stdio: ["ignore", "pipe", "inherit"] });
+  const ready = new Promise<void>((resolve, reject) => {
+    proc.stdout!.on("data", (d: Buffer) => String(d).includes("listening") && resolve());
+    proc.once("exit", (code) => reject(new Error(`the database process exited (${code}) before listening`)));
+  });
+  return {
+    proc,
+    ready,
+    async kill() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const exited = new Promise((r) => proc.once("exit", r));
+      proc.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
 export async function startStoppableDatabase(): Promise<{ databaseUrl: string; controlUrl: string; stop(): Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), "convo-rag-stoppable-"));
   const port = await freePort();
   const url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
   let child: ChildProcess | undefined;
 
-  const start = () =>
-    new Promise<void>((resolve, reject) => {
-      const proc = spawn(process.execPath, [ENTRY, dataDir, String(port)], { stdio: ["ignore", "pipe", "inherit"] });
-      child = proc;
-      proc.stdout!.on("data", (d: Buffer) => {
-        if (String(d).includes("listening")) resolve();
-      });
-      proc.once("exit", (code) => reject(new Error(`the database process exited (${code}) before listening`)));
-    });
+  let db: DatabaseProcess | undefined;
+  const start = async () => {
+    db = spawnDatabase(dataDir, port);
+    child = db.proc;
+    await db.ready;
+  };
   const kill = async () => {
-    const proc = child;
     child = undefined;
-    if (!proc || proc.exitCode !== null) return;
-    const exited = new Promise((r) => proc.once("exit", r));
-    proc.kill("SIGKILL");
-    await exited;
+    await db?.kill();
   };
 
   await start();

@@ -80,5 +80,11 @@ describe("semantic cache guards", () => {
     expect(semanticMismatch("What did John say about the launch?", "What did Priya say about the launch?")).toBe("names");
     expect(semanticMismatch("Who has 3 candidates?", "Who has 4 candidates?")).toBe("numbers");
     expect(semanticMismatch("what happened last week?", "what happened yesterday?")).toBe("dates");
+    expect(semanticMismatch("What happened before the outage?", "What happened after the outage?")).toBe("relation");
+    expect(semanticMismatch("Is the launch in May?", "Is the launch in June?")).toBe("dates");
+    expect(semanticMismatch("Ольга, what was decided?", "Дмитрий, what was decided?")).toBe("names");
+    expect(semanticMismatch("What did Will say about it?", "What did you say about it?")).toBe("names");
+    // Lower-case names are refused too; only the label cannot tell them from other words.
+    expect(semanticMismatch("what did john say about the launch?", "what did priya say about the launch?")).toBe("content");
   });
 });

@@ -19,15 +19,4 @@ describe("semantic cache guard on the question battery", () => {
       .filter((p) => p.reason !== undefined);
     expect(refused).toEqual([]);
   });
-
-  it("names the kind of difference", () => {
-    // Lower-case names are refused too; only the label cannot tell them from other words.
-    expect(semanticMismatch("what did john say about the launch?", "what did priya say about the launch?")).toBe("content");
-    expect(semanticMismatch("What did John say about the launch?", "What did Priya say about the launch?")).toBe("names");
-    expect(semanticMismatch("Ольга, what was decided?", "Дмитрий, what was decided?")).toBe("names");
-    expect(semanticMismatch("Who has three tickets?", "Who has twelve tickets?")).toBe("numbers");
-    expect(semanticMismatch("What happened before the outage?", "What happened after the outage?")).toBe("relation");
-    expect(semanticMismatch("Is the launch in May?", "Is the launch in June?")).toBe("dates");
-    expect(semanticMismatch("What did Will say about it?", "What did you say about it?")).toBe("names");
-  });
 });
