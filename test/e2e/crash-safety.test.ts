@@ -5,6 +5,7 @@
 // starts it again on the same directory and checks that every acknowledged commit is there whole
 // and nothing else is there in part. Then backups: a backup restores every row, also from a
 // directory that was killed, and a broken backup file changes nothing.
+import { spawn } from "node:child_process";
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -215,5 +216,29 @@ describe("backups", () => {
     expect(existsSync(lockFileOf(dataDir))).toBe(true);
     await startDatabase();
     expect(Number(readFileSync(lockFileOf(dataDir), "utf8"))).toBe(db!.proc.pid);
+  }, 60_000);
+
+  it("the test database process ends by itself when the process that started it dies (no orphan holds a test run's output open)", async () => {
+    const orphanDir = join(root, "orphan");
+    const orphanPort = await freePort();
+    // An intermediate parent, killed with SIGKILL as a crashed or killed test runner would be.
+    const parent = spawn(process.execPath, ["-e", `require("child_process").spawn(process.execPath, [${JSON.stringify(join(import.meta.dirname, "../helpers/database-process.ts"))}, ${JSON.stringify(orphanDir)}, "${orphanPort}"], { stdio: "inherit" }); setInterval(() => {}, 1000);`], { stdio: ["ignore", "pipe", "inherit"] });
+    const listening = new Promise<void>((resolve) => parent.stdout!.on("data", (d: Buffer) => String(d).includes("listening") && resolve()));
+    await listening;
+    const child = Number(readFileSync(lockFileOf(orphanDir), "utf8"));
+    expect(child).toBeGreaterThan(0);
+    parent.kill("SIGKILL");
+    const gone = async () => {
+      for (let i = 0; i < 200; i++) {
+        try {
+          process.kill(child, 0);
+        } catch {
+          return true;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return false;
+    };
+    expect(await gone()).toBe(true);
   }, 60_000);
 });
