@@ -39,7 +39,7 @@ beforeAll(async () => {
   url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
   await startDatabase();
   await prepareLocalDatabase(url);
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await killDatabase();
@@ -144,7 +144,8 @@ describe("the embedded database after a hard stop", () => {
       expect(found, point.name).toBeGreaterThanOrEqual(all.size);
     }
     expect(all.size).toBeGreaterThan(50);
-  }, 180_000);
+    // Generous: no assertion is on time, and a busy 2-core machine may take minutes for the four restarts.
+  }, 600_000);
 });
 
 describe("backups", () => {
@@ -203,10 +204,10 @@ describe("backups", () => {
     expect(existsSync(target)).toBe(false);
     writeFileSync(join(root, "backups", "not-a-backup.backup.gz"), "hello");
     await expect(readBackupHeader(join(root, "backups", "not-a-backup.backup.gz"))).rejects.toThrow();
-    await startDatabase();
-  }, 120_000);
+  }, 600_000);
 
   it("one process at a time opens a data directory; a lock left by a killed process does not keep it closed", async () => {
+    if (!db) await startDatabase();
     // The database process holds dataDir: a second opener is refused, and changes nothing.
     await expect(startEmbeddedPostgres({ dataDir })).rejects.toThrow(DatabaseInUseError);
     const owner = Number(readFileSync(lockFileOf(dataDir), "utf8"));
@@ -216,7 +217,7 @@ describe("backups", () => {
     expect(existsSync(lockFileOf(dataDir))).toBe(true);
     await startDatabase();
     expect(Number(readFileSync(lockFileOf(dataDir), "utf8"))).toBe(db!.proc.pid);
-  }, 60_000);
+  }, 120_000);
 
   it("the test database process ends by itself when the process that started it dies (no orphan holds a test run's output open)", async () => {
     const orphanDir = join(root, "orphan");
@@ -240,5 +241,5 @@ describe("backups", () => {
       return false;
     };
     expect(await gone()).toBe(true);
-  }, 60_000);
+  }, 120_000);
 });

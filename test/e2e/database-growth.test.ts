@@ -15,7 +15,7 @@ beforeAll(async () => {
   stack = await startLocalStack();
   // prepare: false: the test's own connection must add no statement to what it counts.
   sql = postgres(stack.databaseUrl, { max: 1, prepare: false, onnotice: () => {} });
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   await sql?.end();
@@ -87,5 +87,5 @@ describe("the embedded database's session under repeated requests through the Wo
     // Four more rounds (44 requests, each leaving 2–10 statements of ≈ 5–20 KB when none were
     // released): a leak of even 1.5 KB per request would pass this bound.
     expect((await backendBytes()) - warm).toBeLessThan(64 * 1024);
-  }, 120_000);
+  }, 300_000);
 });
