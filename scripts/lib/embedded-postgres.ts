@@ -83,15 +83,21 @@ export function dataDirOwner(dataDir: string): number | undefined {
   }
 }
 
+/** Data directories this process has open (the lock file cannot tell this process from itself). */
+const openHere = new Set<string>();
+
 function lockDataDir(dataDir: string): () => void {
   mkdirSync(dataDir, { recursive: true });
+  const file = lockFileOf(dataDir);
+  if (openHere.has(file)) throw new DatabaseInUseError(`the database in ${dataDir} is already open in this process`);
   const owner = dataDirOwner(dataDir);
   if (owner !== undefined) {
     throw new DatabaseInUseError(`the database in ${dataDir} is in use by process ${owner} (another npm start?). Stop that process first; if none is running, delete ${lockFileOf(dataDir)}.`);
   }
-  const file = lockFileOf(dataDir);
   writeFileSync(file, `${process.pid}\n`);
+  openHere.add(file);
   const release = () => {
+    openHere.delete(file);
     try {
       if (readFileSync(file, "utf8").trim() === String(process.pid)) unlinkSync(file);
     } catch {

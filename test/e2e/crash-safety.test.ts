@@ -217,6 +217,15 @@ describe("backups", () => {
     expect(existsSync(lockFileOf(dataDir))).toBe(true);
     await startDatabase();
     expect(Number(readFileSync(lockFileOf(dataDir), "utf8"))).toBe(db!.proc.pid);
+    // Within one process too: a directory open here is not opened a second time.
+    const here = join(root, "here");
+    const first = await startEmbeddedPostgres({ dataDir: here });
+    try {
+      await expect(startEmbeddedPostgres({ dataDir: here })).rejects.toThrow(DatabaseInUseError);
+    } finally {
+      await first.stop();
+    }
+    await (await startEmbeddedPostgres({ dataDir: here })).stop();
   }, 120_000);
 
   it("the test database process ends by itself when the process that started it dies (no orphan holds a test run's output open)", async () => {
