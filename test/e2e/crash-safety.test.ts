@@ -14,7 +14,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readBackupHeader, restoreBackup, writeBackup } from "../../scripts/lib/backup.ts";
 import { prepareLocalDatabase } from "../../scripts/lib/dev-keys.ts";
-import { DatabaseInUseError, lockFileOf, startEmbeddedPostgres } from "../../scripts/lib/embedded-postgres.ts";
+import { DatabaseInUseError, DatabaseOpenError, lockFileOf, startEmbeddedPostgres } from "../../scripts/lib/embedded-postgres.ts";
 import { freePort } from "../../scripts/lib/free-port.ts";
 import { spawnDatabase, type DatabaseProcess } from "../helpers/stoppable-database.ts";
 
@@ -226,6 +226,21 @@ describe("backups", () => {
       await first.stop();
     }
     await (await startEmbeddedPostgres({ dataDir: here })).stop();
+  }, 120_000);
+
+  it("a directory PGlite cannot open gets a plain error with the way back, and is left as it was", async () => {
+    const broken = join(root, "broken");
+    await (await startEmbeddedPostgres({ dataDir: broken })).stop();
+    const control = join(broken, "global", "pg_control");
+    const bytes = readFileSync(control);
+    bytes.fill(0x55, 0, 512);
+    writeFileSync(control, bytes);
+    const error = await startEmbeddedPostgres({ dataDir: broken }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DatabaseOpenError);
+    expect(String(error)).toMatch(/could not open the database in .*left as it was.*npm run restore/s);
+    expect(readFileSync(control).equals(bytes)).toBe(true);
+    // The failed open leaves no lock behind.
+    expect(existsSync(lockFileOf(broken))).toBe(false);
   }, 120_000);
 
   it("the test database process ends by itself when the process that started it dies (no orphan holds a test run's output open)", async () => {
