@@ -46,12 +46,14 @@ try {
 // again: every one-off question would stay on disk for good. So npm start caches in KV alone,
 // whose expired entries the hourly housekeeping sweeps (`-- --var CACHE_L1:cache-api` for both).
 const wrangler = startWranglerDev({ port, databaseUrl: pg.url, persistTo: `${dataDir}/wrangler`, vars: { CACHE_L1: "off" }, extraArgs: process.argv.slice(2) });
-const minutes = (name: string, fallback: number) => Number(process.env[name] ?? fallback) * 60_000;
+/** An interval from the environment, in ms: `unitMs` per unit of the variable. */
+const every = (name: string, fallback: number, unitMs: number) => Number(process.env[name] ?? fallback) * unitMs;
+const MINUTE = 60_000;
 const maintenance = startMaintenance({
   databaseUrl: pg.url,
   apiUrl: wrangler.url,
-  checkpointMs: minutes("CHECKPOINT_INTERVAL_MINUTES", 5),
-  housekeepingMs: minutes("HOUSEKEEPING_INTERVAL_MINUTES", 60),
+  checkpointMs: every("CHECKPOINT_INTERVAL_MINUTES", 5, MINUTE),
+  housekeepingMs: every("HOUSEKEEPING_INTERVAL_MINUTES", 60, MINUTE),
   log,
 });
 // Where npm run backup finds the running database.
@@ -62,7 +64,7 @@ writeFileSync(serverFile, `${JSON.stringify({ pid: process.pid, api: wrangler.ur
 // the newest BACKUP_KEEP are kept. They are what a database directory that no longer opens
 // (a power cut with writes in flight) is restored from: npm run restore -- --latest.
 const backupDir = `${dataDir}/backups`;
-const backupEveryMs = minutes("BACKUP_INTERVAL_HOURS", 24) * 60;
+const backupEveryMs = every("BACKUP_INTERVAL_HOURS", 24, 60 * MINUTE);
 const backupKeep = Math.max(1, Number(process.env.BACKUP_KEEP ?? 3));
 let backingUp: Promise<void> = Promise.resolve();
 const backup = () =>
