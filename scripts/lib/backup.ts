@@ -14,6 +14,7 @@ import { createInterface } from "node:readline";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
 import { PassThrough } from "node:stream";
+import { connect, type Socket } from "node:net";
 import postgres from "postgres";
 import { startEmbeddedPostgres } from "./embedded-postgres.ts";
 import { migrate } from "./migrations.ts";
@@ -35,7 +36,7 @@ const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
 export async function writeBackup(databaseUrl: string, file: string): Promise<BackupHeader & { bytes: number }> {
   mkdirSync(dirname(file), { recursive: true });
   const partial = `${file}.partial`;
-  const sql = postgres(databaseUrl, { max: 1, prepare: false, onnotice: () => {} });
+  const { sql, resumeAfterCopy } = copyOutClient(databaseUrl);
   try {
     const out = new PassThrough();
     const written = pipeline(out, createGzip(), createWriteStream(partial));
@@ -61,6 +62,7 @@ export async function writeBackup(databaseUrl: string, file: string): Promise<Ba
         out.write(`${JSON.stringify({ table: t.name })}\n`);
         const rows = await tx.unsafe(`COPY ${ident(t.name)} (${t.columns.map(ident).join(", ")}) TO STDOUT`).readable();
         for await (const chunk of rows) if (!out.write(chunk)) await new Promise((r) => out.once("drain", r));
+        resumeAfterCopy();
         out.write(`${END}\n`);
       }
     });
@@ -74,6 +76,38 @@ export async function writeBackup(databaseUrl: string, file: string): Promise<Ba
   } finally {
     await sql.end({ timeout: 5 });
   }
+}
+
+/**
+ * A one-connection client for COPY … TO STDOUT that works around porsager/postgres#499 (fix
+ * proposed in #1016, not in 3.4.9): when the last CopyData of a COPY fills the result stream's
+ * buffer in the same read as its CopyDone, postgres.js pauses the socket and, the stream having
+ * ended, never resumes it, so the next query on the connection (the next table, the COMMIT) waits
+ * for ever with its answer unread. A backup then hangs holding a transaction open in the embedded
+ * database's one session, which stalls every other client of `npm start`. The client opens its
+ * socket itself (postgres.js's `socket` option) so that it can resume it after each COPY.
+ */
+function copyOutClient(databaseUrl: string): { sql: postgres.Sql; resumeAfterCopy(): void } {
+  const url = new URL(databaseUrl);
+  let socket: Socket | undefined;
+  // postgres.js reads `socket` (a connected socket's factory) but its typings do not list it.
+  const options: postgres.Options<Record<string, never>> & { socket(): Promise<Socket> } = {
+    max: 1,
+    prepare: false,
+    onnotice: () => {},
+    socket: () =>
+      new Promise<Socket>((resolve, reject) => {
+        const s = connect({ host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || 5432) });
+        s.once("connect", () => {
+          s.off("error", reject);
+          socket = s;
+          resolve(s);
+        });
+        s.once("error", reject);
+      }),
+  };
+  const sql = postgres(databaseUrl, options);
+  return { sql, resumeAfterCopy: () => socket?.resume() };
 }
 
 /** Reads a backup's header (and checks it is one). */

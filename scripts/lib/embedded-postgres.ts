@@ -10,6 +10,8 @@ export interface EmbeddedPostgres {
   port: number;
   /** The database itself, for work the wire protocol cannot do here (a restore's COPY FROM). */
   db: PGlite;
+  /** Open client connections, and messages waiting for the one session. */
+  stats(): { connections: number; queued: number };
   stop(): Promise<void>;
 }
 
@@ -59,6 +61,10 @@ export async function startEmbeddedPostgres(options: { dataDir?: string; port?: 
       release();
     },
     db,
+    stats: () => {
+      const { activeConnections, queuedQueries } = server.getStats();
+      return { connections: activeConnections, queued: queuedQueries };
+    },
   };
 }
 
@@ -177,17 +183,36 @@ function keepSequencesAtomic(server: PGLiteSocketServer, db: PGlite): void {
   let openSequence: number | null = null;
   /** Named statements each connection has prepared and not closed. */
   const prepared = new Map<number, Set<string>>();
-  const clear = queue.clearQueueForHandler.bind(queue);
-  queue.clearQueueForHandler = (handlerId) => {
-    clear(handlerId);
+  /** The connection whose message PGlite is executing, and whether it closed meanwhile. */
+  let running: number | null = null;
+  let runningClosed = false;
+  /** Queues a Close … Sync for the statements a closed connection left prepared. */
+  const forgetStatements = (handlerId: number) => {
     const names = prepared.get(handlerId);
     prepared.delete(handlerId);
     if (names && names.size > 0) {
       const internal = nextInternalHandler--;
       for (const message of closeStatements(names)) queue.queue.push({ handlerId: internal, message, resolve: () => {}, reject: () => {}, onData: () => {} });
     }
+  };
+  const clear = queue.clearQueueForHandler.bind(queue);
+  queue.clearQueueForHandler = (handlerId) => {
+    clear(handlerId);
+    if (handlerId === running) runningClosed = true;
+    forgetStatements(handlerId);
     if (openSequence === handlerId) openSequence = null;
     void queue.processQueue();
+  };
+  /**
+   * The connection closed while PGlite executed its message: that message may have opened a
+   * transaction or a sequence nobody will finish (pglite-socket's own clean-up looked before the
+   * message ran). End them here, or every other client would wait for the gone one for ever.
+   */
+  const afterClosedWhileRunning = async (handlerId: number) => {
+    openSequence = null;
+    forgetStatements(handlerId);
+    if (db.isInTransaction()) await db.exec("ROLLBACK");
+    queue.lastHandlerId = null;
   };
   queue.processQueue = async function processQueue(this: QueryQueue) {
     if (this.processing || this.queue.length === 0) return;
@@ -200,6 +225,8 @@ function keepSequencesAtomic(server: PGLiteSocketServer, db: PGlite): void {
         if (index === -1) break;
         const [next] = this.queue.splice(index, 1) as [QueuedMessage];
         let bytes = 0;
+        running = next.handlerId;
+        runningClosed = false;
         try {
           await db.runExclusive(() =>
             db.execProtocolRawStream(next.message, {
@@ -211,14 +238,18 @@ function keepSequencesAtomic(server: PGLiteSocketServer, db: PGlite): void {
           );
         } catch (err) {
           openSequence = null;
+          running = null;
+          if (runningClosed) await afterClosedWhileRunning(next.handlerId);
           next.reject(err);
           continue;
         }
+        running = null;
         this.lastHandlerId = next.handlerId;
         // A startup message (no type byte: it begins with its length's high byte, 0) also ends a sequence.
         const type = next.message[0]!;
         openSequence = type === 0 || SYNC_POINTS.has(type) ? null : next.handlerId;
         if (next.handlerId > 0) trackStatements(prepared, next.handlerId, next.message);
+        if (runningClosed) await afterClosedWhileRunning(next.handlerId);
         next.resolve(bytes);
       }
     } finally {
