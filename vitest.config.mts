@@ -8,7 +8,9 @@ import { defineConfig } from "vitest/config";
  * 503). Only that error is let through; any other unhandled error still fails the run.
  */
 function isPostgresPolyfillTeardown(error: { message?: string; stack?: string; stacks?: { file: string }[] }): boolean {
-  const fromPolyfill = (error.stack ?? "").includes("postgres/cf/polyfills.js") || (error.stacks ?? []).some((s) => s.file.includes("postgres/cf/polyfills.js"));
+  const fromPolyfill =
+    (error.stack ?? "").includes("postgres/cf/polyfills.js") ||
+    (error.stacks ?? []).some((s) => s.file.includes("postgres/cf/polyfills.js"));
   return fromPolyfill && /^(This socket has been closed\.|Stream was cancelled\.)$/.test(error.message ?? "");
 }
 

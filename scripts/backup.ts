@@ -3,8 +3,8 @@
 // when it does not (it opens the data directory itself). DATABASE_URL backs up another Postgres.
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseCli } from "./lib/cli.ts";
 import { backupFileName, writeBackup } from "./lib/backup.ts";
+import { parseCli } from "./lib/cli.ts";
 import { dataDirOwner, startEmbeddedPostgres } from "./lib/embedded-postgres.ts";
 
 const USAGE = `usage: npm run backup [-- --out FILE]
@@ -35,7 +35,9 @@ try {
   try {
     const result = await writeBackup(url, out);
     const rows = result.tables.reduce((n, t) => n + t.rows, 0);
-    console.log(`backup written: ${out} (${(result.bytes / 1024 / 1024).toFixed(1)} MB, ${rows} rows in ${result.tables.length} tables, ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+    console.log(
+      `backup written: ${out} (${(result.bytes / 1024 / 1024).toFixed(1)} MB, ${rows} rows in ${result.tables.length} tables, ${((performance.now() - started) / 1000).toFixed(1)} s)`,
+    );
     for (const t of result.tables) console.log(`  ${t.name}: ${t.rows}`);
   } finally {
     await stop();

@@ -6,18 +6,22 @@
 // BENCH_REQUESTS (600), BENCH_SECONDS (5 per throughput phase), BENCH_SEED.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ingestForEval, loadLocomo } from "./lib/locomo.ts";
 import { startLocalStack } from "./lib/local-stack.ts";
+import { ingestForEval, loadLocomo } from "./lib/locomo.ts";
 
 process.env.WRANGLER_SEND_METRICS = "false";
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 600);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 let seed = Number(process.env.BENCH_SEED ?? 42);
-const random = () => ((seed = (seed * 1664525 + 1013904223) % 2 ** 32) / 2 ** 32);
+const random = () => (seed = (seed * 1664525 + 1013904223) % 2 ** 32) / 2 ** 32;
 
 /** Rewordings a user might type for the same question; none changes what is asked. */
-const PARAPHRASES = [(q: string) => q.replace(/\?\s*$/, ""), (q: string) => `Hey, ${q[0]!.toLowerCase()}${q.slice(1)}`, (q: string) => `${q.replace(/\?\s*$/, "")}, please?`];
+const PARAPHRASES = [
+  (q: string) => q.replace(/\?\s*$/, ""),
+  (q: string) => `Hey, ${q[0]!.toLowerCase()}${q.slice(1)}`,
+  (q: string) => `${q.replace(/\?\s*$/, "")}, please?`,
+];
 
 interface Item {
   question: string;
@@ -27,7 +31,9 @@ interface Item {
 
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 const conversations = loadLocomo();
-const items: Item[] = conversations.flatMap((c) => c.qa.map((qa) => ({ question: qa.question, answer: String((qa as { answer?: unknown }).answer ?? ""), conversationId: c.id })));
+const items: Item[] = conversations.flatMap((c) =>
+  c.qa.map((qa) => ({ question: qa.question, answer: String((qa as { answer?: unknown }).answer ?? ""), conversationId: c.id })),
+);
 // Zipf over a shuffled order of the questions: a few are asked often, most rarely.
 const order = [...items.keys()].sort(() => random() - 0.5);
 const weights = order.map((_, rank) => 1 / (rank + 1) ** 1.1);
@@ -43,7 +49,11 @@ try {
   const headers = await ingestForEval(stack.url, conversations);
   const ask = async (item: Item, question: string) => {
     const t = performance.now();
-    const res = await fetch(`${stack.url}/api/rag/ask`, { method: "POST", headers, body: JSON.stringify({ query: question, conversation_id: item.conversationId, stream: false }) });
+    const res = await fetch(`${stack.url}/api/rag/ask`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ query: question, conversation_id: item.conversationId, stream: false }),
+    });
     if (!res.ok) throw new Error(`ask failed: ${res.status} ${await res.text()}`);
     const body = (await res.json()) as { query: { text: string } };
     return { ms: performance.now() - t, cache: res.headers.get("x-cache") ?? "", servedFor: body.query.text };
@@ -90,18 +100,24 @@ try {
   const throughput = async (work: () => Promise<unknown>) => {
     const until = performance.now() + SECONDS * 1000;
     let done = 0;
-    await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
-      while (performance.now() < until) {
-        await work();
-        done++;
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: CONNECTIONS }, async () => {
+        while (performance.now() < until) {
+          await work();
+          done++;
+        }
+      }),
+    );
     return done / SECONDS;
   };
   let i = 0;
   const cachedRps = await throughput(async () => {
     const item = cachedItems[i++ % cachedItems.length]!;
-    await fetch(`${stack.url}/api/rag/ask`, { method: "POST", headers, body: JSON.stringify({ query: item.question, conversation_id: item.conversationId, stream: false }) }).then((r) => r.arrayBuffer());
+    await fetch(`${stack.url}/api/rag/ask`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ query: item.question, conversation_id: item.conversationId, stream: false }),
+    }).then((r) => r.arrayBuffer());
   });
   const healthRps = await throughput(() => fetch(`${stack.url}/health`).then((r) => r.arrayBuffer()));
 
@@ -117,7 +133,12 @@ try {
     false_hit_rate: Number((falseHits / Math.max(1, hits)).toFixed(4)),
     cached_ask_ms: { p50: Number(percentile(cachedMs, 50).toFixed(1)), p95: Number(percentile(cachedMs, 95).toFixed(1)) },
     health_ms: { p50: Number(percentile(healthMs, 50).toFixed(1)), p95: Number(percentile(healthMs, 95).toFixed(1)) },
-    throughput_rps: { connections: CONNECTIONS, cached_ask: Math.round(cachedRps), health: Math.round(healthRps), ratio: Number((cachedRps / healthRps).toFixed(2)) },
+    throughput_rps: {
+      connections: CONNECTIONS,
+      cached_ask: Math.round(cachedRps),
+      health: Math.round(healthRps),
+      ratio: Number((cachedRps / healthRps).toFixed(2)),
+    },
   };
   console.log(JSON.stringify(report, null, 2));
   console.log(

@@ -8,9 +8,9 @@
 // Reported: provider calls per request, and client latency (first token, whole answer) p50/p95.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startFakeOpenAI, type RecordedCall } from "./lib/fake-openai.ts";
 import { demoConversations, ingestAll } from "./lib/demo-data.ts";
 import { DEMO_QUESTIONS } from "./lib/demo-questions.ts";
+import { type RecordedCall, startFakeOpenAI } from "./lib/fake-openai.ts";
 import { startLocalStack } from "./lib/local-stack.ts";
 import { timedAsk } from "./lib/timed-ask.ts";
 
@@ -19,7 +19,8 @@ const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 50);
 const WAVES = Number(process.env.BENCH_WAVES ?? 6);
 const EMBED_MS = Number(process.env.BENCH_EMBED_MS ?? 100);
 const FIRST_TOKEN_MS = Number(process.env.BENCH_FIRST_TOKEN_MS ?? 400);
-const ANSWER = "The beta moved to April 14 because the search service failed load tests [1]; John proposed general availability on May 5 [1]. The feature freeze is March 28 [2].";
+const ANSWER =
+  "The beta moved to April 14 because the search service failed load tests [1]; John proposed general availability on May 5 [1]. The feature freeze is March 28 [2].";
 const WORDINGS = ["", "Quick question: ", "Can you tell me: ", "I was wondering, ", "Remind me: ", "Team asks: "];
 
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
@@ -27,7 +28,7 @@ const stats = (xs: number[]) => ({ p50: Math.round(percentile(xs, 50)), p95: Mat
 
 /** Deterministic pseudo-random numbers, so both modes get exactly the same questions. */
 function rng(seed: number) {
-  return () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  return () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
 }
 
 /** One wave's questions: Zipf-like (weight 1/rank) over the demo questions, in a wording of its own. */
@@ -68,7 +69,13 @@ async function ask(url: string, query: string): Promise<AskResult> {
 async function measure(mode: "on" | "off", fakeUrl: string) {
   const scenario = `durable-${mode}-${Date.now()}`;
   const base = `${fakeUrl}/${scenario}`;
-  await fetch(`${base}/_control`, { method: "POST", body: JSON.stringify({ embeddingDelayMs: EMBED_MS, chat: { text: ANSWER, firstTokenDelayMs: FIRST_TOKEN_MS, tokenDelayMs: 15, wordsPerPiece: 2 } }) });
+  await fetch(`${base}/_control`, {
+    method: "POST",
+    body: JSON.stringify({
+      embeddingDelayMs: EMBED_MS,
+      chat: { text: ANSWER, firstTokenDelayMs: FIRST_TOKEN_MS, tokenDelayMs: 15, wordsPerPiece: 2 },
+    }),
+  });
   const calls = async () => (await (await fetch(`${base}/_calls`)).json()) as RecordedCall[];
   const flag = mode === "on" ? "true" : "false";
   const stack = await startLocalStack({
@@ -126,7 +133,9 @@ const fake = await startFakeOpenAI();
 try {
   const on = await measure("on", fake.url);
   const off = await measure("off", fake.url);
-  console.log(`${CLIENTS} concurrent clients × ${WAVES} waves; provider latency: embeddings ${EMBED_MS} ms, first token ${FIRST_TOKEN_MS} ms`);
+  console.log(
+    `${CLIENTS} concurrent clients × ${WAVES} waves; provider latency: embeddings ${EMBED_MS} ms, first token ${FIRST_TOKEN_MS} ms`,
+  );
   const row = (r: typeof on) => ({
     requests: r.requests,
     errors: r.errors,
@@ -146,7 +155,15 @@ try {
     `provider calls per request: ${(on.embedding_calls_per_request + on.chat_calls_per_request).toFixed(3)} on vs ${(off.embedding_calls_per_request + off.chat_calls_per_request).toFixed(3)} off; ` +
       `answer p50 ${on.total.p50} vs ${off.total.p50} ms (${(on.total.p50 / off.total.p50).toFixed(2)}×), p95 ${on.total.p95} vs ${off.total.p95} ms`,
   );
-  const report = { date: new Date().toISOString(), clients: CLIENTS, waves: WAVES, embed_ms: EMBED_MS, first_token_ms: FIRST_TOKEN_MS, on, off };
+  const report = {
+    date: new Date().toISOString(),
+    clients: CLIENTS,
+    waves: WAVES,
+    embed_ms: EMBED_MS,
+    first_token_ms: FIRST_TOKEN_MS,
+    on,
+    off,
+  };
   mkdirSync(join(import.meta.dirname, "../reports"), { recursive: true });
   writeFileSync(join(import.meta.dirname, "../reports/bench-durable.json"), `${JSON.stringify(report, null, 2)}\n`);
 } finally {

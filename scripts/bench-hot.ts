@@ -2,10 +2,10 @@
 // Node; workerd runs the same V8, `docs/PERFORMANCE.md` says how to profile a request there).
 // Inputs are built from the demo conversations, scaled up: 500 messages to chunk, a 1,000-token
 // text to count, 64 texts to embed, three 60-long ranked lists to fuse, 60 candidates for MMR.
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Bench } from "tinybench";
-import { chunkMessages, type ChunkInputMessage } from "../src/ingest/chunker.ts";
+import { type ChunkInputMessage, chunkMessages } from "../src/ingest/chunker.ts";
 import { localEmbedder } from "../src/providers/local-embedder.ts";
 import { mmrOrder } from "../src/rag/context/mmr.ts";
 import { rrf } from "../src/rag/rrf.ts";
@@ -14,11 +14,24 @@ import { loadTokenizer } from "../src/tokens/tokenizer.ts";
 const DEMO = join(import.meta.dirname, "../demo");
 const demoMessages = readdirSync(DEMO)
   .filter((f) => f.endsWith(".json"))
-  .flatMap((f) => (JSON.parse(readFileSync(join(DEMO, f), "utf8")) as { messages: { id: string; author_name: string; author_type?: string; text: string; timestamp: string }[] }).messages);
+  .flatMap(
+    (f) =>
+      (
+        JSON.parse(readFileSync(join(DEMO, f), "utf8")) as {
+          messages: { id: string; author_name: string; author_type?: string; text: string; timestamp: string }[];
+        }
+      ).messages,
+  );
 
 const messages: ChunkInputMessage[] = Array.from({ length: 500 }, (_, i) => {
   const m = demoMessages[i % demoMessages.length]!;
-  return { id: `m${i}`, authorName: m.author_name, authorType: m.author_type ?? "human", text: m.text, timestamp: new Date(Date.UTC(2025, 2, 1) + i * 60_000) };
+  return {
+    id: `m${i}`,
+    authorName: m.author_name,
+    authorType: m.author_type ?? "human",
+    text: m.text,
+    timestamp: new Date(Date.UTC(2025, 2, 1) + i * 60_000),
+  };
 });
 const cl100k = await loadTokenizer("cl100k_base");
 const o200k = await loadTokenizer("o200k_base");
@@ -41,7 +54,16 @@ bench
   .add("local embedder: 1 text", async () => void (await embedder.embed([texts[0]!])))
   .add("local embedder: 64 texts", async () => void (await embedder.embed(texts)))
   .add("RRF: 3 lists × 60", () => void rrf(lists, (x) => x.id, 60))
-  .add("MMR: order 60 candidates (384-d)", () => void mmrOrder(candidates, (c) => c.score, (c) => c.v, 0.7));
+  .add(
+    "MMR: order 60 candidates (384-d)",
+    () =>
+      void mmrOrder(
+        candidates,
+        (c) => c.score,
+        (c) => c.v,
+        0.7,
+      ),
+  );
 
 await bench.run();
 console.log(`${process.version}, ${new Date().toISOString()}`);

@@ -63,7 +63,11 @@ try {
     let chunks = 0;
     for (let round = 0; round < ROUNDS; round++) {
       // Fresh: every message text is new to the embedding cache, so every chunk is embedded.
-      const marked = { ...c, id: `${c.id}-fresh${round}`, messages: c.messages.map((m) => ({ ...(m as object), text: `${(m as { text: string }).text} #${round}` })) };
+      const marked = {
+        ...c,
+        id: `${c.id}-fresh${round}`,
+        messages: c.messages.map((m) => ({ ...(m as object), text: `${(m as { text: string }).text} #${round}` })),
+      };
       const first = await timed(() => post(marked));
       if (first.res.status !== 201) throw new Error(`ingest of ${marked.id} failed: ${first.res.status} ${await first.res.text()}`);
       chunks = ((await first.res.json()) as { chunks: { total: number } }).chunks.total;
@@ -98,7 +102,9 @@ try {
     conversations: rows,
   };
   console.log(`source: ${source}; start-up (embedded Postgres + migrations + wrangler dev healthy): ${report.startup_to_healthy_ms} ms`);
-  console.log(`5-message ingest: first in the isolate ${report.five_message_ingest_ms.first} ms (loads the tokenizer), then ${report.five_message_ingest_ms.warm} ms`);
+  console.log(
+    `5-message ingest: first in the isolate ${report.five_message_ingest_ms.first} ms (loads the tokenizer), then ${report.five_message_ingest_ms.warm} ms`,
+  );
   console.log(`floor: GET /health median ${report.health_median_ms} ms over ${health.length} requests`);
   console.table(rows);
   mkdirSync(join(ROOT, "reports"), { recursive: true });

@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { keywordQuery } from "../src/db/search.ts";
-import { loadBulkChunks, BULK } from "../test/helpers/bulk-chunks.ts";
+import { BULK, loadBulkChunks } from "../test/helpers/bulk-chunks.ts";
 import { startRealPostgres } from "../test/helpers/real-postgres.ts";
 import { startEmbeddedPostgres } from "./lib/embedded-postgres.ts";
 import { migrate, readMigrations } from "./lib/migrations.ts";
@@ -22,7 +22,12 @@ async function measure(url: string, prepare: boolean): Promise<number> {
     const times: number[] = [];
     for (let i = 0; i < RUNS + 50; i++) {
       const started = performance.now();
-      await keywordQuery(sql, { tenantId: BULK.tenant }, `what about the ${WORDS[i % WORDS.length]} and ${WORDS[(i * 3) % WORDS.length]}`, 20);
+      await keywordQuery(
+        sql,
+        { tenantId: BULK.tenant },
+        `what about the ${WORDS[i % WORDS.length]} and ${WORDS[(i * 3) % WORDS.length]}`,
+        20,
+      );
       if (i >= 50) times.push(performance.now() - started);
     }
     times.sort((a, b) => a - b);
@@ -37,7 +42,10 @@ async function measure(url: string, prepare: boolean): Promise<number> {
  * index, and the same bulk chunks with empty vectors (the keyword search never reads them).
  */
 async function schemaWithoutPgvector(sql: postgres.Sql) {
-  const init = readMigrations()[0]!.sql.replace(/CREATE EXTENSION[^;]*;/, "").replaceAll("vector(384)", "real[]").replace(/CREATE INDEX chunks_embedding_hnsw_idx[^;]*;/, "");
+  const init = readMigrations()[0]!
+    .sql.replace(/CREATE EXTENSION[^;]*;/, "")
+    .replaceAll("vector(384)", "real[]")
+    .replace(/CREATE INDEX chunks_embedding_hnsw_idx[^;]*;/, "");
   await sql.unsafe(init);
   await sql`INSERT INTO tenants (id) VALUES (${BULK.tenant})`;
   await sql`INSERT INTO conversations (tenant_id, id) VALUES (${BULK.tenant}, 'bulk')`;

@@ -1,9 +1,10 @@
 // npm run bench:retrieve: retrieve latency through `wrangler dev` next to the raw time of the same
 // SQL run directly against the embedded Postgres, in one run, with the demo data loaded.
 // BENCH_STRATEGIES=semantic,keyword,multi_query picks strategies (default: the configured default).
-import postgres from "postgres";
+
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import postgres from "postgres";
 import { keywordSearch, semanticSearch, speakersInScope } from "../src/db/search.ts";
 import { localEmbedder } from "../src/providers/local-embedder.ts";
 import { demoConversations, ingestAll } from "./lib/demo-data.ts";
@@ -27,7 +28,9 @@ try {
 
   // Warm both paths (isolate start, prepared statements) before measuring.
   for (const query of QUERIES) {
-    await fetch(`${stack.url}/api/rag/retrieve`, { method: "POST", headers, body: JSON.stringify({ query, strategies }) }).then((r) => r.arrayBuffer());
+    await fetch(`${stack.url}/api/rag/retrieve`, { method: "POST", headers, body: JSON.stringify({ query, strategies }) }).then((r) =>
+      r.arrayBuffer(),
+    );
   }
   // The Worker's own search functions, with the default settings: the same statements, in the same transactions.
   const TIMEOUT_MS = 3000;
@@ -89,7 +92,9 @@ try {
     "GET /health": report.health_ms,
   });
   const verdict = (goal: number) => `${goal} ms → ${report.retrieve_ms.p50 <= goal ? "met" : "not met"}`;
-  console.log(`retrieve p50 ${report.retrieve_ms.p50} ms; goal 1.5 × raw + 5 ms: warm ${verdict(report.goal_ms)}; new connection ${verdict(report.goal_new_connection_ms)}`);
+  console.log(
+    `retrieve p50 ${report.retrieve_ms.p50} ms; goal 1.5 × raw + 5 ms: warm ${verdict(report.goal_ms)}; new connection ${verdict(report.goal_new_connection_ms)}`,
+  );
   mkdirSync(join(import.meta.dirname, "../reports"), { recursive: true });
   writeFileSync(join(import.meta.dirname, "../reports/bench-retrieve.json"), `${JSON.stringify(report, null, 2)}\n`);
 } finally {

@@ -23,7 +23,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const round = (x: number, d = 1) => Number(x.toFixed(d));
 
 function nodeProbe(lib: string, enc: string) {
-  const out = execFileSync(process.execPath, ["--expose-gc", join(ROOT, "scripts/tokenizer-probe/node-probe.ts"), lib, enc], { encoding: "utf8" });
+  const out = execFileSync(process.execPath, ["--expose-gc", join(ROOT, "scripts/tokenizer-probe/node-probe.ts"), lib, enc], {
+    encoding: "utf8",
+  });
   return JSON.parse(out.trim().split("\n").at(-1)!) as { loadMs: number; heapMb: number; rssMb: number; tokens: number; msPer1k: number };
 }
 
@@ -37,7 +39,11 @@ function workerdRssMb(rootPid: number): number {
   const below = new Set([rootPid]);
   for (let grew = true; grew; ) {
     grew = false;
-    for (const p of all) if (below.has(p.ppid) && !below.has(p.pid)) (below.add(p.pid), (grew = true));
+    for (const p of all)
+      if (below.has(p.ppid) && !below.has(p.pid)) {
+        below.add(p.pid);
+        grew = true;
+      }
   }
   return all.filter((p) => below.has(p.pid) && p.comm.startsWith("workerd")).reduce((sum, p) => sum + p.rss, 0) / 1024;
 }
@@ -55,7 +61,19 @@ async function workerdProbe(lib: string, enc: string) {
   const persist = mkdtempSync(join(tmpdir(), "tokenizer-probe-"));
   const child = spawn(
     process.execPath,
-    [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "dev", "--config", join(ROOT, "scripts/tokenizer-probe/wrangler.toml"), "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persist, "--show-interactive-dev-session=false"],
+    [
+      join(ROOT, "node_modules/wrangler/bin/wrangler.js"),
+      "dev",
+      "--config",
+      join(ROOT, "scripts/tokenizer-probe/wrangler.toml"),
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--persist-to",
+      persist,
+      "--show-interactive-dev-session=false",
+    ],
     { cwd: ROOT, detached: true, stdio: "ignore", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
   );
   const base = `http://127.0.0.1:${port}`;
@@ -79,7 +97,12 @@ async function workerdProbe(lib: string, enc: string) {
     const repeat = 20;
     const encoded = await timed(`${base}/encode?lib=${lib}&enc=${enc}&repeat=${repeat}`);
     const tokens = (JSON.parse(encoded.body) as { tokens: number }).tokens;
-    return { firstLoadMs: first.ms - floor, warmMs: second.ms - floor, rssMb: rss1 - rss0, msPer1k: ((encoded.ms - floor) / tokens) * 1000 };
+    return {
+      firstLoadMs: first.ms - floor,
+      warmMs: second.ms - floor,
+      rssMb: rss1 - rss0,
+      msPer1k: ((encoded.ms - floor) / tokens) * 1000,
+    };
   } finally {
     try {
       process.kill(-child.pid!, "SIGKILL");
@@ -114,4 +137,7 @@ for (const enc of ["cl100k_base", "o200k_base"]) {
   console.log(`${enc}: token counts of the sample ${a === b ? `agree (${a})` : `DIFFER: js-tiktoken ${a}, gpt-tokenizer ${b}`}`);
 }
 mkdirSync(join(ROOT, "reports"), { recursive: true });
-writeFileSync(join(ROOT, "reports/bench-tokenizer.json"), `${JSON.stringify({ date: new Date().toISOString(), runs: RUNS, rows, counts }, null, 2)}\n`);
+writeFileSync(
+  join(ROOT, "reports/bench-tokenizer.json"),
+  `${JSON.stringify({ date: new Date().toISOString(), runs: RUNS, rows, counts }, null, 2)}\n`,
+);

@@ -2,8 +2,8 @@
 // (the first key of a deployment, and operator keys, which are never created over HTTP) and
 // prints it once.
 import postgres from "postgres";
-import { parseCli } from "./lib/cli.ts";
 import { generateApiKey, hashApiKey, keyPrefix } from "../src/auth/api-key.ts";
+import { parseCli } from "./lib/cli.ts";
 
 const USAGE = `usage: DATABASE_URL=postgres://… npm run create-key -- --tenant <a-z0-9_-> [--role user|admin|operator]
   user: the tenant's data; admin: also the tenant's keys and caches; operator: every tenant and /metrics.

@@ -2,14 +2,15 @@
 // demo data on first run, then `wrangler dev` on 127.0.0.1:$PORT, and the database's upkeep
 // (checkpoints, hourly housekeeping and VACUUM: lib/maintenance.ts). Ctrl-C stops everything.
 // Arguments after `--` go to `wrangler dev` (e.g. `npm start -- --var CACHE_ENABLED:false`).
-import postgres from "postgres";
-import { resolve } from "node:path";
-import { ensureDevKeys } from "./lib/dev-keys.ts";
-import { demoConversations, ingestAll } from "./lib/demo-data.ts";
-import { startEmbeddedPostgres, type EmbeddedPostgres } from "./lib/embedded-postgres.ts";
-import { startMaintenance } from "./lib/maintenance.ts";
-import { backupFileName, listBackups, pruneBackups, writeBackup } from "./lib/backup.ts";
+
 import { rmSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import postgres from "postgres";
+import { backupFileName, listBackups, pruneBackups, writeBackup } from "./lib/backup.ts";
+import { demoConversations, ingestAll } from "./lib/demo-data.ts";
+import { ensureDevKeys } from "./lib/dev-keys.ts";
+import { type EmbeddedPostgres, startEmbeddedPostgres } from "./lib/embedded-postgres.ts";
+import { startMaintenance } from "./lib/maintenance.ts";
 import { migrate } from "./lib/migrations.ts";
 import { startWranglerDev, waitForHealthy } from "./lib/wrangler-dev.ts";
 
@@ -45,7 +46,13 @@ try {
 // Locally the Cache API is a disk store that drops an expired entry only when the same key is read
 // again: every one-off question would stay on disk for good. So npm start caches in KV alone,
 // whose expired entries the hourly housekeeping sweeps (`-- --var CACHE_L1:cache-api` for both).
-const wrangler = startWranglerDev({ port, databaseUrl: pg.url, persistTo: `${dataDir}/wrangler`, vars: { CACHE_L1: "off" }, extraArgs: process.argv.slice(2) });
+const wrangler = startWranglerDev({
+  port,
+  databaseUrl: pg.url,
+  persistTo: `${dataDir}/wrangler`,
+  vars: { CACHE_L1: "off" },
+  extraArgs: process.argv.slice(2),
+});
 /** An interval from the environment, in ms: `unitMs` per unit of the variable. */
 const every = (name: string, fallback: number, unitMs: number) => Number(process.env[name] ?? fallback) * unitMs;
 const MINUTE = 60_000;

@@ -7,8 +7,8 @@
 // RAG_URL=… to evaluate a running instance (its MAX_CONTEXT_TOKENS must allow the budgets).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CATEGORIES, evidenceRecall, ingestForEval, loadLocomo } from "./lib/locomo.ts";
 import { startLocalStack } from "./lib/local-stack.ts";
+import { CATEGORIES, evidenceRecall, ingestForEval, loadLocomo } from "./lib/locomo.ts";
 
 process.env.WRANGLER_SEND_METRICS = "false";
 const ROOT = join(import.meta.dirname, "..");
@@ -24,7 +24,10 @@ interface AskBody {
 }
 
 const conversations = loadLocomo();
-const vars = { MAX_CONTEXT_TOKENS: "100000", ...(process.env.EVAL_VARS ? (JSON.parse(process.env.EVAL_VARS) as Record<string, string>) : {}) };
+const vars = {
+  MAX_CONTEXT_TOKENS: "100000",
+  ...(process.env.EVAL_VARS ? (JSON.parse(process.env.EVAL_VARS) as Record<string, string>) : {}),
+};
 const stack = process.env.RAG_URL ? undefined : await startLocalStack(vars);
 const base = process.env.RAG_URL ?? stack!.url;
 try {
@@ -33,7 +36,15 @@ try {
     const res = await fetch(`${base}/api/rag/ask`, {
       method: "POST",
       headers,
-      body: JSON.stringify({ query, conversation_id: conversationId, top_k: topK, strategy, max_context_tokens: budget, stream: false, cache: false }),
+      body: JSON.stringify({
+        query,
+        conversation_id: conversationId,
+        top_k: topK,
+        strategy,
+        max_context_tokens: budget,
+        stream: false,
+        cache: false,
+      }),
     });
     if (!res.ok) throw new Error(`ask failed: ${res.status} ${await res.text()}`);
     return (await res.json()) as AskBody;
@@ -52,7 +63,11 @@ try {
       const cells: Record<string, Cell> = {};
       for (const [name, strategy, budget, k] of configs) {
         const body = await ask(qa.question, c.id, strategy, budget, k);
-        cells[name] = { recall: evidenceRecall(qa.evidence, body.sources), context: body.usage.context_tokens, prompt: body.usage.prompt_tokens };
+        cells[name] = {
+          recall: evidenceRecall(qa.evidence, body.sources),
+          context: body.usage.context_tokens,
+          prompt: body.usage.prompt_tokens,
+        };
       }
       rows.push({ category: qa.category, cells });
     }
@@ -62,13 +77,23 @@ try {
   const summary = Object.fromEntries(
     configs.map(([name]) => {
       const cells = rows.map((r) => r.cells[name]!);
-      return [name, { recall: Number(mean(cells.map((x) => x.recall)).toFixed(3)), context_tokens: Math.round(mean(cells.map((x) => x.context))), prompt_tokens: Math.round(mean(cells.map((x) => x.prompt))) }];
+      return [
+        name,
+        {
+          recall: Number(mean(cells.map((x) => x.recall)).toFixed(3)),
+          context_tokens: Math.round(mean(cells.map((x) => x.context))),
+          prompt_tokens: Math.round(mean(cells.map((x) => x.prompt))),
+        },
+      ];
     }),
   );
   const perCategory = Object.fromEntries(
     Object.entries(CATEGORIES).map(([n, label]) => {
       const rs = rows.filter((r) => r.category === Number(n));
-      return [`${label} (${rs.length})`, Object.fromEntries(configs.map(([name]) => [name, Number(mean(rs.map((r) => r.cells[name]!.recall)).toFixed(3))]))];
+      return [
+        `${label} (${rs.length})`,
+        Object.fromEntries(configs.map(([name]) => [name, Number(mean(rs.map((r) => r.cells[name]!.recall)).toFixed(3))])),
+      ];
     }),
   );
   const def = summary[configs.at(-1)![0]]!;
@@ -91,10 +116,15 @@ try {
   if (above > 0) {
     const [lo, hi] = [naiveRows[above - 1]!, naiveRows[above]!];
     const tokens = lo.prompt_tokens + ((def.recall - lo.recall) / (hi.recall - lo.recall)) * (hi.prompt_tokens - lo.prompt_tokens);
-    console.log(`naive top-k at recall ${def.recall} (interpolated): ${Math.round(tokens)} prompt tokens → the default sends ${((1 - def.prompt_tokens / tokens) * 100).toFixed(1)} % fewer`);
+    console.log(
+      `naive top-k at recall ${def.recall} (interpolated): ${Math.round(tokens)} prompt tokens → the default sends ${((1 - def.prompt_tokens / tokens) * 100).toFixed(1)} % fewer`,
+    );
   }
   mkdirSync(join(ROOT, "reports"), { recursive: true });
-  writeFileSync(join(ROOT, "reports/eval-context.json"), `${JSON.stringify({ date: new Date().toISOString(), top_k: TOP_K, vars, summary, per_category: perCategory }, null, 2)}\n`);
+  writeFileSync(
+    join(ROOT, "reports/eval-context.json"),
+    `${JSON.stringify({ date: new Date().toISOString(), top_k: TOP_K, vars, summary, per_category: perCategory }, null, 2)}\n`,
+  );
 } finally {
   await stack?.stop();
 }

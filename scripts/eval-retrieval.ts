@@ -7,8 +7,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadTokenizer } from "../src/tokens/tokenizer.ts";
-import { CATEGORIES, evidenceRecall, ingestForEval, loadLocomo } from "./lib/locomo.ts";
 import { startLocalStack } from "./lib/local-stack.ts";
+import { CATEGORIES, evidenceRecall, ingestForEval, loadLocomo } from "./lib/locomo.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const KS = [5, 10, 25, 50];
@@ -27,7 +27,9 @@ const expand = process.env.EVAL_EXPAND === "1";
 // "walk": the README's walk over one unbudgeted ranked list.
 const budgetMode = process.env.EVAL_BUDGET_MODE === "walk" ? "walk" : "api";
 
-const stack = process.env.RAG_URL ? undefined : await startLocalStack({ CACHE_ENABLED: "false", ...(process.env.EVAL_VARS ? JSON.parse(process.env.EVAL_VARS) : {}) });
+const stack = process.env.RAG_URL
+  ? undefined
+  : await startLocalStack({ CACHE_ENABLED: "false", ...(process.env.EVAL_VARS ? JSON.parse(process.env.EVAL_VARS) : {}) });
 const base = process.env.RAG_URL ?? stack!.url;
 try {
   const headers = await ingestForEval(base, conversations);
@@ -70,7 +72,10 @@ try {
       const scores: Record<string, number> = {};
       for (const k of KS) scores[`R@${k}`] = recall(qa.evidence, chunks.slice(0, k));
       for (const b of BUDGETS) {
-        const picked = budgetMode === "api" ? (await retrieve(qa.question, c.id, { token_budget: b, ...(expand ? { expand_neighbors: true } : {}) })).chunks : chunks;
+        const picked =
+          budgetMode === "api"
+            ? (await retrieve(qa.question, c.id, { token_budget: b, ...(expand ? { expand_neighbors: true } : {}) })).chunks
+            : chunks;
         scores[`R@${b}t`] = recall(qa.evidence, withinBudget(picked, b));
       }
       rows.push({ category: qa.category, scores });
@@ -80,16 +85,29 @@ try {
   const metrics = [...KS.map((k) => `R@${k}`), ...BUDGETS.map((b) => `R@${b}t`)];
   const mean = (rs: Row[], m: string) => Number((rs.reduce((s, r) => s + r.scores[m]!, 0) / rs.length).toFixed(3));
   const table: Record<string, Record<string, number>> = {};
-  const groups: [string, Row[]][] = [["all", rows], ...Object.entries(CATEGORIES).map(([n, name]) => [name, rows.filter((r) => r.category === Number(n))] as [string, Row[]])];
-  for (const [name, rs] of groups) if (rs.length) table[`${name} (${rs.length})`] = Object.fromEntries(metrics.map((m) => [m, mean(rs, m)]));
-  const pct = (xs: number[], p: number) => Number([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!.toFixed(1));
-  const latency = { client_p50_ms: pct(latencies, 50), client_p95_ms: pct(latencies, 95), server_p50_ms: pct(serverLatencies, 50), server_p95_ms: pct(serverLatencies, 95) };
+  const groups: [string, Row[]][] = [
+    ["all", rows],
+    ...Object.entries(CATEGORIES).map(([n, name]) => [name, rows.filter((r) => r.category === Number(n))] as [string, Row[]]),
+  ];
+  for (const [name, rs] of groups)
+    if (rs.length) table[`${name} (${rs.length})`] = Object.fromEntries(metrics.map((m) => [m, mean(rs, m)]));
+  const pct = (xs: number[], p: number) =>
+    Number([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!.toFixed(1));
+  const latency = {
+    client_p50_ms: pct(latencies, 50),
+    client_p95_ms: pct(latencies, 95),
+    server_p50_ms: pct(serverLatencies, 50),
+    server_p95_ms: pct(serverLatencies, 95),
+  };
 
   console.log(`questions: ${rows.length}; strategies: ${strategies?.join(",") ?? "default"}; budgets: ${budgetMode}; expand: ${expand}`);
   console.table(table);
   console.log("retrieve latency", latency, "failed strategies", failures);
   mkdirSync(join(ROOT, "reports"), { recursive: true });
-  writeFileSync(join(ROOT, "reports/eval-retrieval.json"), `${JSON.stringify({ date: new Date().toISOString(), strategies: strategies ?? "default", budget_mode: budgetMode, expand, recall: table, latency, failures }, null, 2)}\n`);
+  writeFileSync(
+    join(ROOT, "reports/eval-retrieval.json"),
+    `${JSON.stringify({ date: new Date().toISOString(), strategies: strategies ?? "default", budget_mode: budgetMode, expand, recall: table, latency, failures }, null, 2)}\n`,
+  );
 } finally {
   await stack?.stop();
 }

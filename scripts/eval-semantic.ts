@@ -12,7 +12,9 @@ import { startLocalStack } from "./lib/local-stack.ts";
 import { minimalPairs, paraphrases, type QuestionPair } from "./lib/semantic-battery.ts";
 
 process.env.WRANGLER_SEND_METRICS = "false";
-const passThrough = Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(SEMANTIC_CACHE_|EMBEDDING_|OPENAI_)/.test(k)) as [string, string][]);
+const passThrough = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => /^(SEMANTIC_CACHE_|EMBEDDING_|OPENAI_)/.test(k)) as [string, string][],
+);
 const stack = await startLocalStack(passThrough);
 try {
   await ingestAll(stack.url, "dev-local-key", demoConversations());
@@ -45,19 +47,36 @@ try {
   };
   const minimal = await run(minimalPairs());
   const para = await run(paraphrases());
-  const total = (m: typeof minimal) => [...m.values()].reduce((a, k) => ({ pairs: a.pairs + k.pairs, hits: a.hits + k.hits }), { pairs: 0, hits: 0 });
+  const total = (m: typeof minimal) =>
+    [...m.values()].reduce((a, k) => ({ pairs: a.pairs + k.pairs, hits: a.hits + k.hits }), { pairs: 0, hits: 0 });
   const t1 = total(minimal);
   const t2 = total(para);
-  console.log(`semantic cache battery through the API (threshold ${passThrough.SEMANTIC_CACHE_THRESHOLD ?? "0.9 (default)"}, embedder ${passThrough.EMBEDDING_PROVIDER ?? "local"})`);
+  console.log(
+    `semantic cache battery through the API (threshold ${passThrough.SEMANTIC_CACHE_THRESHOLD ?? "0.9 (default)"}, embedder ${passThrough.EMBEDDING_PROVIDER ?? "local"})`,
+  );
   console.log("| set | kind | pairs | cache hits |");
   console.log("|---|---|---:|---:|");
   for (const [kind, k] of minimal) console.log(`| minimal pairs (false hits) | ${kind} | ${k.pairs} | ${k.hits} |`);
   for (const [kind, k] of para) console.log(`| paraphrases | ${kind} | ${k.pairs} | ${k.hits} |`);
-  console.log(`\nfalse hits: ${t1.hits} of ${t1.pairs} minimal pairs; paraphrase hits: ${t2.hits} of ${t2.pairs} (${((100 * t2.hits) / t2.pairs).toFixed(1)}%)`);
+  console.log(
+    `\nfalse hits: ${t1.hits} of ${t1.pairs} minimal pairs; paraphrase hits: ${t2.hits} of ${t2.pairs} (${((100 * t2.hits) / t2.pairs).toFixed(1)}%)`,
+  );
   for (const [kind, k] of minimal) for (const e of k.examples) console.log(`  FALSE HIT (${kind}): ${e}`);
   const out = join(import.meta.dirname, "../reports");
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, "eval-semantic.json"), JSON.stringify({ minimal: Object.fromEntries(minimal), paraphrases: Object.fromEntries(para), falseHits: t1.hits, paraphraseHitRate: t2.hits / t2.pairs }, null, 2));
+  writeFileSync(
+    join(out, "eval-semantic.json"),
+    JSON.stringify(
+      {
+        minimal: Object.fromEntries(minimal),
+        paraphrases: Object.fromEntries(para),
+        falseHits: t1.hits,
+        paraphraseHitRate: t2.hits / t2.pairs,
+      },
+      null,
+      2,
+    ),
+  );
   process.exitCode = t1.hits === 0 ? 0 : 1;
 } finally {
   await stack.stop();

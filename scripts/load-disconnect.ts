@@ -6,12 +6,12 @@
 // resident set from /proc. The provider's rate budget and the tenant's daily token budget are off:
 // one tenant sends everything here.
 //   options: --clients 50 --duration 60 (seconds) --out reports
-import { readdirSync, readFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { startFakeOpenAI, type RecordedCall } from "./lib/fake-openai.ts";
 import { demoConversations, ingestAll } from "./lib/demo-data.ts";
 import { DEMO_QUESTIONS } from "./lib/demo-questions.ts";
+import { type RecordedCall, startFakeOpenAI } from "./lib/fake-openai.ts";
 import { connectIsolateHeap } from "./lib/isolate-heap.ts";
 import { startLocalStack } from "./lib/local-stack.ts";
 
@@ -27,7 +27,7 @@ const CLIENTS = Number(args.clients);
 const DURATION_MS = Number(args.duration) * 1000;
 /** Growth of the collected heap over the second half that counts as a leak (≈ 2 KB per ask at 2,000 asks). */
 const LEAK_MB = 4;
-const ANSWER = Array.from({ length: 40 }, (_, i) => `word${i}`).join(" ") + " [1].";
+const ANSWER = `${Array.from({ length: 40 }, (_, i) => `word${i}`).join(" ")} [1].`;
 
 /** Resident memory (MB) of the workerd processes in the stack's process group, from /proc. */
 function workerdRssMb(group: number): number {
@@ -60,7 +60,8 @@ async function streamedAsk(url: string, query: string, leave: boolean): Promise<
       body: JSON.stringify({ query, cache: false }),
       signal: controller.signal,
     });
-    if (res.status !== 200) return { kind: "failed", detail: `status ${res.status} ${((await res.json().catch(() => ({}))) as { type?: string }).type ?? ""}` };
+    if (res.status !== 200)
+      return { kind: "failed", detail: `status ${res.status} ${((await res.json().catch(() => ({}))) as { type?: string }).type ?? ""}` };
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
     let text = "";
     for (;;) {
@@ -83,9 +84,20 @@ async function streamedAsk(url: string, query: string, leave: boolean): Promise<
 
 const fake = await startFakeOpenAI();
 const scenario = `disconnect-${Date.now()}`;
-await fetch(`${fake.url}/${scenario}/_control`, { method: "POST", body: JSON.stringify({ chat: { text: ANSWER, firstTokenDelayMs: 150, tokenDelayMs: 25, wordsPerPiece: 1 } }) });
+await fetch(`${fake.url}/${scenario}/_control`, {
+  method: "POST",
+  body: JSON.stringify({ chat: { text: ANSWER, firstTokenDelayMs: 150, tokenDelayMs: 25, wordsPerPiece: 1 } }),
+});
 const stack = await startLocalStack(
-  { CHAT_PROVIDER: "openai", CHAT_MODEL: "load-model", OPENAI_BASE_URL: `${fake.url}/${scenario}/v1`, OPENAI_API_KEY: "sk-load", CHAT_RATE_LIMIT_RPM: "0", CHAT_RATE_LIMIT_TPM: "0", TENANT_DAILY_TOKENS: "0" },
+  {
+    CHAT_PROVIDER: "openai",
+    CHAT_MODEL: "load-model",
+    OPENAI_BASE_URL: `${fake.url}/${scenario}/v1`,
+    OPENAI_API_KEY: "sk-load",
+    CHAT_RATE_LIMIT_RPM: "0",
+    CHAT_RATE_LIMIT_TPM: "0",
+    TENANT_DAILY_TOKENS: "0",
+  },
   { inspector: true },
 );
 const heap = await connectIsolateHeap(stack.inspectorUrl!).catch(async (err: unknown) => {
@@ -99,7 +111,8 @@ try {
   const group = stack.processGroup!;
   const memory: { s: number; rss_mb: number; heap_used_mb: number }[] = [];
   let started = Date.now();
-  const sample = async () => memory.push({ s: Math.round((Date.now() - started) / 1000), rss_mb: workerdRssMb(group), heap_used_mb: (await heap.usage()).usedMb });
+  const sample = async () =>
+    memory.push({ s: Math.round((Date.now() - started) / 1000), rss_mb: workerdRssMb(group), heap_used_mb: (await heap.usage()).usedMb });
   /** Let the Worker notice the last hang-ups and close their upstream requests, then collect. */
   const settled = async () => {
     await new Promise((r) => setTimeout(r, 1500));
@@ -146,7 +159,11 @@ try {
     left_mid_stream: count("left"),
     failed: count("failed"),
     failures: [...new Set(outcomes.filter((o) => o.kind === "failed").map((o) => o.detail))].slice(0, 5),
-    upstream: { generations: calls.length, aborted: calls.filter((c) => c.aborted).length, finished: calls.filter((c) => c.finished).length },
+    upstream: {
+      generations: calls.length,
+      aborted: calls.filter((c) => c.aborted).length,
+      finished: calls.filter((c) => c.finished).length,
+    },
     /** The Worker isolate's heap (the memory Workers limit to 128 MB) after a full collection: before the load, after each half. */
     isolate_heap_mb: {
       after_gc: { start: afterGc[0]!, half: afterGc[1]!, end: afterGc[2]! },
@@ -156,11 +173,18 @@ try {
       max_used: Math.max(...memory.map((m) => m.heap_used_mb)),
     },
     /** workerd's resident set, all of its processes: the local runtime's, not a Workers limit. */
-    workerd_rss_mb: { start: memory[0]!.rss_mb, max: Math.max(...memory.map((m) => m.rss_mb)), end: memory.at(-2)!.rss_mb, after: memory.at(-1)!.rss_mb },
+    workerd_rss_mb: {
+      start: memory[0]!.rss_mb,
+      max: Math.max(...memory.map((m) => m.rss_mb)),
+      end: memory.at(-2)!.rss_mb,
+      after: memory.at(-1)!.rss_mb,
+    },
     samples: memory,
   };
   const h = report.isolate_heap_mb;
-  console.log(`${report.asks} streamed asks by ${CLIENTS} clients over ${report.duration_s} s; ${report.leaving_clients} clients hang up after two pieces each time`);
+  console.log(
+    `${report.asks} streamed asks by ${CLIENTS} clients over ${report.duration_s} s; ${report.leaving_clients} clients hang up after two pieces each time`,
+  );
   console.table({
     "completed (staying clients)": report.completed,
     "left mid-stream": report.left_mid_stream,

@@ -10,14 +10,15 @@
 //
 // Per scenario: mean, median, p95, p99, min, max latency (to the end of the response, SSE
 // included), requests/s, errors and cache hit rate; written to <out>/loadtest-<time>.{json,md,svg}.
-import autocannon from "autocannon";
+
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import autocannon from "autocannon";
 import { demoConversations, ingestAll } from "./lib/demo-data.ts";
 import { DEMO_QUESTIONS } from "./lib/demo-questions.ts";
 import { latencyChartSvg, markdownReport, type ScenarioReport } from "./lib/loadtest-report.ts";
-import { startLocalStack, type LocalStack } from "./lib/local-stack.ts";
+import { type LocalStack, startLocalStack } from "./lib/local-stack.ts";
 
 process.env.WRANGLER_SEND_METRICS = "false";
 const { values: args } = parseArgs({
@@ -81,7 +82,10 @@ function scenarios(key: string): Scenario[] {
           headers,
           setupRequest: (req, context) => {
             const session = ((context as { session?: string }).session = `load-${crypto.randomUUID()}`);
-            return { ...req, body: JSON.stringify({ query: DEMO_QUESTIONS[Math.floor(Math.random() * DEMO_QUESTIONS.length)], session_id: session }) };
+            return {
+              ...req,
+              body: JSON.stringify({ query: DEMO_QUESTIONS[Math.floor(Math.random() * DEMO_QUESTIONS.length)], session_id: session }),
+            };
           },
         },
         ...FOLLOW_UPS.map(
@@ -89,7 +93,10 @@ function scenarios(key: string): Scenario[] {
             method: "POST",
             path: "/api/rag/ask",
             headers,
-            setupRequest: (req, context) => ({ ...req, body: JSON.stringify({ query, session_id: (context as { session?: string }).session }) }),
+            setupRequest: (req, context) => ({
+              ...req,
+              body: JSON.stringify({ query, session_id: (context as { session?: string }).session }),
+            }),
           }),
         ),
       ],
@@ -97,9 +104,10 @@ function scenarios(key: string): Scenario[] {
   ];
 }
 
-const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : NaN);
+const percentile = (sorted: number[], p: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : NaN;
 
-async function run(url: string, key: string, scenario: Scenario, connections: number): Promise<ScenarioReport> {
+async function run(url: string, scenario: Scenario, connections: number): Promise<ScenarioReport> {
   const latencies: number[] = [];
   const byCache = { hit: [] as number[], miss: [] as number[] };
   // autocannon calls onResponse and then emits "response" for the same reply, synchronously.
@@ -121,7 +129,8 @@ async function run(url: string, key: string, scenario: Scenario, connections: nu
     },
   }));
   // Without a callback autocannon returns the running instance, which is also a promise of the result.
-  const instance = autocannon({ url, connections, duration: DURATION, requests, timeout: 60 }) as unknown as autocannon.Instance & Promise<autocannon.Result>;
+  const instance = autocannon({ url, connections, duration: DURATION, requests, timeout: 60 }) as unknown as autocannon.Instance &
+    Promise<autocannon.Result>;
   instance.on("response", (_client: unknown, _status: number, _bytes: number, responseTime: number) => {
     latencies.push(responseTime);
     if (last) byCache[last].push(responseTime);
@@ -132,7 +141,9 @@ async function run(url: string, key: string, scenario: Scenario, connections: nu
   const r1 = (v: number) => Math.round(v * 10) / 10;
   const split = (xs: number[]) => {
     xs.sort((a, b) => a - b);
-    return xs.length ? { requests: xs.length, median: r1(percentile(xs, 50)), p95: r1(percentile(xs, 95)), p99: r1(percentile(xs, 99)) } : null;
+    return xs.length
+      ? { requests: xs.length, median: r1(percentile(xs, 50)), p95: r1(percentile(xs, 95)), p99: r1(percentile(xs, 99)) }
+      : null;
   };
   const mean = latencies.reduce((a, b) => a + b, 0) / (latencies.length || 1);
   return {
@@ -179,10 +190,19 @@ try {
   const total = list.reduce((n, s) => n + s.weight, 0);
   // Connections by weight (3 : 1 : 2), at least one each.
   const shares = list.map((s) => Math.max(1, Math.round((CONNECTIONS * s.weight) / total)));
-  console.log(`${CONNECTIONS} connections (${list.map((s, i) => `${s.name} ${shares[i]}`).join(", ")}) for ${DURATION} s, cached share ${CACHED} …`);
+  console.log(
+    `${CONNECTIONS} connections (${list.map((s, i) => `${s.name} ${shares[i]}`).join(", ")}) for ${DURATION} s, cached share ${CACHED} …`,
+  );
   const started = new Date();
-  const reports = await Promise.all(list.map((s, i) => run(url!, args.key!, s, shares[i]!)));
-  const report = { date: started.toISOString(), url, connections: CONNECTIONS, duration_s: DURATION, cached_share: CACHED, scenarios: reports };
+  const reports = await Promise.all(list.map((s, i) => run(url!, s, shares[i]!)));
+  const report = {
+    date: started.toISOString(),
+    url,
+    connections: CONNECTIONS,
+    duration_s: DURATION,
+    cached_share: CACHED,
+    scenarios: reports,
+  };
   console.table(
     Object.fromEntries(
       reports.map((r) => [

@@ -4,8 +4,8 @@
 // versions must start afresh with the restored data) are moved aside with a time-stamped name.
 import { existsSync, renameSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseCli } from "./lib/cli.ts";
 import { listBackups, moveAside, readBackupHeader, restoreBackup } from "./lib/backup.ts";
+import { parseCli } from "./lib/cli.ts";
 import { dataDirOwner } from "./lib/embedded-postgres.ts";
 
 const USAGE = `usage: npm run restore -- FILE      restore this backup

@@ -10,7 +10,7 @@
 //   lifetimes and the housekeeping interval of the stack, short so that expiry happens within
 //   the run) --seed 1 --out reports
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, createWriteStream } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -47,9 +47,36 @@ const random = () => {
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
 
 const PEOPLE = ["John", "Priya", "Marco", "Aiko", "Fatima", "Lars", "Chen", "Olu"];
-const SUBJECTS = ["the launch timeline", "the billing migration", "the feature freeze", "the export job", "the onboarding copy", "the data engineer hire", "the security review", "the quarterly budget", "the mobile release", "the support rota"];
-const VERBS = ["moved", "needs another week", "was approved", "is blocked on legal", "passed its tests", "slipped to Friday", "is done", "needs a second reviewer"];
-const REASONS = ["because the load tests failed", "after the customer call", "since finance asked for mirroring", "as agreed in the standup", "because two people are on leave", "to fit the beta review"];
+const SUBJECTS = [
+  "the launch timeline",
+  "the billing migration",
+  "the feature freeze",
+  "the export job",
+  "the onboarding copy",
+  "the data engineer hire",
+  "the security review",
+  "the quarterly budget",
+  "the mobile release",
+  "the support rota",
+];
+const VERBS = [
+  "moved",
+  "needs another week",
+  "was approved",
+  "is blocked on legal",
+  "passed its tests",
+  "slipped to Friday",
+  "is done",
+  "needs a second reviewer",
+];
+const REASONS = [
+  "because the load tests failed",
+  "after the customer call",
+  "since finance asked for mirroring",
+  "as agreed in the standup",
+  "because two people are on leave",
+  "to fit the beta review",
+];
 const CONVERSATIONS = 40;
 /** Messages each pool conversation has so far (grows like a longer export of the same chat). */
 const lengths = new Map<string, number>();
@@ -104,16 +131,34 @@ function nextCall(): Call {
     lengths.delete(id);
     return { kind: "delete", method: "DELETE", path: `/api/conversations/${id}` };
   }
-  if (r < 0.25) return { kind: "retrieve", method: "POST", path: "/api/rag/retrieve", body: { query: question(), ...(conv ? { conversation_id: conv } : {}) } };
+  if (r < 0.25)
+    return {
+      kind: "retrieve",
+      method: "POST",
+      path: "/api/rag/retrieve",
+      body: { query: question(), ...(conv ? { conversation_id: conv } : {}) },
+    };
   const sse = random() < 0.5;
   if (r < 0.64) return { kind: "cached ask", method: "POST", path: "/api/rag/ask", body: { query: pick(REPEATED), stream: sse }, sse };
   if (r < 0.84) {
     // Unique wording: a miss that writes new cache entries (what fills a cache's storage).
-    return { kind: "uncached ask", method: "POST", path: "/api/rag/ask", body: { query: `${question()} (${++unique})`, stream: sse, ...(conv ? { conversation_id: conv } : {}) }, sse };
+    return {
+      kind: "uncached ask",
+      method: "POST",
+      path: "/api/rag/ask",
+      body: { query: `${question()} (${++unique})`, stream: sse, ...(conv ? { conversation_id: conv } : {}) },
+      sse,
+    };
   }
   const session = `soak-session-${Math.floor(random() * SESSIONS)}`;
   const follow = random() < 0.6;
-  return { kind: "session ask", method: "POST", path: "/api/rag/ask", body: { query: follow ? "Tell me more about that." : question(), session_id: session, stream: sse }, sse };
+  return {
+    kind: "session ask",
+    method: "POST",
+    path: "/api/rag/ask",
+    body: { query: follow ? "Tell me more about that." : question(), session_id: session, stream: sse },
+    sse,
+  };
 }
 
 /** Sends one call; returns its latency, or throws with what went wrong. */
@@ -126,8 +171,10 @@ async function send(url: string, call: Call): Promise<number> {
     signal: AbortSignal.timeout(60_000),
   });
   const text = await res.text();
-  if (res.status >= 400 && !(call.kind === "delete" && res.status === 404)) throw new Error(`${call.kind}: ${res.status} ${text.slice(0, 200)}`);
-  if (call.sse && (!text.includes("event: done") || text.includes("event: error"))) throw new Error(`${call.kind}: stream did not end with done: ${text.slice(-200)}`);
+  if (res.status >= 400 && !(call.kind === "delete" && res.status === 404))
+    throw new Error(`${call.kind}: ${res.status} ${text.slice(0, 200)}`);
+  if (call.sse && (!text.includes("event: done") || text.includes("event: error")))
+    throw new Error(`${call.kind}: stream did not end with done: ${text.slice(-200)}`);
   return performance.now() - started;
 }
 
@@ -157,7 +204,8 @@ function diskBytes(path: string): number {
   }
   return total;
 }
-const quantile = (sorted: number[], q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : NaN);
+const quantile = (sorted: number[], q: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : NaN;
 
 async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), "convo-rag-soak-"));
@@ -167,16 +215,40 @@ async function main() {
   const log = createWriteStream(logFile);
   const child = spawn(
     process.execPath,
-    ["scripts/dev.ts", "--inspector-port", String(inspectorPort), "--var", "KEY_RATE_LIMIT:off", "--var", "LOG_REQUESTS:false", "--var", `CACHE_L1_TTL_SECONDS:${TTL}`, "--var", `CACHE_L2_TTL_SECONDS:${TTL}`, "--var", `CACHE_RETRIEVAL_TTL_SECONDS:${TTL}`],
+    [
+      "scripts/dev.ts",
+      "--inspector-port",
+      String(inspectorPort),
+      "--var",
+      "KEY_RATE_LIMIT:off",
+      "--var",
+      "LOG_REQUESTS:false",
+      "--var",
+      `CACHE_L1_TTL_SECONDS:${TTL}`,
+      "--var",
+      `CACHE_L2_TTL_SECONDS:${TTL}`,
+      "--var",
+      `CACHE_RETRIEVAL_TTL_SECONDS:${TTL}`,
+    ],
     {
       cwd: ROOT,
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, PORT: String(port), PGLITE_PORT: String(dbPort), RAG_DATA_DIR: dataDir, HOUSEKEEPING_INTERVAL_MINUTES: String(TTL / 60), WRANGLER_SEND_METRICS: "false" },
+      env: {
+        ...process.env,
+        PORT: String(port),
+        PGLITE_PORT: String(dbPort),
+        RAG_DATA_DIR: dataDir,
+        HOUSEKEEPING_INTERVAL_MINUTES: String(TTL / 60),
+        WRANGLER_SEND_METRICS: "false",
+      },
     },
   );
   let output = "";
-  child.stdout!.on("data", (d) => (log.write(d), output.length < 100_000 && (output += d)));
+  child.stdout!.on("data", (d) => {
+    log.write(d);
+    if (output.length < 100_000) output += d;
+  });
   child.stderr!.on("data", (d) => log.write(d));
   const stop = async () => {
     if (child.exitCode === null && child.pid) {
@@ -204,7 +276,19 @@ async function main() {
     console.log("| requests | db RSS MB | isolate heap MB (after GC) | disk MB (db + wrangler) | errors | p50 ms | p95 ms | req/s |");
     console.log("|---:|---:|---:|---:|---:|---:|---:|---:|");
 
-    const rows: { requests: number; dbRssMb: number; heapMb: number; diskMb: number; dbDiskMb: number; wranglerDiskMb: number; wranglerParts: Record<string, number>; errors: number; p50: number; p95: number; rps: number }[] = [];
+    const rows: {
+      requests: number;
+      dbRssMb: number;
+      heapMb: number;
+      diskMb: number;
+      dbDiskMb: number;
+      wranglerDiskMb: number;
+      wranglerParts: Record<string, number>;
+      errors: number;
+      p50: number;
+      p95: number;
+      rps: number;
+    }[] = [];
     const errorSamples: string[] = [];
     const byKind = new Map<string, number>();
     // Windows of EVERY requests, CONCURRENCY at a time; between windows the stack is idle while
@@ -236,11 +320,32 @@ async function main() {
       const dbDisk = diskBytes(join(dataDir, "pglite"));
       const wranglerParts: Record<string, number> = {};
       const v3 = join(dataDir, "wrangler", "v3");
-      for (const part of (() => { try { return readdirSync(v3); } catch { return []; } })()) wranglerParts[part] = mb(diskBytes(join(v3, part)));
+      for (const part of (() => {
+        try {
+          return readdirSync(v3);
+        } catch {
+          return [];
+        }
+      })())
+        wranglerParts[part] = mb(diskBytes(join(v3, part)));
       const wranglerDisk = diskBytes(join(dataDir, "wrangler"));
-      const row = { requests: done, dbRssMb: rssMb(child.pid!), heapMb, diskMb: mb(dbDisk + wranglerDisk), dbDiskMb: mb(dbDisk), wranglerDiskMb: mb(wranglerDisk), wranglerParts, errors, p50: Math.round(quantile(latencies, 0.5)), p95: Math.round(quantile(latencies, 0.95)), rps: Math.round(size / seconds) };
+      const row = {
+        requests: done,
+        dbRssMb: rssMb(child.pid!),
+        heapMb,
+        diskMb: mb(dbDisk + wranglerDisk),
+        dbDiskMb: mb(dbDisk),
+        wranglerDiskMb: mb(wranglerDisk),
+        wranglerParts,
+        errors,
+        p50: Math.round(quantile(latencies, 0.5)),
+        p95: Math.round(quantile(latencies, 0.95)),
+        rps: Math.round(size / seconds),
+      };
       rows.push(row);
-      console.log(`| ${row.requests} | ${row.dbRssMb} | ${row.heapMb} | ${row.diskMb} (${row.dbDiskMb} + ${row.wranglerDiskMb}) | ${row.errors} | ${row.p50} | ${row.p95} | ${row.rps} |`);
+      console.log(
+        `| ${row.requests} | ${row.dbRssMb} | ${row.heapMb} | ${row.diskMb} (${row.dbDiskMb} + ${row.wranglerDiskMb}) | ${row.errors} | ${row.p50} | ${row.p95} | ${row.rps} |`,
+      );
     }
 
     // ------------------------------------------------------------ goals
@@ -248,20 +353,40 @@ async function main() {
     const warm = rows[Math.max(0, Math.floor(rows.length / 5) - 1)]!;
     const last = rows.at(-1)!;
     const second = rows[1] ?? rows[0]!;
-    const growth = { dbRssMb: Math.max(...rows.slice(rows.indexOf(warm)).map((r) => r.dbRssMb)) - warm.dbRssMb, heapMb: Math.max(...rows.slice(rows.indexOf(warm)).map((r) => r.heapMb)) - warm.heapMb };
+    const growth = {
+      dbRssMb: Math.max(...rows.slice(rows.indexOf(warm)).map((r) => r.dbRssMb)) - warm.dbRssMb,
+      heapMb: Math.max(...rows.slice(rows.indexOf(warm)).map((r) => r.heapMb)) - warm.heapMb,
+    };
     const goals = [
       { goal: "0 errors", ok: errors === 0, value: `${errors}` },
-      { goal: "database RSS growth after warm-up ≤ 50 MB", ok: growth.dbRssMb <= 50, value: `${growth.dbRssMb} MB (from ${warm.requests} requests on)` },
+      {
+        goal: "database RSS growth after warm-up ≤ 50 MB",
+        ok: growth.dbRssMb <= 50,
+        value: `${growth.dbRssMb} MB (from ${warm.requests} requests on)`,
+      },
       { goal: "isolate heap growth after warm-up ≤ 50 MB", ok: growth.heapMb <= 50, value: `${growth.heapMb} MB` },
-      { goal: "p95 of the last window ≤ 1.2 × the second's", ok: last.p95 <= 1.2 * second.p95, value: `${last.p95} / ${second.p95} ms = ${(last.p95 / second.p95).toFixed(2)}×` },
+      {
+        goal: "p95 of the last window ≤ 1.2 × the second's",
+        ok: last.p95 <= 1.2 * second.p95,
+        value: `${last.p95} / ${second.p95} ms = ${(last.p95 / second.p95).toFixed(2)}×`,
+      },
     ];
     console.log(`\nrequests by kind: ${[...byKind].map(([k, n]) => `${k} ${n}`).join(", ")}`);
     if (errorSamples.length) console.log(`first errors:\n  ${errorSamples.join("\n  ")}`);
     for (const g of goals) console.log(`${g.ok ? "PASS" : "FAIL"}  ${g.goal}: ${g.value}`);
-    console.log(`disk: ${rows[0]!.diskMb} MB after the first window, ${last.diskMb} MB at the end (largest ${Math.max(...rows.map((r) => r.diskMb))} MB)`);
+    console.log(
+      `disk: ${rows[0]!.diskMb} MB after the first window, ${last.diskMb} MB at the end (largest ${Math.max(...rows.map((r) => r.diskMb))} MB)`,
+    );
     mkdirSync(args.out!, { recursive: true });
     const file = join(args.out!, `soak-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
-    writeFileSync(file, JSON.stringify({ requests: TOTAL, concurrency: CONCURRENCY, ttlSeconds: TTL, rows, goals, byKind: Object.fromEntries(byKind), errorSamples }, null, 2));
+    writeFileSync(
+      file,
+      JSON.stringify(
+        { requests: TOTAL, concurrency: CONCURRENCY, ttlSeconds: TTL, rows, goals, byKind: Object.fromEntries(byKind), errorSamples },
+        null,
+        2,
+      ),
+    );
     console.log(`report: ${file}`);
     process.exitCode = goals.every((g) => g.ok) ? 0 : 1;
   } finally {

@@ -1,6 +1,6 @@
 import type { Config } from "./config.ts";
-import type { Sql } from "./db/client.ts";
 import type { KeyOwner } from "./db/api-keys.ts";
+import type { Sql } from "./db/client.ts";
 
 /** Hono's type parameter for the whole app: bindings from `wrangler types`, per-request variables. */
 export type AppEnv = {

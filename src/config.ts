@@ -147,7 +147,13 @@ const schema = z.object({
   CHAT_ALLOWED_MODELS: z
     .string()
     .optional()
-    .transform((s) => s?.split(",").map((x) => x.trim()).filter(Boolean) ?? []),
+    .transform(
+      (s) =>
+        s
+          ?.split(",")
+          .map((x) => x.trim())
+          .filter(Boolean) ?? [],
+    ),
   CHAT_TEMPERATURE: z.coerce.number().min(0).max(2).default(0.2),
   CHAT_DEFAULT_MAX_TOKENS: int(1, 128_000).default(512),
   CHAT_MAX_TOKENS: int(1, 128_000).default(2048),
@@ -186,8 +192,18 @@ const schema = z.object({
   CORS_ORIGINS: z
     .string()
     .optional()
-    .transform((s) => s?.split(",").map((x) => x.trim()).filter(Boolean) ?? [])
-    .pipe(z.array(z.url().refine((u) => new URL(u).origin === u, "must be an origin such as https://app.example.com (scheme, host, port; no path)"))),
+    .transform(
+      (s) =>
+        s
+          ?.split(",")
+          .map((x) => x.trim())
+          .filter(Boolean) ?? [],
+    )
+    .pipe(
+      z.array(
+        z.url().refine((u) => new URL(u).origin === u, "must be an origin such as https://app.example.com (scheme, host, port; no path)"),
+      ),
+    ),
   EMBEDDING_BATCHING: z.enum(["true", "false"]).default("true"),
   // Up to a minute: with EMBEDDING_BATCH_MAX_REQUESTS a test can make a batch wait for all its requests.
   EMBEDDING_BATCH_WINDOW_MS: int(0, 60_000).default(10),
@@ -217,7 +233,15 @@ const schema = z.object({
     .string()
     .default("keyword:1,semantic:1,multi_query:1")
     .transform((s) => Object.fromEntries(s.split(",").map((pair) => pair.split(":").map((x) => x.trim()))))
-    .pipe(z.object({ keyword: z.coerce.number().min(0).default(1), semantic: z.coerce.number().min(0).default(1), multi_query: z.coerce.number().min(0).default(1) }).strict()),
+    .pipe(
+      z
+        .object({
+          keyword: z.coerce.number().min(0).default(1),
+          semantic: z.coerce.number().min(0).default(1),
+          multi_query: z.coerce.number().min(0).default(1),
+        })
+        .strict(),
+    ),
 });
 
 export class ConfigError extends Error {
@@ -299,7 +323,8 @@ export function parseConfig(vars: Record<string, unknown>): Config {
       tierTimeoutMs: v.CACHE_TIER_TIMEOUT_MS,
       maxTemperature: v.CACHE_MAX_TEMPERATURE,
       semantic: { enabled: v.SEMANTIC_CACHE_ENABLED === "true", threshold: v.SEMANTIC_CACHE_THRESHOLD },
-      l2: v.CACHE_L2 === "upstash" ? { kind: "upstash", url: v.UPSTASH_REDIS_REST_URL!, token: v.UPSTASH_REDIS_REST_TOKEN! } : { kind: "kv" },
+      l2:
+        v.CACHE_L2 === "upstash" ? { kind: "upstash", url: v.UPSTASH_REDIS_REST_URL!, token: v.UPSTASH_REDIS_REST_TOKEN! } : { kind: "kv" },
     },
     durable: {
       batchEmbeddings: v.EMBEDDING_BATCHING === "true",

@@ -1,6 +1,6 @@
+import { kvVersions } from "./cache/versions.ts";
 import { configFor } from "./config.ts";
 import { createSql } from "./db/client.ts";
-import { kvVersions } from "./cache/versions.ts";
 import { existingConversationIds } from "./db/conversations.ts";
 import { cacheTableSizes, pruneEmbeddingCache, pruneSemanticCache, pruneSessions } from "./db/housekeeping.ts";
 

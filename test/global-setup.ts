@@ -5,12 +5,12 @@
 import type { TestProject } from "vitest/node";
 import { prepareLocalDatabase } from "../scripts/lib/dev-keys.ts";
 import { startEmbeddedPostgres } from "../scripts/lib/embedded-postgres.ts";
-import { loadBulkChunks } from "./helpers/bulk-chunks.ts";
 import { startFakeOpenAI } from "../scripts/lib/fake-openai.ts";
 import { startUpstashBridge } from "../scripts/lib/upstash-bridge.ts";
+import { loadBulkChunks } from "./helpers/bulk-chunks.ts";
 import { startCutProxy } from "./helpers/cut-proxy.ts";
-import { startStoppableDatabase } from "./helpers/stoppable-database.ts";
 import { startRealPostgres } from "./helpers/real-postgres.ts";
+import { startStoppableDatabase } from "./helpers/stoppable-database.ts";
 
 export default async function setup({ provide }: TestProject) {
   // Clients made by tests that call the app directly live until their test file ends: room for them.

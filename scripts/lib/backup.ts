@@ -9,12 +9,12 @@
 // semantic_cache is left out: it is derived, and keyed by cache data versions that a restore
 // starts afresh (kept, an old entry could answer for different data).
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { connect, type Socket } from "node:net";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
+import { PassThrough } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
-import { PassThrough } from "node:stream";
-import { connect, type Socket } from "node:net";
 import postgres from "postgres";
 import { startEmbeddedPostgres } from "./embedded-postgres.ts";
 import { migrate } from "./migrations.ts";
@@ -50,7 +50,9 @@ export async function writeBackup(databaseUrl: string, file: string): Promise<Ba
         WHERE c.relkind = 'r' ORDER BY c.relname, a.attnum`;
       const byTable = new Map<string, string[]>();
       for (const { table, column } of columns) if (!LEFT_OUT.has(table)) byTable.set(table, [...(byTable.get(table) ?? []), column]);
-      const migrations = byTable.has("schema_migrations") ? (await tx<{ version: string }[]>`SELECT version FROM schema_migrations ORDER BY version`).map((r) => r.version) : [];
+      const migrations = byTable.has("schema_migrations")
+        ? (await tx<{ version: string }[]>`SELECT version FROM schema_migrations ORDER BY version`).map((r) => r.version)
+        : [];
       const tables: BackupHeader["tables"] = [];
       for (const [name, cols] of byTable) {
         const [{ n }] = (await tx.unsafe(`SELECT count(*)::int AS n FROM ${ident(name)}`)) as unknown as [{ n: number }];
@@ -158,7 +160,8 @@ export async function restoreBackup(file: string, dataDir: string, log: (line: s
     await db.exec("SET session_replication_role = replica"); // foreign keys: tables load in any order
     for (const table of header.tables) {
       const next = await lines.next();
-      if (next.done || (JSON.parse(next.value) as { table?: string }).table !== table.name) throw new Error(`${file}: expected the rows of ${table.name}`);
+      if (next.done || (JSON.parse(next.value) as { table?: string }).table !== table.name)
+        throw new Error(`${file}: expected the rows of ${table.name}`);
       const copy = `COPY ${ident(table.name)} (${table.columns.map(ident).join(", ")}) FROM '/dev/blob'`;
       let batch: string[] = [];
       let loaded = 0;
@@ -177,7 +180,8 @@ export async function restoreBackup(file: string, dataDir: string, log: (line: s
       }
       await flush();
       const [{ n }] = (await sql.unsafe(`SELECT count(*)::int AS n FROM ${ident(table.name)}`)) as unknown as [{ n: number }];
-      if (n !== table.rows || loaded !== table.rows) throw new Error(`${table.name}: the backup lists ${table.rows} rows, ${n} were restored`);
+      if (n !== table.rows || loaded !== table.rows)
+        throw new Error(`${table.name}: the backup lists ${table.rows} rows, ${n} were restored`);
       log(`restored ${table.name}: ${n} rows`);
     }
     await db.exec("SET session_replication_role = DEFAULT");

@@ -1,6 +1,6 @@
 // Command-line arguments for the project's scripts: node:util's parseArgs with a usage text that
 // --help prints (exit 0) and a bad argument prints after its error (exit 2).
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import { type ParseArgsConfig, parseArgs } from "node:util";
 
 export function parseCli<T extends NonNullable<ParseArgsConfig["options"]>>(options: T, usage: string, allowPositionals = false) {
   try {

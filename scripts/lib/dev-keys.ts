@@ -15,7 +15,10 @@ export const DEFAULT_DEV_KEYS: DevKeys = { userKey: "dev-local-key", adminKey: "
 /** Inserts the keys (idempotent). An empty key disables it. */
 export async function ensureDevKeys(sql: postgres.Sql, keys: DevKeys = DEFAULT_DEV_KEYS): Promise<void> {
   await sql`INSERT INTO tenants (id) VALUES (${keys.tenant}) ON CONFLICT (id) DO NOTHING`;
-  for (const [key, role] of [[keys.userKey, "user"], [keys.adminKey, "operator"]] as const) {
+  for (const [key, role] of [
+    [keys.userKey, "user"],
+    [keys.adminKey, "operator"],
+  ] as const) {
     if (!key) continue;
     // An older data folder has the second key as an admin: it becomes the operator key it now is.
     await sql`

@@ -1,9 +1,10 @@
 // Starts PGlite with pgvector behind the Postgres wire protocol (pglite-socket) on 127.0.0.1.
 // Used by `npm start`, the test global setup and the benchmarks.
-import { PGlite } from "@electric-sql/pglite";
-import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
-import { vector } from "@electric-sql/pglite-pgvector";
+
 import { existsSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { PGlite } from "@electric-sql/pglite";
+import { vector } from "@electric-sql/pglite-pgvector";
+import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 
 export interface EmbeddedPostgres {
   url: string;
@@ -25,7 +26,9 @@ export class DatabaseOpenError extends Error {}
  * opened by one process at a time (a lock file beside it): PGlite's own lock cannot tell two
  * processes apart (its backend always has pid 42), and two of them on one directory lose commits.
  */
-export async function startEmbeddedPostgres(options: { dataDir?: string; port?: number; maxConnections?: number } = {}): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(
+  options: { dataDir?: string; port?: number; maxConnections?: number } = {},
+): Promise<EmbeddedPostgres> {
   const release = options.dataDir ? lockDataDir(options.dataDir) : () => {};
   let db: PGlite;
   try {
@@ -98,7 +101,9 @@ function lockDataDir(dataDir: string): () => void {
   if (openHere.has(file)) throw new DatabaseInUseError(`the database in ${dataDir} is already open in this process`);
   const owner = dataDirOwner(dataDir);
   if (owner !== undefined) {
-    throw new DatabaseInUseError(`the database in ${dataDir} is in use by process ${owner} (another npm start?). Stop that process first; if none is running, delete ${lockFileOf(dataDir)}.`);
+    throw new DatabaseInUseError(
+      `the database in ${dataDir} is in use by process ${owner} (another npm start?). Stop that process first; if none is running, delete ${lockFileOf(dataDir)}.`,
+    );
   }
   writeFileSync(file, `${process.pid}\n`);
   openHere.add(file);
@@ -127,7 +132,7 @@ async function openDataDir(dataDir: string): Promise<PGlite> {
   } catch (err) {
     throw new DatabaseOpenError(
       `PGlite could not open the database in ${dataDir} (${err instanceof Error ? err.message : String(err)}). ` +
-        "The directory is left as it was. To get your data back, restore the latest backup (npm run restore -- --list shows them; README, \"Keep your archive safe\").",
+        'The directory is left as it was. To get your data back, restore the latest backup (npm run restore -- --list shows them; README, "Keep your archive safe").',
     );
   }
 }
@@ -192,7 +197,8 @@ function keepSequencesAtomic(server: PGLiteSocketServer, db: PGlite): void {
     prepared.delete(handlerId);
     if (names && names.size > 0) {
       const internal = nextInternalHandler--;
-      for (const message of closeStatements(names)) queue.queue.push({ handlerId: internal, message, resolve: () => {}, reject: () => {}, onData: () => {} });
+      for (const message of closeStatements(names))
+        queue.queue.push({ handlerId: internal, message, resolve: () => {}, reject: () => {}, onData: () => {} });
     }
   };
   const clear = queue.clearQueueForHandler.bind(queue);

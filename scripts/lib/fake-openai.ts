@@ -2,8 +2,9 @@
 // the real wire format (embeddings; chat completions, streamed as SSE chunks or not). Each test
 // uses its own path prefix (/<scenario>/v1), so recorded calls and injected behaviour never leak
 // between tests that run at the same time. POST /<scenario>/_control sets a scenario's behaviour.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+
 import { createHash } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 
 export interface RecordedCall {
   path: string;
@@ -83,11 +84,20 @@ async function chat(behaviour: ChatBehaviour, call: RecordedCall, res: ServerRes
   if (!body.stream) {
     const content = behaviour.completion ?? "A rewritten question?";
     res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify({
-      id: "chatcmpl-fake", object: "chat.completion", created, model,
-      choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
-      usage: { prompt_tokens: promptTokens, completion_tokens: Math.ceil(content.length / 4), total_tokens: promptTokens + Math.ceil(content.length / 4) },
-    }));
+    res.end(
+      JSON.stringify({
+        id: "chatcmpl-fake",
+        object: "chat.completion",
+        created,
+        model,
+        choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
+        usage: {
+          prompt_tokens: promptTokens,
+          completion_tokens: Math.ceil(content.length / 4),
+          total_tokens: promptTokens + Math.ceil(content.length / 4),
+        },
+      }),
+    );
     call.finished = true;
     return;
   }
@@ -111,13 +121,20 @@ async function chat(behaviour: ChatBehaviour, call: RecordedCall, res: ServerRes
       res.destroy();
       return;
     }
-    res.write(chunk(i === 0 ? { role: "assistant", content: words.slice(i, i + per).join("") } : { content: words.slice(i, i + per).join("") }, null));
+    res.write(
+      chunk(
+        i === 0 ? { role: "assistant", content: words.slice(i, i + per).join("") } : { content: words.slice(i, i + per).join("") },
+        null,
+      ),
+    );
     pieces++;
   }
   if (res.destroyed) return;
   const completionTokens = Math.ceil(text.length / 4);
   res.write(chunk({}, "stop"));
-  res.write(chunk({}, null, { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens }));
+  res.write(
+    chunk({}, null, { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens }),
+  );
   res.end("data: [DONE]\n\n");
   call.finished = true;
 }

@@ -31,7 +31,9 @@ export async function connectIsolateHeap(inspectorUrl: string): Promise<IsolateH
   const targets = (await (await fetch(`${inspectorUrl}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
   if (!targets[0]) throw new Error(`no inspector target at ${inspectorUrl}`);
   // The inspector proxy accepts only local origins; Node's WebSocket sends none by default.
-  const ws = new WebSocket(targets[0].webSocketDebuggerUrl, { headers: { origin: "http://127.0.0.1" } } as unknown as string[]) as unknown as InspectorSocket;
+  const ws = new WebSocket(targets[0].webSocketDebuggerUrl, {
+    headers: { origin: "http://127.0.0.1" },
+  } as unknown as string[]) as unknown as InspectorSocket;
   await new Promise<void>((resolve, reject) => {
     ws.onopen = () => resolve();
     ws.onerror = () => reject(new Error(`cannot attach to ${targets[0]!.webSocketDebuggerUrl}`));
@@ -54,8 +56,14 @@ export async function connectIsolateHeap(inspectorUrl: string): Promise<IsolateH
         reject(new Error(`inspector: ${method} timed out`));
       }, timeoutMs);
       pending.set(id, {
-        resolve: (v) => (clearTimeout(timer), resolve(v as T)),
-        reject: (e) => (clearTimeout(timer), reject(e)),
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v as T);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
       });
       ws.send(JSON.stringify({ id, method, params }));
     });

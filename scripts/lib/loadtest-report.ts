@@ -50,7 +50,7 @@ export function markdownReport(report: LoadReport, chartFile: string): string {
   ].join("\n");
 }
 
-const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
+const escapeHtml = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
 
 /** Grouped bars: median, p95 and p99 latency per scenario, on a shared linear axis. */
 export function latencyChartSvg(scenarios: ScenarioReport[]): string {
@@ -83,12 +83,18 @@ export function latencyChartSvg(scenarios: ScenarioReport[]): string {
     const x0 = left + g * groupW + groupW * 0.15;
     series.forEach((x, i) => {
       const v = s.latency_ms[x.key];
-      parts.push(`<rect x="${(x0 + i * barW).toFixed(1)}" y="${y(v).toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(top + plotH - y(v)).toFixed(1)}" fill="${x.color}"><title>${escape(s.name)} ${x.key}: ${v} ms</title></rect>`);
+      parts.push(
+        `<rect x="${(x0 + i * barW).toFixed(1)}" y="${y(v).toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(top + plotH - y(v)).toFixed(1)}" fill="${x.color}"><title>${escapeHtml(s.name)} ${x.key}: ${v} ms</title></rect>`,
+      );
     });
-    parts.push(`<text x="${(x0 + (barW * series.length) / 2).toFixed(1)}" y="${height - bottom + 16}" text-anchor="middle">${escape(s.name)}</text>`);
+    parts.push(
+      `<text x="${(x0 + (barW * series.length) / 2).toFixed(1)}" y="${height - bottom + 16}" text-anchor="middle">${escapeHtml(s.name)}</text>`,
+    );
   });
   series.forEach((x, i) => {
-    parts.push(`<rect x="${width - 200 + i * 60}" y="8" width="10" height="10" fill="${x.color}"/><text x="${width - 186 + i * 60}" y="17">${x.key}</text>`);
+    parts.push(
+      `<rect x="${width - 200 + i * 60}" y="8" width="10" height="10" fill="${x.color}"/><text x="${width - 186 + i * 60}" y="17">${x.key}</text>`,
+    );
   });
   parts.push("</svg>");
   return `${parts.join("\n")}\n`;

@@ -25,7 +25,14 @@ export async function startLocalStack(vars: Record<string, string> = {}, options
   // A private stack measures the API: one key sends everything, so the per-key limit is off, and
   // per-request log lines would only slow the terminal.
   const inspectorPort = options.inspector ? await freePort() : undefined;
-  const wrangler = startWranglerDev({ port: await freePort(), databaseUrl: pg.url, persistTo: join(dataDir, "wrangler"), vars: { KEY_RATE_LIMIT: "off", LOG_REQUESTS: "false", ...vars }, quiet: true, inspectorPort });
+  const wrangler = startWranglerDev({
+    port: await freePort(),
+    databaseUrl: pg.url,
+    persistTo: join(dataDir, "wrangler"),
+    vars: { KEY_RATE_LIMIT: "off", LOG_REQUESTS: "false", ...vars },
+    quiet: true,
+    inspectorPort,
+  });
   const stop = async () => {
     await wrangler.stop();
     await pg.stop();
@@ -37,5 +44,11 @@ export async function startLocalStack(vars: Record<string, string> = {}, options
     await stop();
     throw err;
   }
-  return { url: wrangler.url, databaseUrl: pg.url, processGroup: wrangler.child.pid, inspectorUrl: inspectorPort ? `http://127.0.0.1:${inspectorPort}` : undefined, stop };
+  return {
+    url: wrangler.url,
+    databaseUrl: pg.url,
+    processGroup: wrangler.child.pid,
+    inspectorUrl: inspectorPort ? `http://127.0.0.1:${inspectorPort}` : undefined,
+    stop,
+  };
 }

@@ -31,7 +31,11 @@ export function loadLocomo(): LocomoConversation[] {
 }
 
 /** A new tenant with its own key (admin API), with the conversations ingested; returns request headers for it. */
-export async function ingestForEval(base: string, conversations: LocomoConversation[], adminKey = process.env.DEV_ADMIN_KEY ?? "dev-admin-key"): Promise<Record<string, string>> {
+export async function ingestForEval(
+  base: string,
+  conversations: LocomoConversation[],
+  adminKey = process.env.DEV_ADMIN_KEY ?? "dev-admin-key",
+): Promise<Record<string, string>> {
   const created = await fetch(`${base}/api/admin/keys`, {
     method: "POST",
     headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
@@ -41,7 +45,11 @@ export async function ingestForEval(base: string, conversations: LocomoConversat
   const { key } = (await created.json()) as { key: string };
   const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
   for (const c of conversations) {
-    const res = await fetch(`${base}/api/conversations`, { method: "POST", headers, body: JSON.stringify({ id: c.id, title: c.title, messages: c.messages }) });
+    const res = await fetch(`${base}/api/conversations`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ id: c.id, title: c.title, messages: c.messages }),
+    });
     if (!res.ok) throw new Error(`ingesting ${c.id} failed: ${res.status} ${await res.text()}`);
   }
   return headers;

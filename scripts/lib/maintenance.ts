@@ -55,7 +55,9 @@ export function startMaintenance(options: MaintenanceOptions): Maintenance {
   const housekeeping = () =>
     serial("housekeeping", async () => {
       if (options.apiUrl) {
-        const res = await fetch(`${options.apiUrl}/__scheduled?cron=${encodeURIComponent(HOUSEKEEPING_CRON)}`, { signal: AbortSignal.timeout(120_000) });
+        const res = await fetch(`${options.apiUrl}/__scheduled?cron=${encodeURIComponent(HOUSEKEEPING_CRON)}`, {
+          signal: AbortSignal.timeout(120_000),
+        });
         await res.text();
         if (!res.ok) throw new Error(`the scheduled handler answered ${res.status}`);
       }

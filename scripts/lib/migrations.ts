@@ -30,7 +30,12 @@ export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
 export async function migrate(sql: postgres.Sql, log: (line: string) => void = () => {}, until?: string): Promise<string[]> {
   await sql`CREATE TABLE IF NOT EXISTS schema_migrations (
     version text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`;
-  const applied = new Map((await sql<{ version: string; checksum: string }[]>`SELECT version, checksum FROM schema_migrations`).map((r) => [r.version, r.checksum]));
+  const applied = new Map(
+    (await sql<{ version: string; checksum: string }[]>`SELECT version, checksum FROM schema_migrations`).map((r) => [
+      r.version,
+      r.checksum,
+    ]),
+  );
   const done: string[] = [];
   for (const m of readMigrations()) {
     if (until !== undefined && m.version > until) break;

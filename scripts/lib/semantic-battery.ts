@@ -67,7 +67,10 @@ const ORDINAL_PAIRS: [string, string][] = [
   ["second", "third"],
   ["3rd", "fifth"],
 ];
-const ORDINAL_TEMPLATES = [(x: string) => `What went wrong in the ${x} sprint?`, (x: string) => `Who presented at the ${x} review meeting?`];
+const ORDINAL_TEMPLATES = [
+  (x: string) => `What went wrong in the ${x} sprint?`,
+  (x: string) => `Who presented at the ${x} review meeting?`,
+];
 
 const DATE_PAIRS: [string, string][] = [
   ["on Monday", "on Tuesday"],
@@ -80,7 +83,11 @@ const DATE_PAIRS: [string, string][] = [
   ["tomorrow", "today"],
   ["two weeks ago", "three weeks ago"],
 ];
-const DATE_TEMPLATES = [(d: string) => `What did the team decide ${d} about the release?`, (d: string) => `Who was on call ${d}?`, (d: string) => `Which tickets were closed ${d}?`];
+const DATE_TEMPLATES = [
+  (d: string) => `What did the team decide ${d} about the release?`,
+  (d: string) => `Who was on call ${d}?`,
+  (d: string) => `Which tickets were closed ${d}?`,
+];
 
 /** Pairs of questions whose one differing word reverses or changes the relation asked about. */
 const RELATION_PAIRS: [string, string][] = [
@@ -136,9 +143,13 @@ const CONTENT_PAIRS: [string, string][] = [
 
 export function minimalPairs(): QuestionPair[] {
   const pairs: QuestionPair[] = [];
-  for (const [x, y] of NAME_PAIRS) for (const template of NAME_TEMPLATES) for (const t of TOPICS.slice(0, 4)) pairs.push({ a: template(x, t), b: template(y, t), kind: "names" });
-  for (const [x, y] of NUMBER_PAIRS) for (const template of NUMBER_TEMPLATES) pairs.push({ a: template(x), b: template(y), kind: "numbers" });
-  for (const [x, y] of ORDINAL_PAIRS) for (const template of ORDINAL_TEMPLATES) pairs.push({ a: template(x), b: template(y), kind: "ordinals" });
+  for (const [x, y] of NAME_PAIRS)
+    for (const template of NAME_TEMPLATES)
+      for (const t of TOPICS.slice(0, 4)) pairs.push({ a: template(x, t), b: template(y, t), kind: "names" });
+  for (const [x, y] of NUMBER_PAIRS)
+    for (const template of NUMBER_TEMPLATES) pairs.push({ a: template(x), b: template(y), kind: "numbers" });
+  for (const [x, y] of ORDINAL_PAIRS)
+    for (const template of ORDINAL_TEMPLATES) pairs.push({ a: template(x), b: template(y), kind: "ordinals" });
   for (const [x, y] of DATE_PAIRS) for (const template of DATE_TEMPLATES) pairs.push({ a: template(x), b: template(y), kind: "dates" });
   for (const [a, b] of RELATION_PAIRS) pairs.push({ a, b, kind: "relation" }, { a: b, b: a, kind: "relation" });
   for (const [a, b] of NEGATION_PAIRS) pairs.push({ a, b, kind: "negation" }, { a: b, b: a, kind: "negation" });

@@ -2,7 +2,7 @@
 // @upstash/redis in the Worker speaks HTTP to this bridge, which runs each command on the real
 // server. POST / takes one command as a JSON array, POST /pipeline an array of them; answers are
 // {"result": …} or {"error": …}, base64-encoded when the client sends Upstash-Encoding: base64.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { createClient } from "redis";
 import { freePort } from "./free-port.ts";
@@ -29,13 +29,17 @@ export async function startUpstashBridge(token = "test-upstash-token"): Promise<
   const redisPort = await freePort();
   let redis: ChildProcess;
   try {
-    redis = spawn("redis-server", ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+    redis = spawn("redis-server", ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+      stdio: "ignore",
+    });
     await new Promise<void>((resolve, reject) => {
       redis.once("error", reject);
       setTimeout(resolve, 300);
     });
   } catch (err) {
-    throw new Error(`redis-server could not start (${String(err)}); install Debian's redis-server package: the Upstash cache tests run against a real Redis`);
+    throw new Error(
+      `redis-server could not start (${String(err)}); install Debian's redis-server package: the Upstash cache tests run against a real Redis`,
+    );
   }
   const client = createClient({ url: `redis://127.0.0.1:${redisPort}` });
   for (let i = 0; ; i++) {

@@ -1,5 +1,5 @@
 // Runs `wrangler dev` as a child process with the Hyperdrive binding pointed at a local Postgres.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 
 const ROOT = join(import.meta.dirname, "../..");
@@ -12,8 +12,27 @@ export interface WranglerDev {
   exited: Promise<number>;
 }
 
-export function startWranglerDev(options: { port: number; databaseUrl: string; persistTo: string; vars?: Record<string, string>; quiet?: boolean; inspectorPort?: number; extraArgs?: string[] }): WranglerDev {
-  const args = [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(options.port), "--persist-to", options.persistTo, "--show-interactive-dev-session=false", "--test-scheduled"];
+export function startWranglerDev(options: {
+  port: number;
+  databaseUrl: string;
+  persistTo: string;
+  vars?: Record<string, string>;
+  quiet?: boolean;
+  inspectorPort?: number;
+  extraArgs?: string[];
+}): WranglerDev {
+  const args = [
+    WRANGLER,
+    "dev",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(options.port),
+    "--persist-to",
+    options.persistTo,
+    "--show-interactive-dev-session=false",
+    "--test-scheduled",
+  ];
   if (options.inspectorPort) args.push("--inspector-port", String(options.inspectorPort));
   for (const [k, v] of Object.entries(options.vars ?? {})) args.push("--var", `${k}:${v}`);
   args.push(...(options.extraArgs ?? []));

@@ -1,7 +1,7 @@
 // Run by bench-tokenizer in a fresh Node process (--expose-gc): load cost, heap, and encode speed of one tokenizer.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadTokenizer, type Enc, type Lib } from "./load.ts";
+import { type Enc, type Lib, loadTokenizer } from "./load.ts";
 
 const [lib, enc] = process.argv.slice(2) as [Lib, Enc];
 const gc = (globalThis as { gc?: () => void }).gc!;

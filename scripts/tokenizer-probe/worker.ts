@@ -1,6 +1,6 @@
 // A probe Worker for npm run bench:tokenizer: /load loads a tokenizer and counts a short text,
 // /encode encodes a sample `repeat` times, /ping does nothing (the floor).
-import { loadTokenizer, type Enc, type Lib, type Loaded } from "./load.ts";
+import { type Enc, type Lib, type Loaded, loadTokenizer } from "./load.ts";
 
 const loaded = new Map<string, Loaded>();
 const SAMPLE = "On the project timeline: the beta slipped by two weeks because the search service failed load tests on Friday. ".repeat(40);

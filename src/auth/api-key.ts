@@ -9,7 +9,10 @@ export const hashApiKey = (key: string): string => sha256Hex("api-key", key);
 /** A new random key, "crag_" + 43 base64url characters (256 bits). */
 export function generateApiKey(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return `crag_${btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")}`;
+  return `crag_${btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "")}`;
 }
 
 /** What can be shown of a key after creation: enough to recognise it, too little to use it. */

@@ -1,5 +1,5 @@
-import type { KeyOwner } from "../db/api-keys.ts";
 import type { CacheTier } from "../cache/tier.ts";
+import type { KeyOwner } from "../db/api-keys.ts";
 
 /**
  * A copy of each recently verified key's owner in the L2 cache (KV or Upstash Redis), read only
@@ -41,7 +41,10 @@ export function keyFallback(tier: CacheTier, ttlSeconds: number): KeyFallback {
       if (tombstone !== undefined) return "revoked";
       if (owner === undefined) return undefined;
       const parsed = JSON.parse(owner) as Partial<KeyOwner>;
-      const valid = typeof parsed.keyId === "string" && typeof parsed.tenantId === "string" && (parsed.role === "user" || parsed.role === "admin" || parsed.role === "operator");
+      const valid =
+        typeof parsed.keyId === "string" &&
+        typeof parsed.tenantId === "string" &&
+        (parsed.role === "user" || parsed.role === "admin" || parsed.role === "operator");
       return valid ? (parsed as KeyOwner) : undefined;
     },
     async revoked(keyHash) {

@@ -11,7 +11,10 @@ export function cacheApiTier(cache: Cache = caches.default): CacheTier {
       return res ? await res.text() : undefined;
     },
     async put(key, value, ttlSeconds) {
-      await cache.put(url(key), new Response(value, { headers: { "content-type": "application/json", "cache-control": `max-age=${ttlSeconds}` } }));
+      await cache.put(
+        url(key),
+        new Response(value, { headers: { "content-type": "application/json", "cache-control": `max-age=${ttlSeconds}` } }),
+      );
     },
   };
 }

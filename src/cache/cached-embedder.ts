@@ -17,16 +17,23 @@ export function cachedEmbedder(embedder: Embedder, sql: Sql, tenantId: string): 
     batchSize: embedder.batchSize,
     async embed(texts, signal) {
       const hashes = texts.map((t) => sha256Hex(t));
-      const found = await getCachedEmbeddings(sql, tenantId, embedder.model, [...new Set(hashes)]).catch(() => new Map<string, Float32Array>());
+      const found = await getCachedEmbeddings(sql, tenantId, embedder.model, [...new Set(hashes)]).catch(
+        () => new Map<string, Float32Array>(),
+      );
       const missing = [...new Set(hashes.filter((h) => !found.has(h)))];
       counters.inc("rag_embedding_cache_total", { result: "hit" }, hashes.length - hashes.filter((h) => !found.has(h)).length);
       if (missing.length > 0) {
         const textOf = new Map(hashes.map((h, i) => [h, texts[i]!]));
-        const vectors = await embedder.embed(missing.map((h) => textOf.get(h)!), signal);
+        const vectors = await embedder.embed(
+          missing.map((h) => textOf.get(h)!),
+          signal,
+        );
         const fresh = missing.map((hash, i) => ({ hash, embedding: vectors[i]! }));
         for (const f of fresh) found.set(f.hash, f.embedding);
         counters.inc("rag_embedding_cache_total", { result: "miss" }, missing.length);
-        await putCachedEmbeddings(sql, tenantId, embedder.model, fresh).catch(() => counters.inc("rag_cache_errors_total", { cache_level: "embeddings", op: "put", reason: "error" }));
+        await putCachedEmbeddings(sql, tenantId, embedder.model, fresh).catch(() =>
+          counters.inc("rag_cache_errors_total", { cache_level: "embeddings", op: "put", reason: "error" }),
+        );
       }
       return hashes.map((h) => found.get(h)!);
     },

@@ -1,14 +1,14 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env.ts";
+import { batchedEmbedder } from "../durable/clients.ts";
 import { counters } from "../observability/counters.ts";
 import type { Embedder } from "../providers/embedder.ts";
 import { createEmbedder } from "../providers/index.ts";
-import { batchedEmbedder } from "../durable/clients.ts";
-import { cachedEmbedder } from "./cached-embedder.ts";
 import { cacheApiTier } from "./cache-api-tier.ts";
+import { cachedEmbedder } from "./cached-embedder.ts";
 import { kvTier } from "./kv-tier.ts";
-import { multiLevelCache, type MultiLevelCache } from "./multilevel.ts";
-import { failOpen, type CacheTier } from "./tier.ts";
+import { type MultiLevelCache, multiLevelCache } from "./multilevel.ts";
+import { type CacheTier, failOpen } from "./tier.ts";
 import { upstashTier } from "./upstash-tier.ts";
 import { kvVersions, type Versions } from "./versions.ts";
 
@@ -40,7 +40,12 @@ export function sharedTier(c: Context<AppEnv>): CacheTier {
  * The scope's data version, or undefined when it cannot be read in time: without it no key is
  * safe, so the request is answered uncached (BYPASS) rather than risk a stale answer.
  */
-export async function scopeVersion(versions: Versions, tenantId: string, conversationIds: string[] | undefined, timeoutMs: number): Promise<string | undefined> {
+export async function scopeVersion(
+  versions: Versions,
+  tenantId: string,
+  conversationIds: string[] | undefined,
+  timeoutMs: number,
+): Promise<string | undefined> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     return await Promise.race([
@@ -64,7 +69,9 @@ export async function dataChanged(c: Context<AppEnv>, conversationId: string): P
     await requestCache(c).versions.conversationChanged(c.var.auth.tenantId, conversationId);
   } catch (err) {
     counters.inc("rag_cache_errors_total", { cache_level: "versions", op: "bump", reason: "error" });
-    console.error(JSON.stringify({ level: "error", event: "version_bump_failed", request_id: c.var.requestId, error: String(err).slice(0, 300) }));
+    console.error(
+      JSON.stringify({ level: "error", event: "version_bump_failed", request_id: c.var.requestId, error: String(err).slice(0, 300) }),
+    );
   }
 }
 

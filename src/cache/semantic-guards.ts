@@ -17,8 +17,8 @@ const NEGATIONS = new Set(["not", "no", "never", "none", "nobody", "nothing", "n
 
 /** Words without content of their own: a question means the same with or without them. */
 const FILLER = new Set(
+  // articles, determiners that do not quantify
   (
-    // articles, determiners that do not quantify
     "a an the this that these those " +
     // auxiliaries and copulas, any tense
     // (will, shall, may, might, must, should change what is asked: they are content)
@@ -38,38 +38,144 @@ const FILLER = new Set(
 
 /** Families of words that ask the same thing here, each folded to one form. */
 const FAMILIES: [string, string[]][] = [
-  ["say", ["say", "says", "said", "saying", "tell", "tells", "told", "telling", "mention", "mentions", "mentioned", "mentioning", "talk", "talks", "talked", "talking", "speak", "speaks", "spoke", "spoken", "discuss", "discusses", "discussed", "discussing", "state", "stated", "states", "comment", "commented", "comments"]],
+  [
+    "say",
+    [
+      "say",
+      "says",
+      "said",
+      "saying",
+      "tell",
+      "tells",
+      "told",
+      "telling",
+      "mention",
+      "mentions",
+      "mentioned",
+      "mentioning",
+      "talk",
+      "talks",
+      "talked",
+      "talking",
+      "speak",
+      "speaks",
+      "spoke",
+      "spoken",
+      "discuss",
+      "discusses",
+      "discussed",
+      "discussing",
+      "state",
+      "stated",
+      "states",
+      "comment",
+      "commented",
+      "comments",
+    ],
+  ],
 ];
 const FAMILY = new Map(FAMILIES.flatMap(([root, forms]) => forms.map((f) => [f, root] as const)));
 
 const NUMBER_WORDS = new Map<string, string>([
-  ["zero", "0"], ["one", "1"], ["two", "2"], ["three", "3"], ["four", "4"], ["five", "5"], ["six", "6"], ["seven", "7"], ["eight", "8"], ["nine", "9"],
-  ["ten", "10"], ["eleven", "11"], ["twelve", "12"], ["thirteen", "13"], ["fourteen", "14"], ["fifteen", "15"], ["sixteen", "16"], ["seventeen", "17"],
-  ["eighteen", "18"], ["nineteen", "19"], ["twenty", "20"], ["thirty", "30"], ["forty", "40"], ["fifty", "50"], ["sixty", "60"], ["seventy", "70"],
-  ["eighty", "80"], ["ninety", "90"], ["hundred", "100"], ["thousand", "1000"], ["million", "1000000"], ["billion", "1000000000"], ["dozen", "12"],
-  ["half", "0.5"], ["once", "1x"], ["twice", "2x"], ["thrice", "3x"], ["single", "1"], ["double", "2x"], ["triple", "3x"], ["pair", "2"], ["couple", "2"],
+  ["zero", "0"],
+  ["one", "1"],
+  ["two", "2"],
+  ["three", "3"],
+  ["four", "4"],
+  ["five", "5"],
+  ["six", "6"],
+  ["seven", "7"],
+  ["eight", "8"],
+  ["nine", "9"],
+  ["ten", "10"],
+  ["eleven", "11"],
+  ["twelve", "12"],
+  ["thirteen", "13"],
+  ["fourteen", "14"],
+  ["fifteen", "15"],
+  ["sixteen", "16"],
+  ["seventeen", "17"],
+  ["eighteen", "18"],
+  ["nineteen", "19"],
+  ["twenty", "20"],
+  ["thirty", "30"],
+  ["forty", "40"],
+  ["fifty", "50"],
+  ["sixty", "60"],
+  ["seventy", "70"],
+  ["eighty", "80"],
+  ["ninety", "90"],
+  ["hundred", "100"],
+  ["thousand", "1000"],
+  ["million", "1000000"],
+  ["billion", "1000000000"],
+  ["dozen", "12"],
+  ["half", "0.5"],
+  ["once", "1x"],
+  ["twice", "2x"],
+  ["thrice", "3x"],
+  ["single", "1"],
+  ["double", "2x"],
+  ["triple", "3x"],
+  ["pair", "2"],
+  ["couple", "2"],
 ]);
 const ORDINAL_WORDS = new Map<string, string>([
-  ["first", "1st"], ["second", "2nd"], ["third", "3rd"], ["fourth", "4th"], ["fifth", "5th"], ["sixth", "6th"], ["seventh", "7th"], ["eighth", "8th"],
-  ["ninth", "9th"], ["tenth", "10th"], ["eleventh", "11th"], ["twelfth", "12th"], ["thirteenth", "13th"], ["twentieth", "20th"], ["thirtieth", "30th"],
-  ["hundredth", "100th"], ["last", "last"], ["final", "last"], ["latest", "latest"],
+  ["first", "1st"],
+  ["second", "2nd"],
+  ["third", "3rd"],
+  ["fourth", "4th"],
+  ["fifth", "5th"],
+  ["sixth", "6th"],
+  ["seventh", "7th"],
+  ["eighth", "8th"],
+  ["ninth", "9th"],
+  ["tenth", "10th"],
+  ["eleventh", "11th"],
+  ["twelfth", "12th"],
+  ["thirteenth", "13th"],
+  ["twentieth", "20th"],
+  ["thirtieth", "30th"],
+  ["hundredth", "100th"],
+  ["last", "last"],
+  ["final", "last"],
+  ["latest", "latest"],
 ]);
 const DATE_WORDS = new Set(
-  ("today tonight yesterday tomorrow week weekend month year quarter day days weeks months years morning afternoon evening night noon midnight " +
+  (
+    "today tonight yesterday tomorrow week weekend month year quarter day days weeks months years morning afternoon evening night noon midnight " +
     "ago recent recently earlier later previous next prior upcoming current past future " +
     "january february march april may june july august september october november december jan feb mar apr jun jul aug sep sept oct nov dec " +
     "monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs fri sat sun q1 q2 q3 q4 h1 h2 " +
-    "spring summer autumn fall winter").split(" "),
+    "spring summer autumn fall winter"
+  ).split(" "),
 );
 const RELATION_WORDS = new Set(
-  ("before after from to since until till by over under above below between more less fewer most least earliest latest first last " +
+  (
+    "before after from to since until till by over under above below between more less fewer most least earliest latest first last " +
     "start started starts begin began end ended stop stopped approve approved reject rejected accept accepted decline declined increase increased " +
     "decrease decreased raise raised cut open opened close closed win won lose lost buy bought sell sold add added remove removed up down in out " +
-    "higher lower bigger smaller better worse all every any some each only or").split(" "),
+    "higher lower bigger smaller better worse all every any some each only or"
+  ).split(" "),
 );
 
 /** Relation words whose object matters: "from Tuesday to Friday" is not "to Tuesday from Friday". */
-const DIRECTIONAL = new Set(["from", "to", "before", "after", "since", "until", "till", "by", "over", "under", "above", "below", "than", "between"]);
+const DIRECTIONAL = new Set([
+  "from",
+  "to",
+  "before",
+  "after",
+  "since",
+  "until",
+  "till",
+  "by",
+  "over",
+  "under",
+  "above",
+  "below",
+  "than",
+  "between",
+]);
 
 export type GuardReason = "question" | "negation" | "numbers" | "dates" | "relation" | "names" | "content";
 
@@ -113,7 +219,8 @@ function classify(raw: string, first: boolean): Token | undefined {
     return { key: digits[2] && digits[2] !== "s" ? `${Number(n)}${ordinalSuffix(Number(n))}` : n, reason: "numbers" };
   }
   if (NUMBER_WORDS.has(lower)) return { key: NUMBER_WORDS.get(lower)!, reason: "numbers" };
-  if (ORDINAL_WORDS.has(lower)) return { key: ORDINAL_WORDS.get(lower)!, reason: lower === "last" || lower === "final" || lower === "latest" ? "relation" : "numbers" };
+  if (ORDINAL_WORDS.has(lower))
+    return { key: ORDINAL_WORDS.get(lower)!, reason: lower === "last" || lower === "final" || lower === "latest" ? "relation" : "numbers" };
   if (FILLER.has(lower) && !capitalised) return undefined;
   const family = FAMILY.get(lower);
   if (family) return { key: family, reason: "content" };

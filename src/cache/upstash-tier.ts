@@ -7,7 +7,13 @@ import type { CacheTier } from "./tier.ts";
  * client does not retry, since the tier's own deadline turns a slow call into a miss.
  */
 export function upstashTier(options: { url: string; token: string }): CacheTier {
-  const redis = new Redis({ url: options.url, token: options.token, retry: false, responseEncoding: false, automaticDeserialization: false });
+  const redis = new Redis({
+    url: options.url,
+    token: options.token,
+    retry: false,
+    responseEncoding: false,
+    automaticDeserialization: false,
+  });
   return {
     name: "l2",
     get: async (key) => (await redis.get<string>(`c:${key}`)) ?? undefined,

@@ -52,7 +52,10 @@ export function kvVersions(ns: KVNamespace): Versions {
           byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), { key: name, conversationId: rest.slice(cut + 1) }]);
         }
         for (const [tenantId, records] of byTenant) {
-          const alive = await exists(tenantId, records.map((r) => r.conversationId));
+          const alive = await exists(
+            tenantId,
+            records.map((r) => r.conversationId),
+          );
           for (const r of records) {
             if (alive.has(r.conversationId)) continue;
             const bumpedAt = parseInt((await ns.get(r.key))?.split(".")[0] ?? "", 36);

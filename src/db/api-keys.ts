@@ -39,8 +39,13 @@ export async function listApiKeys(db: Db, tenantId: string): Promise<KeyRecord[]
 
 /** Revokes a key (of `tenantId` only, when given); returns its digest, or undefined when there was no such active key. */
 export async function revokeApiKey(db: Db, id: string, tenantId?: string): Promise<string | undefined> {
-  const [row] = tenantId === undefined
-    ? await db<{ key_hash: string }[]>`UPDATE api_keys SET revoked_at = now() WHERE id = ${id}::uuid AND revoked_at IS NULL RETURNING key_hash`
-    : await db<{ key_hash: string }[]>`UPDATE api_keys SET revoked_at = now() WHERE id = ${id}::uuid AND tenant_id = ${tenantId} AND revoked_at IS NULL RETURNING key_hash`;
+  const [row] =
+    tenantId === undefined
+      ? await db<
+          { key_hash: string }[]
+        >`UPDATE api_keys SET revoked_at = now() WHERE id = ${id}::uuid AND revoked_at IS NULL RETURNING key_hash`
+      : await db<
+          { key_hash: string }[]
+        >`UPDATE api_keys SET revoked_at = now() WHERE id = ${id}::uuid AND tenant_id = ${tenantId} AND revoked_at IS NULL RETURNING key_hash`;
   return row?.key_hash;
 }

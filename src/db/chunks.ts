@@ -51,7 +51,10 @@ export async function reorderChunks(db: Db, tenantId: string, moves: { id: strin
   if (moves.length === 0) return;
   await db`
     UPDATE conversation_chunks c SET order_index = r.order_index
-    FROM jsonb_to_recordset(${json(db, moves.map((m) => ({ id: m.id, order_index: m.orderIndex })))}::jsonb)
+    FROM jsonb_to_recordset(${json(
+      db,
+      moves.map((m) => ({ id: m.id, order_index: m.orderIndex })),
+    )}::jsonb)
       AS r(id uuid, order_index int)
     WHERE c.tenant_id = ${tenantId} AND c.id = r.id`;
 }
@@ -60,7 +63,13 @@ export async function reorderChunks(db: Db, tenantId: string, moves: { id: strin
  * Deletes chunks and, with them, the embedding-cache rows of their text, unless a chunk that
  * stays (`keepTextHashes`) has the same text.
  */
-export async function deleteChunks(db: Db, tenantId: string, conversationId: string, ids: string[], keepTextHashes: string[] = []): Promise<void> {
+export async function deleteChunks(
+  db: Db,
+  tenantId: string,
+  conversationId: string,
+  ids: string[],
+  keepTextHashes: string[] = [],
+): Promise<void> {
   if (ids.length === 0) return;
   await db`
     WITH gone AS (

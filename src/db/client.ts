@@ -35,7 +35,9 @@ function settingLiteral(name: string, value: string | number): string {
  * with tx.unsafe: it has no parameters, so it costs no Describe round trip of its own.
  */
 export const setLocal = (settings: Record<string, string | number>): string =>
-  `SELECT ${Object.entries(settings).map(([name, value]) => settingLiteral(name, value)).join(", ")}`;
+  `SELECT ${Object.entries(settings)
+    .map(([name, value]) => settingLiteral(name, value))
+    .join(", ")}`;
 
 /**
  * Runs `statement` in a transaction with `settings` in effect (set_config(…, true), i.e. SET LOCAL:
@@ -47,7 +49,11 @@ export const setLocal = (settings: Record<string, string | number>): string =>
  * statement is BEGIN and COMMIT, one round trip each. (Sending those in the same write too would
  * need sql.reserve(), which never resolves on a new client with fetch_types off: porsager/postgres#751.)
  */
-export async function withLocalSettings<T extends readonly postgres.MaybeRow[]>(sql: Sql, settings: Record<string, string | number>, statement: (tx: Tx) => postgres.PendingQuery<T>): Promise<T> {
+export async function withLocalSettings<T extends readonly postgres.MaybeRow[]>(
+  sql: Sql,
+  settings: Record<string, string | number>,
+  statement: (tx: Tx) => postgres.PendingQuery<T>,
+): Promise<T> {
   const [, rows] = (await sql.begin((tx) => [tx.unsafe(setLocal(settings)), statement(tx)])) as unknown as [unknown, T];
   return rows;
 }

@@ -48,7 +48,12 @@ export async function getConversation(db: Db, tenantId: string, id: string): Pro
 }
 
 /** One page in id order; `after` is the last id of the previous page. */
-export async function listConversations(db: Db, tenantId: string, limit: number, after: string | undefined): Promise<ConversationSummary[]> {
+export async function listConversations(
+  db: Db,
+  tenantId: string,
+  limit: number,
+  after: string | undefined,
+): Promise<ConversationSummary[]> {
   const rows = await db<Row[]>`
     SELECT id, title, metadata, version, message_count, chunk_count, start_ts, end_ts, created_at, updated_at
     FROM conversations
@@ -63,7 +68,11 @@ export interface ConversationWrite {
 }
 
 /** Creates the conversation row if missing; returns whether it was created and its title/metadata before. */
-export async function ensureConversation(db: Db, tenantId: string, id: string): Promise<{ created: boolean; title: string | null; metadata: string }> {
+export async function ensureConversation(
+  db: Db,
+  tenantId: string,
+  id: string,
+): Promise<{ created: boolean; title: string | null; metadata: string }> {
   const [row] = await db<{ created: boolean; title: string | null; metadata: string }[]>`
     WITH ins AS (
       INSERT INTO conversations (tenant_id, id) VALUES (${tenantId}, ${id})

@@ -17,7 +17,12 @@ export async function getCachedEmbeddings(db: Db, tenantId: string, model: strin
   return found;
 }
 
-export async function putCachedEmbeddings(db: Db, tenantId: string, model: string, entries: { hash: string; embedding: Float32Array }[]): Promise<void> {
+export async function putCachedEmbeddings(
+  db: Db,
+  tenantId: string,
+  model: string,
+  entries: { hash: string; embedding: Float32Array }[],
+): Promise<void> {
   if (entries.length === 0) return;
   const rows = entries.map((e) => ({ content_hash: e.hash, embedding: toVectorLiteral(e.embedding) }));
   await db`

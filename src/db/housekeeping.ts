@@ -38,7 +38,10 @@ export async function cacheTableSizes(db: Db): Promise<Record<"semantic_cache" |
 }
 
 /** Entries of the Postgres-backed caches that belong to one tenant (what its admin may see). */
-export async function tenantCacheEntries(db: Db, tenantId: string): Promise<Record<"semantic_cache" | "embedding_cache", { entries: number }>> {
+export async function tenantCacheEntries(
+  db: Db,
+  tenantId: string,
+): Promise<Record<"semantic_cache" | "embedding_cache", { entries: number }>> {
   const [row] = await db<{ s: number; e: number }[]>`
     SELECT (SELECT count(*) FROM semantic_cache WHERE tenant_id = ${tenantId} AND expires_at > now())::int AS s,
            (SELECT count(*) FROM embedding_cache WHERE tenant_id = ${tenantId})::int AS e`;

@@ -12,7 +12,9 @@ export interface StoredMessage {
 }
 
 export async function listMessages(db: Db, tenantId: string, conversationId: string): Promise<StoredMessage[]> {
-  const rows = await db<{ id: string; author_name: string; author_type: string; text: string; ts: Date; order_index: number; content_hash: string }[]>`
+  const rows = await db<
+    { id: string; author_name: string; author_type: string; text: string; ts: Date; order_index: number; content_hash: string }[]
+  >`
     SELECT id, author_name, author_type, text, "timestamp" AS ts, order_index, content_hash
     FROM messages WHERE tenant_id = ${tenantId} AND conversation_id = ${conversationId}
     ORDER BY order_index`;

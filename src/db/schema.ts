@@ -1,7 +1,13 @@
 import type { Db } from "./client.ts";
 
 /** Migrations this code needs, in order. A unit test keeps it equal to the files in migrations/. */
-export const EXPECTED_MIGRATIONS = ["0001_init", "0002_sessions", "0003_semantic_cache", "0004_embedding_cache_per_tenant", "0005_operator_role"] as const;
+export const EXPECTED_MIGRATIONS = [
+  "0001_init",
+  "0002_sessions",
+  "0003_semantic_cache",
+  "0004_embedding_cache_per_tenant",
+  "0005_operator_role",
+] as const;
 
 export interface SchemaStatus {
   applied: string[];
@@ -13,7 +19,9 @@ export interface SchemaStatus {
 export async function readSchemaStatus(db: Db): Promise<SchemaStatus> {
   const [tables] = await db<{ migrations: string | null; chunks: string | null }[]>`
     SELECT to_regclass('schema_migrations')::text AS migrations, to_regclass('conversation_chunks')::text AS chunks`;
-  const applied = tables?.migrations ? (await db<{ version: string }[]>`SELECT version FROM schema_migrations ORDER BY version`).map((r) => r.version) : [];
+  const applied = tables?.migrations
+    ? (await db<{ version: string }[]>`SELECT version FROM schema_migrations ORDER BY version`).map((r) => r.version)
+    : [];
   let embeddingDimensions: number | undefined;
   if (tables?.chunks) {
     const [col] = await db<{ type: string }[]>`
@@ -28,6 +36,8 @@ export async function readSchemaStatus(db: Db): Promise<SchemaStatus> {
 /** A clear message when the configured embedding size does not fit the schema, else undefined. */
 export function dimensionMismatch(status: SchemaStatus, configured: number): string | undefined {
   if (status.embeddingDimensions === undefined || status.embeddingDimensions === configured) return undefined;
-  return `EMBEDDING_DIMENSIONS is ${configured} but conversation_chunks.embedding is vector(${status.embeddingDimensions}); ` +
-    `configure ${status.embeddingDimensions} dimensions or add a migration that changes the column`;
+  return (
+    `EMBEDDING_DIMENSIONS is ${configured} but conversation_chunks.embedding is vector(${status.embeddingDimensions}); ` +
+    `configure ${status.embeddingDimensions} dimensions or add a migration that changes the column`
+  );
 }

@@ -1,4 +1,4 @@
-import { withLocalSettings, type Db, type Sql } from "./client.ts";
+import { type Db, type Sql, withLocalSettings } from "./client.ts";
 import { json } from "./json.ts";
 import { toVectorLiteral } from "./vector.ts";
 
@@ -73,7 +73,14 @@ export function scopeSql(db: Db, scope: SearchScope) {
  * relaxed order they return in is fixed by the outer ORDER BY. Postgres cancels the search after
  * `timeoutMs` (statement_timeout, for this transaction only).
  */
-export async function semanticSearch(sql: Sql, scope: SearchScope, vector: Float32Array, limit: number, efSearch: number, timeoutMs: number): Promise<ChunkHit[]> {
+export async function semanticSearch(
+  sql: Sql,
+  scope: SearchScope,
+  vector: Float32Array,
+  limit: number,
+  efSearch: number,
+  timeoutMs: number,
+): Promise<ChunkHit[]> {
   const settings = { "hnsw.ef_search": efSearch, "hnsw.iterative_scan": "relaxed_order", statement_timeout: timeoutMs };
   return (await withLocalSettings(sql, settings, (tx) => semanticQuery(tx, scope, vector, limit))).map(toHit);
 }
@@ -133,13 +140,21 @@ export function keywordQuery(db: Db, scope: SearchScope, query: string, limit: n
  * scope, so Postgres cancels it after `timeoutMs`.
  */
 export async function speakersInScope(sql: Sql, scope: SearchScope, timeoutMs: number): Promise<string[]> {
-  const rows = await withLocalSettings(sql, { statement_timeout: timeoutMs }, (tx) =>
-    tx<{ name: string }[]>`SELECT DISTINCT unnest(c.authors) AS name FROM conversation_chunks c WHERE ${scopeSql(tx, scope)} LIMIT 500`);
+  const rows = await withLocalSettings(
+    sql,
+    { statement_timeout: timeoutMs },
+    (tx) =>
+      tx<{ name: string }[]>`SELECT DISTINCT unnest(c.authors) AS name FROM conversation_chunks c WHERE ${scopeSql(tx, scope)} LIMIT 500`,
+  );
   return rows.map((r) => r.name);
 }
 
 /** The chunks right before and after the given ones (same conversation), for neighbour expansion. */
-export async function neighbourChunks(db: Db, tenantId: string, hits: { conversationId: string; orderIndex: number }[]): Promise<ChunkHit[]> {
+export async function neighbourChunks(
+  db: Db,
+  tenantId: string,
+  hits: { conversationId: string; orderIndex: number }[],
+): Promise<ChunkHit[]> {
   if (hits.length === 0) return [];
   const wanted = hits.flatMap((h) => [
     { conversation_id: h.conversationId, order_index: h.orderIndex - 1 },

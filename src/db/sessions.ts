@@ -24,7 +24,16 @@ export interface TurnSource {
 
 /** A session's summary and its last `limit` turns; undefined when the tenant has no such session. */
 export async function loadSession(db: Db, tenantId: string, sessionId: string, limit: number): Promise<StoredSession | undefined> {
-  const rows = await db<{ summary: string | null; summary_through: string; id: string | null; question: string | null; standalone_question: string | null; answer: string | null }[]>`
+  const rows = await db<
+    {
+      summary: string | null;
+      summary_through: string;
+      id: string | null;
+      question: string | null;
+      standalone_question: string | null;
+      answer: string | null;
+    }[]
+  >`
     SELECT s.summary, s.summary_through, t.id, t.question, t.standalone_question, t.answer
     FROM chat_sessions s
     LEFT JOIN LATERAL (

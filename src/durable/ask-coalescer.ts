@@ -6,9 +6,9 @@ import { counters } from "../observability/counters.ts";
 import { flushMetrics } from "../observability/flush.ts";
 import { ChatError } from "../providers/chat-model.ts";
 import { createChatModels } from "../providers/index.ts";
-import { encodeRecord, toProblem, type AskRecord, type Problem } from "../rag/ask-records.ts";
+import { type GenerationDone, type GenerationPlan, runGeneration } from "../rag/ask.ts";
+import { type AskRecord, encodeRecord, type Problem, toProblem } from "../rag/ask-records.ts";
 import { doneBody } from "../rag/ask-response.ts";
-import { runGeneration, type GenerationDone, type GenerationPlan } from "../rag/ask.ts";
 import { tokenizerForModel } from "../tokens/tokenizer.ts";
 import { chatBudget, settleReservation, tenantQuota, tokensSpent } from "./clients.ts";
 
@@ -151,7 +151,17 @@ class CoalescedAnswer {
     const now = Date.now();
     if (phase.kind === "preparing" && now >= phase.deadline) {
       counters.inc("rag_errors_total", { kind: "coalesce_lead_timeout" });
-      this.finish({ type: "error", problem: toProblem(new ApiError(503, "answer-unavailable", "the request preparing this answer did not finish in time; retry", [], { "retry-after": "1" })) }, { kind: "idle" });
+      this.finish(
+        {
+          type: "error",
+          problem: toProblem(
+            new ApiError(503, "answer-unavailable", "the request preparing this answer did not finish in time; retry", [], {
+              "retry-after": "1",
+            }),
+          ),
+        },
+        { kind: "idle" },
+      );
     } else if (phase.kind === "streaming" && now >= phase.deadline) {
       phase.upstream.abort(new ChatError("generation exceeded its time limit"));
     } else if (phase.kind === "done" && now >= phase.until) {
@@ -236,11 +246,20 @@ class CoalescedAnswer {
       }
       if (!step.done) {
         await generation.return(undefined as never).catch(() => {});
-        this.finish({ type: "error", problem: toProblem(new ApiError(503, "answer-unavailable", "the answer was stopped", [], { "retry-after": "1" })) }, { kind: "idle" });
+        this.finish(
+          {
+            type: "error",
+            problem: toProblem(new ApiError(503, "answer-unavailable", "the answer was stopped", [], { "retry-after": "1" })),
+          },
+          { kind: "idle" },
+        );
         return;
       }
       done = step.value;
-      this.finish({ type: "done", done: doneBody(done), cacheable: !done.fallback, writer: false }, { kind: "done", until: Date.now() + graceMs });
+      this.finish(
+        { type: "done", done: doneBody(done), cacheable: !done.fallback, writer: false },
+        { kind: "done", until: Date.now() + graceMs },
+      );
     } catch (err) {
       counters.inc("rag_errors_total", { kind: "stream" });
       console.warn(JSON.stringify({ level: "warn", event: "ask_stream_failed", coalesced: true, error: String(err).slice(0, 300) }));

@@ -2,12 +2,12 @@ import type { Config } from "../config.ts";
 import { sha256Hex } from "../hash.ts";
 import { counters } from "../observability/counters.ts";
 import { ChatError, type ChatModels } from "../providers/chat-model.ts";
-import { EmbeddingError, type Embedder } from "../providers/embedder.ts";
+import { type Embedder, EmbeddingError } from "../providers/embedder.ts";
 import type { GenerationDone, GenerationPlan } from "../rag/ask.ts";
 import { race } from "../rag/timeouts.ts";
 import type { AskCoalescer } from "./ask-coalescer.ts";
-import type { BatchResult } from "./embedding-batcher.ts";
 import { secondsToMidnight } from "./day.ts";
+import type { BatchResult } from "./embedding-batcher.ts";
 
 // How requests reach the Durable Objects. Every object's name starts with the tenant it serves,
 // except the rate budget's: a provider's limits belong to the account, and that object holds
@@ -79,7 +79,10 @@ export function chatBudget(env: Env, config: Pick<Config, "chat" | "openai" | "r
   const { requestsPerMinute, tokensPerMinute, share } = config.rateBudget;
   const active = config.chat.provider === "openai" && (requestsPerMinute > 0 || tokensPerMinute > 0);
   const limits = { requestsPerMinute, tokensPerMinute, share };
-  const stub = () => env.RATE_BUDGET.getByName(`provider:chat:${sha256Hex(config.openai.baseURL ?? "https://api.openai.com/v1", config.openai.apiKey ?? "")}`);
+  const stub = () =>
+    env.RATE_BUDGET.getByName(
+      `provider:chat:${sha256Hex(config.openai.baseURL ?? "https://api.openai.com/v1", config.openai.apiKey ?? "")}`,
+    );
   return {
     active,
     async acquire(tokens) {
@@ -190,7 +193,11 @@ export function tenantQuota(env: Env, tenantId: string, config: Pick<Config, "ch
  * characters a token).
  */
 export const tokensSpent = (plan: GenerationPlan, streamedChars: number, done?: GenerationDone): number =>
-  done ? (done.fallback ? 0 : done.usage.promptTokens + done.usage.completionTokens) : plan.usage.promptTokens + Math.ceil(streamedChars / 4);
+  done
+    ? done.fallback
+      ? 0
+      : done.usage.promptTokens + done.usage.completionTokens
+    : plan.usage.promptTokens + Math.ceil(streamedChars / 4);
 
 /** Gives back to the rate budget and the tenant's quota what an answer did not use of its reservation. */
 export async function settleReservation(budget: Budget, quota: Quota, day: string, reserved: number, spent: number): Promise<void> {
@@ -208,5 +215,9 @@ export function coalescerName(tenantId: string, cacheKey: string, config: Pick<C
   return `tenant:${tenantId}:ask-shard:${shard}`;
 }
 
-export const coalescerFor = (env: Env, tenantId: string, cacheKey: string, config: Pick<Config, "durable">): DurableObjectStub<AskCoalescer> =>
-  env.ASK_COALESCER.getByName(coalescerName(tenantId, cacheKey, config));
+export const coalescerFor = (
+  env: Env,
+  tenantId: string,
+  cacheKey: string,
+  config: Pick<Config, "durable">,
+): DurableObjectStub<AskCoalescer> => env.ASK_COALESCER.getByName(coalescerName(tenantId, cacheKey, config));

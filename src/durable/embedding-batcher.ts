@@ -4,7 +4,7 @@ import type { Config } from "../config.ts";
 import { createSql, type Sql } from "../db/client.ts";
 import { counters } from "../observability/counters.ts";
 import { flushMetrics } from "../observability/flush.ts";
-import { EmbeddingError, type Embedder } from "../providers/embedder.ts";
+import { type Embedder, EmbeddingError } from "../providers/embedder.ts";
 import { createEmbedder } from "../providers/index.ts";
 
 /** What the batcher needs of the caller's Config: the provider, and how to batch. */
@@ -96,7 +96,8 @@ function chunked(embedder: Embedder): Embedder {
     ...embedder,
     async embed(texts, signal) {
       const out: Float32Array[] = [];
-      for (let i = 0; i < texts.length; i += MAX_INPUTS_PER_CALL) out.push(...(await embedder.embed(texts.slice(i, i + MAX_INPUTS_PER_CALL), signal)));
+      for (let i = 0; i < texts.length; i += MAX_INPUTS_PER_CALL)
+        out.push(...(await embedder.embed(texts.slice(i, i + MAX_INPUTS_PER_CALL), signal)));
       return out;
     },
   };

@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { isFull, refund, take, type BucketLimits, type BucketState, type Cost } from "./token-bucket.ts";
+import { type BucketLimits, type BucketState, type Cost, isFull, refund, take } from "./token-bucket.ts";
 
 const KEY = "bucket";
 
@@ -32,7 +32,10 @@ export class RateBudget extends DurableObject<Env> {
   refund(limits: BucketLimits, tokens: number): void {
     if (tokens <= 0) return;
     const now = Date.now();
-    this.ctx.storage.kv.put(KEY, { state: refund(this.ctx.storage.kv.get<Stored>(KEY)?.state, limits, tokens, now), limits } satisfies Stored);
+    this.ctx.storage.kv.put(KEY, {
+      state: refund(this.ctx.storage.kv.get<Stored>(KEY)?.state, limits, tokens, now),
+      limits,
+    } satisfies Stored);
   }
 
   /** The current levels (for tests and the stats route). */

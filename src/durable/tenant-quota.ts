@@ -9,7 +9,6 @@ interface Usage {
   tokens: number;
 }
 
-
 /**
  * A tenant's chat tokens for the current UTC day (one object per tenant: `tenant:<id>:quota`), the
  * guard against a denial of wallet: an answer reserves its prompt and max_tokens before the

@@ -43,7 +43,12 @@ function refill(state: BucketState | undefined, limits: BucketLimits, now: numbe
  * until they will. A cost larger than a bucket's capacity is charged as the whole capacity, so an
  * oversized request waits for a full bucket instead of being refused forever.
  */
-export function take(state: BucketState | undefined, limits: BucketLimits, cost: Cost, now: number): { state: BucketState; granted: boolean; retryAfterMs: number } {
+export function take(
+  state: BucketState | undefined,
+  limits: BucketLimits,
+  cost: Cost,
+  now: number,
+): { state: BucketState; granted: boolean; retryAfterMs: number } {
   const level = refill(state, limits, now);
   const r = bucket(limits.requestsPerMinute, limits.share);
   const t = bucket(limits.tokensPerMinute, limits.share);

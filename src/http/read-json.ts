@@ -10,7 +10,11 @@ const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
   const type = c.req.header("content-type") ?? "";
   if (!JSON_TYPE.test(type)) {
-    throw new ApiError(415, "unsupported-media-type", `expected Content-Type: application/json, got ${type ? `'${type.slice(0, 100)}'` : "none"}`);
+    throw new ApiError(
+      415,
+      "unsupported-media-type",
+      `expected Content-Type: application/json, got ${type ? `'${type.slice(0, 100)}'` : "none"}`,
+    );
   }
   const declared = Number(c.req.header("content-length") ?? NaN);
   if (declared > maxBytes) throw tooLarge(maxBytes);
@@ -71,7 +75,7 @@ export function findUnstorableStrings(value: unknown, maxDepth = 32): FieldProbl
       const detail = stringProblem(v);
       if (detail) problems.push({ pointer: `#${pointer}`, detail });
     } else if (Array.isArray(v)) {
-      v.forEach((item, i) => visit(item, `${pointer}/${i}`, depth + 1));
+      for (const [i, item] of v.entries()) visit(item, `${pointer}/${i}`, depth + 1);
     } else if (v !== null && typeof v === "object") {
       for (const [key, item] of Object.entries(v)) {
         const escaped = key.replace(/~/g, "~0").replace(/\//g, "~1");

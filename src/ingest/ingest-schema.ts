@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { perConfig, type Config } from "../config.ts";
+import { type Config, perConfig } from "../config.ts";
 import { timestamp } from "../http/timestamp.ts";
 
 const trimmed = (max: number) =>
@@ -8,6 +8,7 @@ const trimmed = (max: number) =>
     .trim()
     .min(1, "must not be empty")
     .max(max, `must be at most ${max} characters`)
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the rule this line enforces is "no control characters".
     .refine((s) => !/[\u0001-\u001f\u007f]/.test(s), "must not contain control characters");
 
 /**
@@ -16,7 +17,10 @@ const trimmed = (max: number) =>
  * characters, soft hyphen, BOM: \p{Cf}), which make two different ids look alike.
  */
 const id = (max: number) =>
-  trimmed(max).refine((s) => !/[\p{Cc}\p{Cf}]/u.test(s), "must not contain control or invisible formatting characters (such as U+202E or U+200B)");
+  trimmed(max).refine(
+    (s) => !/[\p{Cc}\p{Cf}]/u.test(s),
+    "must not contain control or invisible formatting characters (such as U+202E or U+200B)",
+  );
 
 /**
  * A speaker's name: Unicode NFC (so "é" typed two ways is one speaker), no control characters,
@@ -24,11 +28,17 @@ const id = (max: number) =>
  * (U+200B, U+2060, U+FEFF). Zero-width (non-)joiners stay: Persian, Indic scripts and emoji need them.
  */
 const authorName = trimmed(256)
-  .refine((s) => !/[\p{Cc}\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]/u.test(s), "must not contain control characters, bidi controls or invisible spacing (such as U+202E or U+200B)")
+  .refine(
+    (s) => !/[\p{Cc}\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]/u.test(s),
+    "must not contain control characters, bidi controls or invisible spacing (such as U+202E or U+200B)",
+  )
   .transform((s) => s.normalize("NFC"));
 
 /** A JSON object, kept exactly as sent: own keys such as "__proto__" included (a record schema would drop it). */
-const metadataObject = z.custom<Record<string, unknown>>((v) => typeof v === "object" && v !== null && !Array.isArray(v), "must be a JSON object");
+const metadataObject = z.custom<Record<string, unknown>>(
+  (v) => typeof v === "object" && v !== null && !Array.isArray(v),
+  "must be a JSON object",
+);
 
 /** The ingest body schema with the configured limits, built once per Config. */
 export const ingestSchema = perConfig(buildIngestSchema);
@@ -56,9 +66,7 @@ function buildIngestSchema(config: Config) {
         .refine((s) => !s.includes("/") && !s.includes("\\"), "must not contain '/' or '\\'")
         .refine((s) => s !== "." && s !== "..", "must not be '.' or '..'"),
       title: z.string().trim().max(1000, "must be at most 1000 characters").nullable().optional(),
-      metadata: metadataObject
-        .refine((m) => JSON.stringify(m).length <= 65_536, "must serialise to at most 64 KiB of JSON")
-        .optional(),
+      metadata: metadataObject.refine((m) => JSON.stringify(m).length <= 65_536, "must serialise to at most 64 KiB of JSON").optional(),
       mode: z.enum(["merge", "replace"]).default("merge"),
       messages: z
         .array(message)
@@ -70,7 +78,11 @@ function buildIngestSchema(config: Config) {
       body.messages.forEach((m, i) => {
         const first = seen.get(m.id);
         if (first !== undefined) {
-          ctx.addIssue({ code: "custom", path: ["messages", i, "id"], message: `duplicate message id '${m.id}' (first at index ${first})` });
+          ctx.addIssue({
+            code: "custom",
+            path: ["messages", i, "id"],
+            message: `duplicate message id '${m.id}' (first at index ${first})`,
+          });
         } else seen.set(m.id, i);
       });
     });

@@ -1,12 +1,12 @@
-import { setLocal, type Db, type Sql } from "../db/client.ts";
-import { deleteChunks, insertChunks, listChunkRefs, reorderChunks, type NewChunk } from "../db/chunks.ts";
+import { deleteChunks, insertChunks, listChunkRefs, type NewChunk, reorderChunks } from "../db/chunks.ts";
+import { type Db, type Sql, setLocal } from "../db/client.ts";
 import { ensureConversation, finishConversation } from "../db/conversations.ts";
 import { getCachedEmbeddings, putCachedEmbeddings } from "../db/embedding-cache.ts";
-import { deleteMessages, listMessages, upsertMessages, type StoredMessage } from "../db/messages.ts";
+import { deleteMessages, listMessages, type StoredMessage, upsertMessages } from "../db/messages.ts";
 import { sha256Hex } from "../hash.ts";
 import type { Embedder } from "../providers/embedder.ts";
 import type { Tokenizer } from "../tokens/tokenizer.ts";
-import { chunkMessages, type Chunk, type ChunkOptions } from "./chunker.ts";
+import { type Chunk, type ChunkOptions, chunkMessages } from "./chunker.ts";
 import type { IngestMessage, IngestRequest } from "./ingest-schema.ts";
 
 export interface IngestDeps {
@@ -85,8 +85,17 @@ export async function ingestConversation(deps: IngestDeps, tenantId: string, bod
 
     const metadataChanged = body.metadata !== undefined && stableJson(body.metadata) !== stableJson(JSON.parse(conversation.metadata));
     const titleChanged = body.title !== undefined && body.title !== conversation.title;
-    const changed = conversation.created || inserted + updated + deletedIds.length + chunks.inserted + chunks.deleted > 0 || metadataChanged || titleChanged;
-    const version = await finishConversation(tx, tenantId, body.id, { title: body.title, metadata: body.metadata, changed, created: conversation.created });
+    const changed =
+      conversation.created ||
+      inserted + updated + deletedIds.length + chunks.inserted + chunks.deleted > 0 ||
+      metadataChanged ||
+      titleChanged;
+    const version = await finishConversation(tx, tenantId, body.id, {
+      title: body.title,
+      metadata: body.metadata,
+      changed,
+      created: conversation.created,
+    });
 
     return {
       id: body.id,
@@ -103,7 +112,9 @@ export async function ingestConversation(deps: IngestDeps, tenantId: string, bod
 /** JSON with object keys sorted: jsonb reorders keys, so metadata is compared by value. */
 function stableJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
   );
 }
 
@@ -127,14 +138,26 @@ async function syncChunks(tx: Db, deps: IngestDeps, tenantId: string, conversati
     else if (match.orderIndex !== c.orderIndex) moves.push({ id: match.id, orderIndex: c.orderIndex });
   }
   const obsolete = [...available.values()].flat().map((s) => s.id);
-  await deleteChunks(tx, tenantId, conversationId, obsolete, wanted.map((c) => c.textHash));
+  await deleteChunks(
+    tx,
+    tenantId,
+    conversationId,
+    obsolete,
+    wanted.map((c) => c.textHash),
+  );
   await reorderChunks(tx, tenantId, moves);
 
   const embeddings = { computed: 0, cached: 0, provider_calls: 0 };
   for (let i = 0; i < missing.length; i += embedder.batchSize) {
     const batch = missing.slice(i, i + embedder.batchSize);
     const vectors = await embedBatch(tx, tenantId, embedder, batch, embeddings);
-    await insertChunks(tx, tenantId, conversationId, embedder.model, batch.map((c, j): NewChunk => ({ ...c, embedding: vectors[j]! })));
+    await insertChunks(
+      tx,
+      tenantId,
+      conversationId,
+      embedder.model,
+      batch.map((c, j): NewChunk => ({ ...c, embedding: vectors[j]! })),
+    );
   }
   return { total: wanted.length, inserted: missing.length, deleted: obsolete.length, embeddings };
 }

@@ -5,12 +5,11 @@ import { keyCache } from "../auth/key-cache.ts";
 import { keyFallback } from "../auth/key-fallback.ts";
 import { sharedTier } from "../cache/index.ts";
 import { findKeyOwner, type KeyOwner } from "../db/api-keys.ts";
-import { counters } from "../observability/counters.ts";
 import { ApiError } from "../errors.ts";
+import { counters } from "../observability/counters.ts";
 import { toApiError } from "./errors.ts";
 
-const unauthorized = (detail: string) =>
-  new ApiError(401, "unauthorized", detail, [], { "www-authenticate": 'Bearer realm="convo-rag"' });
+const unauthorized = (detail: string) => new ApiError(401, "unauthorized", detail, [], { "www-authenticate": 'Bearer realm="convo-rag"' });
 
 /** Resolves `Authorization: Bearer <key>` to its tenant and role; 401 when missing, unknown or revoked. */
 export function apiKeyAuth(): MiddlewareHandler<AppEnv> {
@@ -72,13 +71,16 @@ async function withinRateLimit(env: Env, owner: KeyOwner) {
   if (success) return;
   counters.inc("rag_rate_limited_total");
   const retryAfter = String(RATE_WINDOW_SECONDS - (Math.floor(Date.now() / 1000) % RATE_WINDOW_SECONDS));
-  throw new ApiError(429, "rate-limited", `too many requests for this API key; retry after ${retryAfter} s`, [], { "retry-after": retryAfter });
+  throw new ApiError(429, "rate-limited", `too many requests for this API key; retry after ${retryAfter} s`, [], {
+    "retry-after": retryAfter,
+  });
 }
 
 /** Lets only admin and operator keys through (after apiKeyAuth); an admin acts on its own tenant (actingTenant). */
 export function requireAdmin(): MiddlewareHandler<AppEnv> {
   return async function requireAdmin(c, next) {
-    if (c.var.auth.role !== "admin" && c.var.auth.role !== "operator") throw new ApiError(403, "forbidden", "this route needs an admin API key");
+    if (c.var.auth.role !== "admin" && c.var.auth.role !== "operator")
+      throw new ApiError(403, "forbidden", "this route needs an admin API key");
     await next();
   };
 }
@@ -86,7 +88,8 @@ export function requireAdmin(): MiddlewareHandler<AppEnv> {
 /** Lets only operator keys through: routes that see across tenants (metrics, invalidating everything). */
 export function requireOperator(): MiddlewareHandler<AppEnv> {
   return async function requireOperator(c, next) {
-    if (c.var.auth.role !== "operator") throw new ApiError(403, "forbidden", "this route needs an operator API key (npm run create-key -- --role operator)");
+    if (c.var.auth.role !== "operator")
+      throw new ApiError(403, "forbidden", "this route needs an operator API key (npm run create-key -- --role operator)");
     await next();
   };
 }
@@ -99,7 +102,11 @@ export function requireOperator(): MiddlewareHandler<AppEnv> {
 export function actingTenant(auth: { tenantId: string; role: string }, named: string | undefined): string {
   const tenant = named ?? auth.tenantId;
   if (tenant !== auth.tenantId && auth.role !== "operator") {
-    throw new ApiError(403, "forbidden-tenant", `an admin key acts on its own tenant ('${auth.tenantId}'); another tenant needs an operator key`);
+    throw new ApiError(
+      403,
+      "forbidden-tenant",
+      `an admin key acts on its own tenant ('${auth.tenantId}'); another tenant needs an operator key`,
+    );
   }
   return tenant;
 }

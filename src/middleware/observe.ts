@@ -15,7 +15,8 @@ export function operationOf(method: string, path: string): string {
   return "other";
 }
 
-const cacheHit = (header: string | null) => (header?.startsWith("HIT") ? "true" : header === "MISS" || header === "BYPASS" ? "false" : "none");
+const cacheHit = (header: string | null) =>
+  header?.startsWith("HIT") ? "true" : header === "MISS" || header === "BYPASS" ? "false" : "none";
 
 /**
  * Per request: the active-requests gauge, the duration histogram {operation, model, cache_hit}
@@ -48,7 +49,8 @@ export function observe(): MiddlewareHandler<AppEnv> {
       c.res = new Response(readable, res);
     } else {
       // Every response says at least how long it took; handlers that measure steps say more.
-      if (!c.res.headers.has("server-timing")) c.res.headers.set("server-timing", `total;dur=${Math.round((performance.now() - started) * 100) / 100}`);
+      if (!c.res.headers.has("server-timing"))
+        c.res.headers.set("server-timing", `total;dur=${Math.round((performance.now() - started) * 100) / 100}`);
       end();
     }
   };

@@ -15,7 +15,7 @@ const verified = new WeakMap<object, true>();
 export function schemaReady(): MiddlewareHandler<AppEnv> {
   return async function schemaReady(c, next) {
     if (!verified.has(c.env)) {
-      let status;
+      let status: Awaited<ReturnType<typeof readSchemaStatus>>;
       try {
         status = await readSchemaStatus(c.var.sql());
       } catch (err) {
@@ -23,7 +23,11 @@ export function schemaReady(): MiddlewareHandler<AppEnv> {
         return next();
       }
       if (status.pending.length > 0) {
-        throw new ApiError(503, "migrations-pending", `database migrations are not applied: ${status.pending.join(", ")}; run npm run migrate`);
+        throw new ApiError(
+          503,
+          "migrations-pending",
+          `database migrations are not applied: ${status.pending.join(", ")}; run npm run migrate`,
+        );
       }
       const mismatch = dimensionMismatch(status, c.var.config.embedding.dimensions);
       if (mismatch) throw new ApiError(503, "misconfigured", mismatch);

@@ -13,12 +13,12 @@ const gauges = new Map<string, number>();
 
 export type Labels = Record<string, string>;
 
-const escape = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+const escapeLabel = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 
 /** The series key, in Prometheus' own notation: `name{a="1",b="2"}` (labels sorted). */
 export const seriesKey = (name: string, labels: Labels) => {
   const entries = Object.entries(labels).sort(([a], [b]) => a.localeCompare(b));
-  return entries.length ? `${name}{${entries.map(([k, v]) => `${k}="${escape(v)}"`).join(",")}}` : `${name}{}`;
+  return entries.length ? `${name}{${entries.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",")}}` : `${name}{}`;
 };
 
 const add = (map: Map<string, number>, key: string, by: number) => map.set(key, (map.get(key) ?? 0) + by);

@@ -1,8 +1,14 @@
 /** What each metric means and its Prometheus type; a metric not listed is exposed as `untyped`. */
 export const METRICS: Record<string, { type: "counter" | "gauge" | "histogram"; help: string }> = {
-  rag_request_duration_seconds: { type: "histogram", help: "Time from a request's arrival to the end of its response body (SSE streams included)." },
+  rag_request_duration_seconds: {
+    type: "histogram",
+    help: "Time from a request's arrival to the end of its response body (SSE streams included).",
+  },
   rag_active_requests: { type: "gauge", help: "Requests being served now, across isolates that reported in the last minute." },
-  rag_tokens_used_total: { type: "counter", help: "Tokens of generated answers: type=input (prompt) or output (completion), as the provider reported or as counted." },
+  rag_tokens_used_total: {
+    type: "counter",
+    help: "Tokens of generated answers: type=input (prompt) or output (completion), as the provider reported or as counted.",
+  },
   rag_cache_hits_total: { type: "counter", help: "Cache hits by level (l1, l2, semantic) and kind (answer, retrieve)." },
   rag_cache_misses_total: { type: "counter", help: "Cache misses by level (l1, l2, semantic) and kind (answer, retrieve)." },
   rag_cache_errors_total: { type: "counter", help: "Cache tier failures and timeouts (each counted as a miss)." },
@@ -13,10 +19,19 @@ export const METRICS: Record<string, { type: "counter" | "gauge" | "histogram"; 
   rag_embedding_batch_texts_total: { type: "counter", help: "Distinct texts in embedding batches." },
   rag_embedding_cache_total: { type: "counter", help: "Persistent embedding cache lookups by result (hit, miss)." },
   rag_coalesced_requests_total: { type: "counter", help: "Asks that followed an identical ask's answer instead of generating their own." },
-  rag_tenant_quota_rejections_total: { type: "counter", help: "Chat calls refused because the tenant used its daily chat-token budget, by call: answer (the ask gets 429), helper (the heuristic is used)." },
+  rag_tenant_quota_rejections_total: {
+    type: "counter",
+    help: "Chat calls refused because the tenant used its daily chat-token budget, by call: answer (the ask gets 429), helper (the heuristic is used).",
+  },
   rag_rate_limited_total: { type: "counter", help: "Requests refused with 429 by the per-key rate limit." },
-  rag_rate_budget_rejections_total: { type: "counter", help: "Chat calls refused by the rate budget, by call (answer, helper) and policy." },
-  rag_fallbacks_total: { type: "counter", help: "Fallbacks by kind: chat (extractive answer), rewrite, summary, rate_budget, durable_<object> (work done in the request)." },
+  rag_rate_budget_rejections_total: {
+    type: "counter",
+    help: "Chat calls refused by the rate budget, by call (answer, helper) and policy.",
+  },
+  rag_fallbacks_total: {
+    type: "counter",
+    help: "Fallbacks by kind: chat (extractive answer), rewrite, summary, rate_budget, durable_<object> (work done in the request).",
+  },
   rag_errors_total: { type: "counter", help: "Server-side errors by kind (problem code of 5xx responses, stream failures)." },
   rag_semantic_guard_rejections_total: { type: "counter", help: "Semantic cache candidates rejected by a guard, by reason." },
   rag_db_clients_total: { type: "counter", help: "Postgres clients opened (one per request that needs the database)." },

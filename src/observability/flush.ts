@@ -24,7 +24,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function flushMetrics(env: Env, force = false): Promise<void> {
   if (force) {
-    for (let waited = 0; flushingSince && Date.now() - flushingSince < FLUSH_TIMEOUT_MS && waited < FLUSH_TIMEOUT_MS; waited += 10) await sleep(10);
+    for (let waited = 0; flushingSince && Date.now() - flushingSince < FLUSH_TIMEOUT_MS && waited < FLUSH_TIMEOUT_MS; waited += 10)
+      await sleep(10);
   } else if ((flushingSince && Date.now() - flushingSince < FLUSH_TIMEOUT_MS) || Date.now() - lastFlush < FLUSH_INTERVAL_MS) {
     return;
   }

@@ -32,7 +32,8 @@ export class CircuitBreaker implements Breaker {
     const wasProbe = this.probing;
     this.probing = false;
     if (retryAfterMs !== undefined && retryAfterMs > 0) this.openUntil = Math.max(this.openUntil, now + retryAfterMs);
-    else if (wasProbe || (this.options.failures > 0 && this.consecutive >= this.options.failures)) this.openUntil = now + this.options.cooldownMs;
+    else if (wasProbe || (this.options.failures > 0 && this.consecutive >= this.options.failures))
+      this.openUntil = now + this.options.cooldownMs;
   }
 
   get state(): "closed" | "open" | "half-open" {

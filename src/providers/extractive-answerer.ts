@@ -23,7 +23,25 @@ interface Candidate {
 
 const WORDS_PER_PIECE = 4;
 /** Words that frame a question about a conversation ("what did X say about…") rather than name its topic. */
-const FRAMING = new Set(["say", "said", "says", "tell", "told", "mention", "mentioned", "talk", "talked", "discuss", "discussed", "think", "thought", "conversation", "chat", "message", "messages"]);
+const FRAMING = new Set([
+  "say",
+  "said",
+  "says",
+  "tell",
+  "told",
+  "mention",
+  "mentioned",
+  "talk",
+  "talked",
+  "discuss",
+  "discussed",
+  "think",
+  "thought",
+  "conversation",
+  "chat",
+  "message",
+  "messages",
+]);
 /** A sentence keeps this share of the score of the sentence before it from the same speaker: answers often follow the sentence that names the topic. */
 const CARRY = 0.5;
 /** Sentences scoring below this share of the best one are left out. */
@@ -60,7 +78,14 @@ export function composeAnswer(question: string, sources: AnswerSource[], maxPoin
   if (sources.length === 0) return "I found nothing in the conversations about this.";
   const candidates = sources.flatMap((source, rank) =>
     parseSourceLines(source.text, source.speakers, source.start.toISOString().slice(0, 10)).flatMap((line, li) =>
-      sentences(line.text).map((sentence, si) => ({ n: source.n, speaker: line.speaker, day: line.day, sentence, score: 0, order: rank * 1e6 + li * 1e3 + si })),
+      sentences(line.text).map((sentence, si) => ({
+        n: source.n,
+        speaker: line.speaker,
+        day: line.day,
+        sentence,
+        score: 0,
+        order: rank * 1e6 + li * 1e3 + si,
+      })),
     ),
   );
   if (candidates.length === 0) return "I found nothing in the conversations about this.";
@@ -100,7 +125,8 @@ export function composeAnswer(question: string, sources: AnswerSource[], maxPoin
   return `From the conversations:\n${picked.map(point).join("\n")}`;
 }
 
-const point = (c: Pick<Candidate, "speaker" | "day" | "sentence" | "n">) => `- ${c.speaker || "Someone"} (${c.day}): “${c.sentence}” [${c.n}]`;
+const point = (c: Pick<Candidate, "speaker" | "day" | "sentence" | "n">) =>
+  `- ${c.speaker || "Someone"} (${c.day}): “${c.sentence}” [${c.n}]`;
 
 /** A few words at a time, keeping white space, so the answer streams like a generated one. */
 function* pieces(text: string): Generator<string> {

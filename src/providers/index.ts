@@ -24,5 +24,9 @@ export function createEmbedder(config: Config): Embedder {
 export function createChatModels(config: Pick<Config, "chat" | "openai">, tokenizer: () => Promise<Tokenizer>): ChatModels {
   const fallback = extractiveAnswerer({ tokenizer });
   if (config.chat.provider !== "openai") return { primary: fallback, fallback };
-  return { primary: openAIChat(config.openai), fallback, breaker: breakerFor(config.openai.baseURL ?? "https://api.openai.com/v1", config.chat.breaker) };
+  return {
+    primary: openAIChat(config.openai),
+    fallback,
+    breaker: breakerFor(config.openai.baseURL ?? "https://api.openai.com/v1", config.chat.breaker),
+  };
 }

@@ -1,6 +1,6 @@
 import OpenAI from "openai";
 import { ChatError, type ChatFinish, type ChatModel } from "./chat-model.ts";
-import { openAIClient, type OpenAIClientOptions } from "./openai-client.ts";
+import { type OpenAIClientOptions, openAIClient } from "./openai-client.ts";
 
 export type OpenAIChatOptions = OpenAIClientOptions;
 
@@ -14,7 +14,10 @@ function retryAfterMs(err: unknown): number | undefined {
 }
 
 const failure = (what: string, err: unknown) =>
-  new ChatError(`${what}: ${err instanceof Error ? err.message : String(err)}`, err instanceof OpenAI.APIError ? err.status : undefined, { cause: err, retryAfterMs: retryAfterMs(err) });
+  new ChatError(`${what}: ${err instanceof Error ? err.message : String(err)}`, err instanceof OpenAI.APIError ? err.status : undefined, {
+    cause: err,
+    retryAfterMs: retryAfterMs(err),
+  });
 
 /**
  * Chat completions from any OpenAI-compatible server through the official SDK, streamed.
@@ -26,7 +29,7 @@ export function openAIChat(options: OpenAIChatOptions): ChatModel {
   return {
     provider: "openai",
     async *stream(request, signal) {
-      let stream;
+      let stream: Awaited<ReturnType<typeof client.chat.completions.create>>;
       try {
         stream = await client.chat.completions.create(
           {

@@ -1,7 +1,7 @@
 import type OpenAI from "openai";
 import { counters } from "../observability/counters.ts";
-import { EmbeddingError, type Embedder } from "./embedder.ts";
-import { openAIClient, type OpenAIClientOptions } from "./openai-client.ts";
+import { type Embedder, EmbeddingError } from "./embedder.ts";
+import { type OpenAIClientOptions, openAIClient } from "./openai-client.ts";
 
 export interface OpenAIEmbedderOptions extends OpenAIClientOptions {
   model: string;
@@ -26,10 +26,7 @@ export function openAIEmbedder(options: OpenAIEmbedderOptions): Embedder {
       let response: OpenAI.CreateEmbeddingResponse;
       counters.inc("rag_embedding_calls_total", { provider: "openai" });
       try {
-        response = await client.embeddings.create(
-          { model: options.model, input: texts, dimensions: options.dimensions },
-          { signal },
-        );
+        response = await client.embeddings.create({ model: options.model, input: texts, dimensions: options.dimensions }, { signal });
       } catch (err) {
         throw new EmbeddingError(`embedding provider call failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       }

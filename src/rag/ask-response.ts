@@ -1,5 +1,5 @@
-import type { AskBody } from "./ask-schema.ts";
 import type { GenerationDone, PreparedAsk } from "./ask.ts";
+import type { AskBody } from "./ask-schema.ts";
 
 // The ask's response bodies, shared by the request that prepares an answer and the AskCoalescer
 // that may generate it: `meta` (what was retrieved) and `done` (how the answer finished).
@@ -45,4 +45,3 @@ export const doneBody = (done: GenerationDone & { sessionSaved?: boolean | undef
   timings: done.timings,
   ...(done.sessionSaved !== undefined ? { session_saved: done.sessionSaved } : {}),
 });
-

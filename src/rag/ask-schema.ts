@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { perConfig, type Config } from "../config.ts";
+import { type Config, perConfig } from "../config.ts";
 import { SELECTION_STRATEGIES } from "./context/select.ts";
 import { checkTimeRange, filtersSchema, querySchema } from "./retrieve-schema.ts";
 

@@ -2,16 +2,23 @@ import { chunkEmbeddings } from "../db/chunks.ts";
 import type { Sql } from "../db/client.ts";
 import { appendTurn, loadSession, saveSummary } from "../db/sessions.ts";
 import { counters } from "../observability/counters.ts";
-import { ChatError, type AnswerSource, type ChatFinish, type ChatModel, type ChatModels, type ChatRequest } from "../providers/chat-model.ts";
+import {
+  type AnswerSource,
+  ChatError,
+  type ChatFinish,
+  type ChatModel,
+  type ChatModels,
+  type ChatRequest,
+} from "../providers/chat-model.ts";
 import type { Embedder } from "../providers/embedder.ts";
+import { queryTerms } from "../text/words.ts";
 import type { Tokenizer } from "../tokens/tokenizer.ts";
 import { citationFilter, citedNumbers } from "./citations.ts";
-import { heuristicStandalone, needsContext, plausibleRewrite, rewritePrompt, summaryPrompt } from "./follow-up.ts";
 import { compressHistory, type History } from "./context/history.ts";
-import { selectContext, type Selected, type SelectionStrategy, type SelectOptions } from "./context/select.ts";
-import { queryTerms } from "../text/words.ts";
+import { type Selected, type SelectionStrategy, type SelectOptions, selectContext } from "./context/select.ts";
+import { heuristicStandalone, needsContext, plausibleRewrite, rewritePrompt, summaryPrompt } from "./follow-up.ts";
 import { buildPrompt } from "./prompt.ts";
-import { retrieve, type RetrievedChunk, type RetrieveOptions } from "./retrieve.ts";
+import { type RetrievedChunk, type RetrieveOptions, retrieve } from "./retrieve.ts";
 import { elapsedMs, FirstTokenTimeout, firstWithin, nextWithin, withDeadline } from "./timeouts.ts";
 
 export interface AskDeps {
@@ -126,7 +133,8 @@ export async function prepareAsk(deps: AskDeps, options: AskOptions): Promise<Pr
     maxTokens: Math.min(options.history.maxTokens, Math.floor(options.maxContextTokens / 2)),
     verbatimTurns: options.history.verbatimTurns,
     tokenizer,
-    summarise: helper && (async (previous, turns, maxTokens) => helperCall(summaryPrompt(previous, turns, maxTokens), Math.max(32, maxTokens))),
+    summarise:
+      helper && (async (previous, turns, maxTokens) => helperCall(summaryPrompt(previous, turns, maxTokens), Math.max(32, maxTokens))),
     onSummaryFallback: (err) => fallbackSeen("summary", err),
   });
   timings.history = elapsedMs(started);
@@ -145,7 +153,13 @@ export async function prepareAsk(deps: AskDeps, options: AskOptions): Promise<Pr
 
   started = performance.now();
   const needsVectors = options.selection.strategy !== "relevance" && retrieved.chunks.length > 1;
-  const vectors = needsVectors ? await chunkEmbeddings(deps.sql, options.tenantId, retrieved.chunks.map((c) => c.id)) : new Map<string, Float32Array>();
+  const vectors = needsVectors
+    ? await chunkEmbeddings(
+        deps.sql,
+        options.tenantId,
+        retrieved.chunks.map((c) => c.id),
+      )
+    : new Map<string, Float32Array>();
   const selection = selectContext(
     retrieved.chunks.map((c) => ({ ...c, embedding: vectors.get(c.id) })),
     {
@@ -254,7 +268,17 @@ async function* generate(
   plan: GenerationPlan,
   upstream: AbortController,
   at: { startedAt: number; forceFallback?: string | undefined },
-): AsyncGenerator<string, { answer: string; finishReason: ChatFinish["finishReason"]; fallback: boolean; fallbackReason: string | undefined; usage: ChatFinish["usage"]; timings: Record<string, number> }> {
+): AsyncGenerator<
+  string,
+  {
+    answer: string;
+    finishReason: ChatFinish["finishReason"];
+    fallback: boolean;
+    fallbackReason: string | undefined;
+    usage: ChatFinish["usage"];
+    timings: Record<string, number>;
+  }
+> {
   const { request } = plan;
   const filter = citationFilter(request.sources.length);
   let fallbackReason = at.forceFallback;
@@ -270,7 +294,12 @@ async function* generate(
     // A client that went away needs no fallback; the extractive answerer has none.
     if ((upstream.signal.aborted && !(err instanceof FirstTokenTimeout)) || model === chat.fallback) throw err;
     chat.breaker?.failure(err instanceof ChatError ? err.retryAfterMs : undefined);
-    fallbackReason = err instanceof FirstTokenTimeout ? "first_token_timeout" : err instanceof ChatError && err.status ? `provider_status_${err.status}` : "provider_error";
+    fallbackReason =
+      err instanceof FirstTokenTimeout
+        ? "first_token_timeout"
+        : err instanceof ChatError && err.status
+          ? `provider_status_${err.status}`
+          : "provider_error";
     fallbackSeen("chat", err, fallbackReason);
     model = chat.fallback;
     stream = model.stream(request, new AbortController().signal);
@@ -327,14 +356,25 @@ async function standaloneQuery(
   return { text: question, standalone: heuristicStandalone(question, last), rewrittenBy: "heuristic" };
 }
 
-async function saveTurn(sql: Sql, options: AskOptions, query: AskQuery, answer: string, sources: AnswerSource[], history: History): Promise<boolean> {
+async function saveTurn(
+  sql: Sql,
+  options: AskOptions,
+  query: AskQuery,
+  answer: string,
+  sources: AnswerSource[],
+  history: History,
+): Promise<boolean> {
   const sessionId = options.sessionId!;
   try {
     await appendTurn(sql, options.tenantId, sessionId, {
       question: query.text,
       standaloneQuestion: query.standalone,
       answer,
-      sources: sources.map((s) => ({ n: s.n, conversation_id: s.conversationId, message_ids: (s as { chunk?: RetrievedChunk }).chunk?.messageIds ?? [] })),
+      sources: sources.map((s) => ({
+        n: s.n,
+        conversation_id: s.conversationId,
+        message_ids: (s as { chunk?: RetrievedChunk }).chunk?.messageIds ?? [],
+      })),
     });
     if (history.newSummary) await saveSummary(sql, options.tenantId, sessionId, history.newSummary.text, history.newSummary.through);
     return true;

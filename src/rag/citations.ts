@@ -17,7 +17,10 @@ export function citationFilter(sourceCount: number) {
   const resolve = (marker: string): string => {
     const m = MARKER.exec(marker);
     if (!m) return marker;
-    const valid = m[1]!.split(",").map((x) => Number(x.trim())).filter((n) => n >= 1 && n <= sourceCount);
+    const valid = m[1]!
+      .split(",")
+      .map((x) => Number(x.trim()))
+      .filter((n) => n >= 1 && n <= sourceCount);
     return valid.length > 0 ? `[${[...new Set(valid)].join(", ")}]` : "";
   };
   return {

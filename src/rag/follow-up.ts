@@ -42,7 +42,10 @@ export function rewritePrompt(question: string, recent: StoredTurn[]): ChatMessa
 
 /** Accepts an LLM rewrite only if it looks like one question, not an answer or an essay. */
 export function plausibleRewrite(rewrite: string, question: string): string | undefined {
-  const line = rewrite.replace(/^(?:rewritten question|question)\s*:\s*/i, "").replace(/^["“]|["”]$/g, "").trim();
+  const line = rewrite
+    .replace(/^(?:rewritten question|question)\s*:\s*/i, "")
+    .replace(/^["“]|["”]$/g, "")
+    .trim();
   if (!line || line.includes("\n") || line.length > Math.max(400, question.length * 4)) return undefined;
   return line;
 }

@@ -20,7 +20,9 @@ const quote = (value: unknown) => JSON.stringify(value).replace(/</g, "\\u003c")
  */
 export function renderExcerpts(sources: AnswerSource[]): string {
   const several = new Set(sources.map((s) => s.conversationId)).size > 1;
-  return sources.map((s) => quote(several ? { n: s.n, conversation: s.conversationId, text: s.text } : { n: s.n, text: s.text })).join("\n");
+  return sources
+    .map((s) => quote(several ? { n: s.n, conversation: s.conversationId, text: s.text } : { n: s.n, text: s.text }))
+    .join("\n");
 }
 
 /**

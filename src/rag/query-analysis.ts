@@ -10,11 +10,15 @@ export interface QueryAnalysis {
   variants: { kind: "statement" | "content_words" | "without_speaker"; text: string }[];
 }
 
-const QUESTION = /^\s*(?:what|when|where|who|whom|whose|which|why|how(?:\s+(?:many|much|long|often|old|far))?)\s+(?:(?:did|does|do|is|are|was|were|has|have|had|will|would|can|could|should|might)\s+)?/i;
+const QUESTION =
+  /^\s*(?:what|when|where|who|whom|whose|which|why|how(?:\s+(?:many|much|long|often|old|far))?)\s+(?:(?:did|does|do|is|are|was|were|has|have|had|will|would|can|could|should|might)\s+)?/i;
 
 /** "When did Caroline go to the support group?" → "Caroline go to the support group". */
 export function toStatement(query: string): string {
-  return query.replace(QUESTION, "").replace(/[?!.\s]+$/u, "").trim();
+  return query
+    .replace(QUESTION, "")
+    .replace(/[?!.\s]+$/u, "")
+    .trim();
 }
 
 /** Speakers whose full name, or first name, appears as words of the query. */
@@ -35,10 +39,20 @@ export function analyseQuery(query: string, speakers: string[], now: Date): Quer
     if (text && text !== query && !variants.some((v) => v.text === text)) variants.push({ kind, text });
   };
   add("statement", toStatement(query));
-  add("content_words", words(query).filter((w) => !STOPWORDS.has(w)).join(" "));
+  add(
+    "content_words",
+    words(query)
+      .filter((w) => !STOPWORDS.has(w))
+      .join(" "),
+  );
   if (found.length > 0) {
     const nameWords = new Set(found.flatMap((n) => words(n)));
-    add("without_speaker", words(query).filter((w) => !STOPWORDS.has(w) && !nameWords.has(w)).join(" "));
+    add(
+      "without_speaker",
+      words(query)
+        .filter((w) => !STOPWORDS.has(w) && !nameWords.has(w))
+        .join(" "),
+    );
   }
   return { query, speakers: found, time: parseTimeExpression(query, now), variants };
 }

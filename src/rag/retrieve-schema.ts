@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { perConfig, STRATEGIES, type Config } from "../config.ts";
+import { type Config, perConfig, STRATEGIES } from "../config.ts";
 import { timestamp } from "../http/timestamp.ts";
 
 const names = (max: number) => z.array(z.string().trim().min(1, "must not be empty").max(256)).min(1, "must not be empty").max(max);
@@ -17,7 +17,10 @@ export const filtersSchema = z
 
 /** The query field, limited by the configured query length. */
 export const querySchema = (config: Config) =>
-  z.string().refine((s) => s.trim().length > 0, "must not be empty").pipe(z.string().max(config.retrieval.maxQueryTokens * 16));
+  z
+    .string()
+    .refine((s) => s.trim().length > 0, "must not be empty")
+    .pipe(z.string().max(config.retrieval.maxQueryTokens * 16));
 
 /** Rejects a time range whose start is after its end. */
 export function checkTimeRange(body: { filters?: { from?: Date; to?: Date } | undefined }, ctx: z.RefinementCtx) {

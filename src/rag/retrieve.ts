@@ -1,11 +1,11 @@
 import type { StrategyName } from "../config.ts";
 import type { Sql } from "../db/client.ts";
-import { keywordSearch, neighbourChunks, semanticSearch, type ChunkHit, type SearchScope } from "../db/search.ts";
+import { type ChunkHit, keywordSearch, neighbourChunks, type SearchScope, semanticSearch } from "../db/search.ts";
 import type { Embedder } from "../providers/embedder.ts";
-import type { Tokenizer } from "../tokens/tokenizer.ts";
 import { queryTerms } from "../text/words.ts";
-import { analyseQuery, type QueryAnalysis } from "./query-analysis.ts";
+import type { Tokenizer } from "../tokens/tokenizer.ts";
 import { selectContext } from "./context/select.ts";
+import { analyseQuery, type QueryAnalysis } from "./query-analysis.ts";
 import { rrf } from "./rrf.ts";
 import { scopeSpeakers } from "./speakers.ts";
 
@@ -63,7 +63,9 @@ class StrategyTimeout extends Error {}
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new StrategyTimeout(`timed out after ${ms} ms`)), ms)));
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new StrategyTimeout(`timed out after ${ms} ms`)), ms)),
+  );
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -113,12 +115,14 @@ export async function retrieve(deps: RetrieveDeps, options: RetrieveOptions): Pr
     : undefined;
 
   const strategies: Record<StrategyName, () => Promise<ChunkHit[]>> = {
-    semantic: async () => semanticSearch(sql, options.scope, await queryVector!, options.candidates, options.efSearch, options.statementTimeoutMs),
+    semantic: async () =>
+      semanticSearch(sql, options.scope, await queryVector!, options.candidates, options.efSearch, options.statementTimeoutMs),
     keyword: () => keywordSearch(sql, options.scope, options.query, options.candidates, options.statementTimeoutMs),
     multi_query: async () => {
       const analysis = (await scopeAnalysis)!;
       const variants = analysis.variants;
-      if (variants.length === 0) return semanticSearch(sql, options.scope, await queryVector!, options.candidates, options.efSearch, options.statementTimeoutMs);
+      if (variants.length === 0)
+        return semanticSearch(sql, options.scope, await queryVector!, options.candidates, options.efSearch, options.statementTimeoutMs);
       const vectors = await embedder.embed(variants.map((v) => v.text));
       const lists = await Promise.all(
         variants.map((v, i) => {
@@ -126,7 +130,9 @@ export async function retrieve(deps: RetrieveDeps, options: RetrieveOptions): Pr
           return semanticSearch(sql, scope, vectors[i]!, options.candidates, options.efSearch, options.statementTimeoutMs);
         }),
       );
-      return rrf(lists, (h) => h.id, options.rrfK).map((f) => f.item).slice(0, options.candidates);
+      return rrf(lists, (h) => h.id, options.rrfK)
+        .map((f) => f.item)
+        .slice(0, options.candidates);
     },
   };
 
@@ -144,16 +150,22 @@ export async function retrieve(deps: RetrieveDeps, options: RetrieveOptions): Pr
     }
   });
   if (succeeded.length === 0) throw new AllStrategiesFailed(failedStrategies);
-  const analysis = (await scopeAnalysis) ?? analyseQuery(options.query, [...new Set(succeeded.flatMap((s) => s.hits.flatMap((h) => h.authors)))], deps.now);
+  const analysis =
+    (await scopeAnalysis) ??
+    analyseQuery(options.query, [...new Set(succeeded.flatMap((s) => s.hits.flatMap((h) => h.authors)))], deps.now);
 
   const speakerSet = new Set(analysis.speakers);
-  const fused = rrf(succeeded.map((s) => ({ items: s.hits, weight: options.weights[s.name] })), (h) => h.id, options.rrfK)
+  const fused = rrf(
+    succeeded.map((s) => ({ items: s.hits, weight: options.weights[s.name] })),
+    (h) => h.id,
+    options.rrfK,
+  )
     .map(({ item, score, ranks }) => {
       let boosted = score;
       if (speakerSet.size > 0 && item.authors.some((a) => speakerSet.has(a))) boosted *= SPEAKER_BOOST;
       if (analysis.time && item.end >= analysis.time.from && item.start < analysis.time.to) boosted *= TIME_BOOST;
       const byStrategy: RetrievedChunk["ranks"] = {};
-      succeeded.forEach((s, i) => ranks[i]! > 0 && (byStrategy[s.name] = ranks[i]!));
+      for (const [i, s] of succeeded.entries()) if (ranks[i]! > 0) byStrategy[s.name] = ranks[i]!;
       return { ...item, score: boosted, ranks: byStrategy } satisfies RetrievedChunk;
     })
     .sort((a, b) => b.score - a.score);
@@ -176,7 +188,11 @@ export async function retrieve(deps: RetrieveDeps, options: RetrieveOptions): Pr
  * the room allows, and the next one truncated when more than 100 tokens remain. More distinct
  * hits in the same tokens is what raises evidence recall at every budget (docs/RETRIEVAL.md).
  */
-async function selectWithinBudget(deps: RetrieveDeps, options: RetrieveOptions, chunks: RetrievedChunk[]): Promise<{ kept: RetrievedChunk[]; tokens: number }> {
+async function selectWithinBudget(
+  deps: RetrieveDeps,
+  options: RetrieveOptions,
+  chunks: RetrievedChunk[],
+): Promise<{ kept: RetrievedChunk[]; tokens: number }> {
   const budget = options.tokenBudget;
   if (budget === undefined || !options.compress) return fitBudget(chunks, budget);
   // Whole chunks that fit need no tokenizer: stored token counts are cl100k, the budget's unit.

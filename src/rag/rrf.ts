@@ -4,7 +4,11 @@
  *
  * @example rrf([["a", "b"], ["b", "c"]], (x) => x, 60) // b first: it is in both lists
  */
-export function rrf<T>(lists: { items: T[]; weight?: number }[] | T[][], key: (item: T) => string, k: number): { item: T; score: number; ranks: number[] }[] {
+export function rrf<T>(
+  lists: { items: T[]; weight?: number }[] | T[][],
+  key: (item: T) => string,
+  k: number,
+): { item: T; score: number; ranks: number[] }[] {
   const normalised = lists.map((l) => (Array.isArray(l) ? { items: l, weight: 1 } : { items: l.items, weight: l.weight ?? 1 }));
   const fused = new Map<string, { item: T; score: number; ranks: number[] }>();
   normalised.forEach(({ items, weight }, listIndex) => {

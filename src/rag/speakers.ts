@@ -1,5 +1,5 @@
 import type { Sql } from "../db/client.ts";
-import { speakersInScope, type SearchScope } from "../db/search.ts";
+import { type SearchScope, speakersInScope } from "../db/search.ts";
 
 /**
  * The speakers of a scope, remembered per isolate for a short while and looked up once however
@@ -11,7 +11,8 @@ const TTL_MS = 30_000;
 const MAX_ENTRIES = 1_000;
 const known = new Map<string, { at: number; speakers: Promise<string[]> }>();
 
-const keyOf = (scope: SearchScope) => JSON.stringify([scope.tenantId, scope.conversationIds, scope.authorNames, scope.authorTypes, scope.from, scope.to]);
+const keyOf = (scope: SearchScope) =>
+  JSON.stringify([scope.tenantId, scope.conversationIds, scope.authorNames, scope.authorTypes, scope.from, scope.to]);
 
 export function scopeSpeakers(sql: Sql, scope: SearchScope, timeoutMs: number): Promise<string[]> {
   const key = keyOf(scope);

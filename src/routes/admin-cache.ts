@@ -2,13 +2,13 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../app-env.ts";
 import { requestCache } from "../cache/index.ts";
+import { cacheTableSizes, tenantCacheEntries } from "../db/housekeeping.ts";
+import { ApiError } from "../errors.ts";
 import { readJson } from "../http/read-json.ts";
 import { parseBody } from "../http/validate.ts";
-import { cacheTableSizes, tenantCacheEntries } from "../db/housekeeping.ts";
 import { actingTenant } from "../middleware/auth.ts";
-import { ApiError } from "../errors.ts";
-import { SNAPSHOT_KEY } from "../scheduled.ts";
 import { counters } from "../observability/counters.ts";
+import { SNAPSHOT_KEY } from "../scheduled.ts";
 
 const tenant = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "must be a tenant id");
 const invalidateBody = z.union([
@@ -28,7 +28,8 @@ export const adminCacheRoutes = new Hono<AppEnv>()
   .post("/invalidate", async (c) => {
     const body = parseBody(invalidateBody, await readJson(c, 16 * 1024), "invalidate request");
     const { versions } = requestCache(c);
-    if ("scope" in body && c.var.auth.role !== "operator") throw new ApiError(403, "forbidden", "invalidating every tenant's cache needs an operator API key");
+    if ("scope" in body && c.var.auth.role !== "operator")
+      throw new ApiError(403, "forbidden", "invalidating every tenant's cache needs an operator API key");
     if ("tenant" in body) actingTenant(c.var.auth, body.tenant);
     if ("scope" in body) await versions.invalidateAll();
     else if ("conversation_id" in body) await versions.conversationChanged(body.tenant, body.conversation_id);
@@ -37,7 +38,11 @@ export const adminCacheRoutes = new Hono<AppEnv>()
   })
   .get("/stats", async (c) => {
     if (c.var.auth.role !== "operator") {
-      return c.json({ counters_scope: "none: the counters count every tenant's requests (an operator key reads them)", tenant: c.var.auth.tenantId, stores: await tenantCacheEntries(c.var.sql(), c.var.auth.tenantId) });
+      return c.json({
+        counters_scope: "none: the counters count every tenant's requests (an operator key reads them)",
+        tenant: c.var.auth.tenantId,
+        stores: await tenantCacheEntries(c.var.sql(), c.var.auth.tenantId),
+      });
     }
     const snapshot = counters.snapshot();
     const count = (name: string, level: string) =>
@@ -48,7 +53,15 @@ export const adminCacheRoutes = new Hono<AppEnv>()
       ["l1", "l2", "semantic"].map((level) => {
         const hits = count("rag_cache_hits_total", level);
         const misses = count("rag_cache_misses_total", level);
-        return [level, { hits, misses, hit_rate: hits + misses > 0 ? Number((hits / (hits + misses)).toFixed(4)) : null, errors: count("rag_cache_errors_total", level) }];
+        return [
+          level,
+          {
+            hits,
+            misses,
+            hit_rate: hits + misses > 0 ? Number((hits / (hits + misses)).toFixed(4)) : null,
+            errors: count("rag_cache_errors_total", level),
+          },
+        ];
       }),
     );
     const guards = Object.fromEntries(

@@ -38,7 +38,9 @@ export const adminKeyRoutes = new Hono<AppEnv>()
   .delete("/:id", async (c) => {
     const id = c.req.param("id");
     // An admin can revoke only its own tenant's keys; another tenant's is "does not exist", as for any unknown id.
-    const keyHash = UUID.test(id) ? await revokeApiKey(c.var.sql(), id, c.var.auth.role === "operator" ? undefined : c.var.auth.tenantId) : undefined;
+    const keyHash = UUID.test(id)
+      ? await revokeApiKey(c.var.sql(), id, c.var.auth.role === "operator" ? undefined : c.var.auth.tenantId)
+      : undefined;
     if (!keyHash) throw notFound(`API key '${id.slice(0, 64)}' does not exist or is already revoked`);
     keyCache.forgetKey(id);
     // The copy kept for database outages must not let it in either.

@@ -6,22 +6,31 @@ import { cacheKey, normaliseQuery } from "../cache/keys.ts";
 import type { CacheStatus } from "../cache/multilevel.ts";
 import { semanticMismatch } from "../cache/semantic-guards.ts";
 import { nearestCachedQuestions, putCachedQuestion } from "../db/semantic-cache.ts";
-import { ApiError, problemBody } from "../errors.ts";
 import type { JoinResult } from "../durable/ask-coalescer.ts";
-import { budgetedChat, chatBudget, coalescerFor, durableFallback, settleReservation, tenantQuota, tokensSpent, type Budget } from "../durable/clients.ts";
+import {
+  type Budget,
+  budgetedChat,
+  chatBudget,
+  coalescerFor,
+  durableFallback,
+  settleReservation,
+  tenantQuota,
+  tokensSpent,
+} from "../durable/clients.ts";
+import { ApiError, problemBody } from "../errors.ts";
 import { readJson } from "../http/read-json.ts";
 import { parseBody } from "../http/validate.ts";
 import { toApiError } from "../middleware/errors.ts";
 import { counters } from "../observability/counters.ts";
 import { createChatModels } from "../providers/index.ts";
-import { askSchema, type AskBody } from "../rag/ask-schema.ts";
-import { prepareAsk, type AskDeps, type GenerationDone, type PreparedAsk } from "../rag/ask.ts";
-import { fromProblem, generatorRecords, streamRecords, toProblem, type AskRecord, type RecordSource } from "../rag/ask-records.ts";
+import { type AskDeps, type GenerationDone, type PreparedAsk, prepareAsk } from "../rag/ask.ts";
+import { type AskRecord, fromProblem, generatorRecords, type RecordSource, streamRecords, toProblem } from "../rag/ask-records.ts";
 import { doneBody, present } from "../rag/ask-response.ts";
-import { elapsedMs, race } from "../rag/timeouts.ts";
+import { type AskBody, askSchema } from "../rag/ask-schema.ts";
 import { needsContext } from "../rag/follow-up.ts";
 import { PROMPT_VERSION } from "../rag/prompt.ts";
 import { AllStrategiesFailed, queryTexts } from "../rag/retrieve.ts";
+import { elapsedMs, race } from "../rag/timeouts.ts";
 import { tiktoken, tokenizerForModel } from "../tokens/tokenizer.ts";
 import { checkQueryLength, retrievalOptions, retrievalUnavailable, serverTiming } from "./rag-common.ts";
 
@@ -80,7 +89,13 @@ export async function askHandler(c: Context<AppEnv>) {
         if (found?.entry) {
           // Served and kept as the answer to the asker's own question (which the guards found to
           // ask the same thing): a replay never shows another question as the one asked.
-          const query = { ...(found.entry.meta.query as Record<string, unknown>), text: body.query, standalone: body.query, rewritten_by: null, matched_question: found.matched };
+          const query = {
+            ...(found.entry.meta.query as Record<string, unknown>),
+            text: body.query,
+            standalone: body.query,
+            rewritten_by: null,
+            matched_question: found.matched,
+          };
           const entry = { ...found.entry, meta: { ...found.entry.meta, query } };
           cache.put(key, JSON.stringify(entry), "answer");
           return replay(c, entry, "HIT-SEMANTIC", body.stream, startedAt);
@@ -120,7 +135,11 @@ function askDeps(c: Context<AppEnv>, body: AskBody, budget: Budget): AskDeps {
     embedder: queryEmbedder(c),
     tokenizer: () => tokenizerForModel(body.model),
     retrievalTokenizer: tiktoken,
-    chat: budgetedChat(createChatModels(config, () => tokenizerForModel(body.model)), budget, tenantQuota(c.env, c.var.auth.tenantId, config)),
+    chat: budgetedChat(
+      createChatModels(config, () => tokenizerForModel(body.model)),
+      budget,
+      tenantQuota(c.env, c.var.auth.tenantId, config),
+    ),
     now: new Date(),
   };
 }
@@ -139,7 +158,13 @@ interface Ready {
  * Retrieval, context and prompt (problem+json if they fail), then the rate budget: over it, the
  * configured policy either answers with the extractive fallback or refuses with 429.
  */
-async function prepare(c: Context<AppEnv>, body: AskBody, scope: ReturnType<typeof retrievalOptions>, startedAt: number, budget: Budget): Promise<Ready> {
+async function prepare(
+  c: Context<AppEnv>,
+  body: AskBody,
+  scope: ReturnType<typeof retrievalOptions>,
+  startedAt: number,
+  budget: Budget,
+): Promise<Ready> {
   const config = c.var.config;
   let prepared: PreparedAsk;
   try {
@@ -178,7 +203,13 @@ async function prepare(c: Context<AppEnv>, body: AskBody, scope: ReturnType<type
   if (!reserved.granted) {
     counters.inc("rag_tenant_quota_rejections_total", { call: "answer" });
     const seconds = String(reserved.retryAfterS);
-    throw new ApiError(429, "token-budget-exceeded", `this tenant has used its daily budget of ${config.rateBudget.tenantDailyTokens} chat tokens; it starts afresh at 00:00 UTC (in ${seconds} s)`, [], { "retry-after": seconds });
+    throw new ApiError(
+      429,
+      "token-budget-exceeded",
+      `this tenant has used its daily budget of ${config.rateBudget.tenantDailyTokens} chat tokens; it starts afresh at 00:00 UTC (in ${seconds} s)`,
+      [],
+      { "retry-after": seconds },
+    );
   }
   const verdict = await budget.acquire(reservedTokens);
   if (verdict.granted) return { prepared, meta, forceFallback: undefined, reservedTokens, quotaDay: reserved.day };
@@ -188,7 +219,9 @@ async function prepare(c: Context<AppEnv>, body: AskBody, scope: ReturnType<type
   counters.inc("rag_rate_budget_rejections_total", { provider: prepared.provider, call: "answer", policy });
   if (policy === "reject") {
     const seconds = String(Math.max(1, Math.ceil(verdict.retryAfterMs / 1000)));
-    throw new ApiError(429, "rate-budget-exceeded", `the chat provider's rate budget is spent; retry after ${seconds} s`, [], { "retry-after": seconds });
+    throw new ApiError(429, "rate-budget-exceeded", `the chat provider's rate budget is spent; retry after ${seconds} s`, [], {
+      "retry-after": seconds,
+    });
   }
   return { prepared, meta, forceFallback: "rate_budget", reservedTokens: 0, quotaDay: "" };
 }
@@ -204,7 +237,13 @@ interface Opened {
  * the first request prepares and hands over, later identical ones follow the same stream. Without
  * a key, with coalescing off, or when the object fails, the request answers on its own.
  */
-async function openAnswer(c: Context<AppEnv>, body: AskBody, scope: ReturnType<typeof retrievalOptions>, startedAt: number, key: string | undefined): Promise<Opened> {
+async function openAnswer(
+  c: Context<AppEnv>,
+  body: AskBody,
+  scope: ReturnType<typeof retrievalOptions>,
+  startedAt: number,
+  key: string | undefined,
+): Promise<Opened> {
   const config = c.var.config;
   const budget = chatBudget(c.env, config);
   if (key && config.durable.coalesceAsks) {
@@ -268,7 +307,9 @@ function localRecords(c: Context<AppEnv>, ready: Ready, budget: Budget): RecordS
       if (settled) return;
       settled = true;
       const quota = tenantQuota(c.env, c.var.auth.tenantId, c.var.config);
-      c.executionCtx.waitUntil(settleReservation(budget, quota, ready.quotaDay, ready.reservedTokens, tokensSpent(ready.prepared.plan, streamed, done)));
+      c.executionCtx.waitUntil(
+        settleReservation(budget, quota, ready.quotaDay, ready.reservedTokens, tokensSpent(ready.prepared.plan, streamed, done)),
+      );
     };
     try {
       let step = await generation.next();
@@ -284,7 +325,9 @@ function localRecords(c: Context<AppEnv>, ready: Ready, budget: Budget): RecordS
     } catch (err) {
       if (aborted.signal.aborted) return;
       counters.inc("rag_errors_total", { kind: "stream" });
-      console.warn(JSON.stringify({ level: "warn", event: "ask_stream_failed", request_id: c.var.requestId, error: String(err).slice(0, 300) }));
+      console.warn(
+        JSON.stringify({ level: "warn", event: "ask_stream_failed", request_id: c.var.requestId, error: String(err).slice(0, 300) }),
+      );
       yield { type: "error", problem: toProblem(toApiError(err)) };
     } finally {
       if (aborted.signal.aborted) await generation.return(undefined as never).catch(() => {});
@@ -323,15 +366,27 @@ async function respond(
     if (semantic) {
       const { scopeKey, vector, model } = semantic;
       // The question as asked: the guards compare names by their capitals.
-      const write = putCachedQuestion(c.var.sql(), tenantId, scopeKey, model, body.query.trim(), vector, entry, c.var.config.cache.l2TtlSeconds);
-      c.executionCtx.waitUntil(write.catch(() => counters.inc("rag_cache_errors_total", { cache_level: "semantic", op: "put", reason: "error" })));
+      const write = putCachedQuestion(
+        c.var.sql(),
+        tenantId,
+        scopeKey,
+        model,
+        body.query.trim(),
+        vector,
+        entry,
+        c.var.config.cache.l2TtlSeconds,
+      );
+      c.executionCtx.waitUntil(
+        write.catch(() => counters.inc("rag_cache_errors_total", { cache_level: "semantic", op: "put", reason: "error" })),
+      );
     }
   };
   c.header("x-cache", status);
   if (opened.role !== "local") c.header("x-coalesced", opened.role);
   // Server-Timing: cache (lookups), embed (the question's vectors), retrieve, select, and for a
   // JSON answer ttft and total; an SSE answer has them in its `done` event (headers go first).
-  const timing = (t: Record<string, number>) => serverTiming({ ...early, ...(t.retrieve_embed !== undefined && early.embed === undefined ? { embed: t.retrieve_embed } : {}), ...t });
+  const timing = (t: Record<string, number>) =>
+    serverTiming({ ...early, ...(t.retrieve_embed !== undefined && early.embed === undefined ? { embed: t.retrieve_embed } : {}), ...t });
   c.header("server-timing", timing(first.timings));
 
   if (!body.stream) {
@@ -362,7 +417,10 @@ async function respond(
         if (aborted) return;
         await source.cancel(err);
         counters.inc("rag_errors_total", { kind: "stream" });
-        record = { type: "error", problem: toProblem(new ApiError(503, "answer-unavailable", "the answer stopped arriving; retry", [], { "retry-after": "1" })) };
+        record = {
+          type: "error",
+          problem: toProblem(new ApiError(503, "answer-unavailable", "the answer stopped arriving; retry", [], { "retry-after": "1" })),
+        };
       }
       if (aborted) return;
       if (record?.type === "delta") {
@@ -373,7 +431,10 @@ async function respond(
         if (!aborted) remember(record);
         return;
       } else {
-        const problem = record?.type === "error" ? record.problem : toProblem(new ApiError(502, "generation-failed", "the answer ended before it was complete"));
+        const problem =
+          record?.type === "error"
+            ? record.problem
+            : toProblem(new ApiError(502, "generation-failed", "the answer ended before it was complete"));
         await stream.writeSSE({ event: "error", data: JSON.stringify(problemBody(fromProblem(problem), c.req.path)) });
         return;
       }
@@ -393,7 +454,9 @@ async function semanticLookup(
   scopeKey: string,
   question: string,
   scope: ReturnType<typeof retrievalOptions>,
-): Promise<{ entry?: CachedAnswer; matched?: string; probe: { scopeKey: string; vector: Float32Array; model: string }; embedMs: number } | undefined> {
+): Promise<
+  { entry?: CachedAnswer; matched?: string; probe: { scopeKey: string; vector: Float32Array; model: string }; embedMs: number } | undefined
+> {
   const config = c.var.config;
   const embedder = queryEmbedder(c);
   try {
@@ -416,13 +479,21 @@ async function semanticLookup(
     return { entry: match?.entry as CachedAnswer | undefined, matched: match?.question, probe, embedMs };
   } catch (err) {
     counters.inc("rag_cache_errors_total", { cache_level: "semantic", op: "get", reason: "error" });
-    console.warn(JSON.stringify({ level: "warn", event: "semantic_cache_failed", request_id: c.var.requestId, error: String(err).slice(0, 300) }));
+    console.warn(
+      JSON.stringify({ level: "warn", event: "semantic_cache_failed", request_id: c.var.requestId, error: String(err).slice(0, 300) }),
+    );
     return undefined;
   }
 }
 
 /** A cached answer, with this request's id, cache status and timings, as SSE events or JSON. */
-function replay(c: Context<AppEnv>, cached: CachedAnswer, status: "HIT-L1" | "HIT-L2" | "HIT-SEMANTIC", stream: boolean, startedAt: number) {
+function replay(
+  c: Context<AppEnv>,
+  cached: CachedAnswer,
+  status: "HIT-L1" | "HIT-L2" | "HIT-SEMANTIC",
+  stream: boolean,
+  startedAt: number,
+) {
   const meta = { request_id: c.var.requestId, cache: status, ...cached.meta };
   const elapsed = Number((performance.now() - startedAt).toFixed(2));
   const done = { ...cached.done, timings: { cache: elapsed, ttft: elapsed, total: elapsed } };

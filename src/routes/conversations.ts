@@ -1,15 +1,15 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../app-env.ts";
-import { deleteConversation, getConversation, listConversations, type ConversationSummary } from "../db/conversations.ts";
+import { dataChanged } from "../cache/index.ts";
+import { type ConversationSummary, deleteConversation, getConversation, listConversations } from "../db/conversations.ts";
 import { badRequest, notFound } from "../errors.ts";
 import { isStorable, readJson } from "../http/read-json.ts";
 import { parseBody } from "../http/validate.ts";
 import { ingestSchema } from "../ingest/ingest-schema.ts";
 import { ingestConversation } from "../ingest/ingest-service.ts";
-import { dataChanged } from "../cache/index.ts";
-import { forgetSpeakers } from "../rag/speakers.ts";
 import { createEmbedder } from "../providers/index.ts";
+import { forgetSpeakers } from "../rag/speakers.ts";
 import { tiktoken } from "../tokens/tokenizer.ts";
 
 const listQuery = z.object({
@@ -46,7 +46,8 @@ const decodeCursor = (cursor: string) => {
  * unknown id, without a query.
  */
 const pathId = (id: string) => (id.length <= 256 && isStorable(id) ? id : undefined);
-const noSuchConversation = (id: string) => notFound(`conversation '${id.slice(0, 256).toWellFormed().replaceAll("\u0000", "\ufffd")}' does not exist`);
+const noSuchConversation = (id: string) =>
+  notFound(`conversation '${id.slice(0, 256).toWellFormed().replaceAll("\u0000", "\ufffd")}' does not exist`);
 
 /** /api/conversations: ingest (idempotent upsert), list, read, delete; all scoped to the key's tenant. */
 export const conversationRoutes = new Hono<AppEnv>()

@@ -17,14 +17,22 @@ interface ScopeBody {
 export async function checkQueryLength(config: Config, query: string, what: string) {
   const limit = config.retrieval.maxQueryTokens;
   if (new TextEncoder().encode(query).length > limit && (await tiktoken()).count(query) > limit) {
-    throw badRequest(`invalid ${what}: query: must be at most ${limit} tokens`, [{ pointer: "#/query", detail: `must be at most ${limit} tokens` }]);
+    throw badRequest(`invalid ${what}: query: must be at most ${limit} tokens`, [
+      { pointer: "#/query", detail: `must be at most ${limit} tokens` },
+    ]);
   }
 }
 
 /** Retrieval options for a request: its scope (always the caller's tenant) and the configured defaults. */
-export function retrievalOptions(c: Context<AppEnv>, body: ScopeBody, topK: number): Omit<RetrieveOptions, "query" | "tokenBudget" | "expandNeighbours" | "compress"> {
+export function retrievalOptions(
+  c: Context<AppEnv>,
+  body: ScopeBody,
+  topK: number,
+): Omit<RetrieveOptions, "query" | "tokenBudget" | "expandNeighbours" | "compress"> {
   const config = c.var.config;
-  const conversationIds = [...new Set([...(body.conversation_id ? [body.conversation_id] : []), ...(body.filters?.conversation_ids ?? [])])];
+  const conversationIds = [
+    ...new Set([...(body.conversation_id ? [body.conversation_id] : []), ...(body.filters?.conversation_ids ?? [])]),
+  ];
   return {
     scope: {
       tenantId: c.var.auth.tenantId,
@@ -45,5 +53,9 @@ export function retrievalOptions(c: Context<AppEnv>, body: ScopeBody, topK: numb
   };
 }
 
-export const retrievalUnavailable = (err: AllStrategiesFailed) => new ApiError(503, "retrieval-unavailable", err.message, [], { "retry-after": "5" });
-export const serverTiming = (timings: Record<string, number>) => Object.entries(timings).map(([k, v]) => `${k};dur=${v}`).join(", ");
+export const retrievalUnavailable = (err: AllStrategiesFailed) =>
+  new ApiError(503, "retrieval-unavailable", err.message, [], { "retry-after": "5" });
+export const serverTiming = (timings: Record<string, number>) =>
+  Object.entries(timings)
+    .map(([k, v]) => `${k};dur=${v}`)
+    .join(", ");

@@ -5,7 +5,7 @@ import { cacheKey, normaliseQuery } from "../cache/keys.ts";
 import type { CacheStatus } from "../cache/multilevel.ts";
 import { readJson } from "../http/read-json.ts";
 import { parseBody } from "../http/validate.ts";
-import { AllStrategiesFailed, retrieve, type RetrievedChunk } from "../rag/retrieve.ts";
+import { AllStrategiesFailed, type RetrievedChunk, retrieve } from "../rag/retrieve.ts";
 import { retrieveSchema } from "../rag/retrieve-schema.ts";
 import { tiktoken } from "../tokens/tokenizer.ts";
 import { askHandler } from "./ask.ts";
@@ -42,11 +42,18 @@ export const ragRoutes = new Hono<AppEnv>()
     if (config.cache.enabled) {
       const version = await scopeVersion(versions, c.var.auth.tenantId, base.scope.conversationIds, config.cache.tierTimeoutMs * 4);
       if (version !== undefined) {
-        key = cacheKey("retrieve", c.var.auth.tenantId, version, { ...body, query: normaliseQuery(body.query), config: [config.retrieval, config.embedding.model] });
+        key = cacheKey("retrieve", c.var.auth.tenantId, version, {
+          ...body,
+          query: normaliseQuery(body.query),
+          config: [config.retrieval, config.embedding.model],
+        });
         const hit = await cache.get(key, "retrieve");
         if (hit) {
           const total = Number((performance.now() - started).toFixed(2));
-          return c.json({ ...(JSON.parse(hit.value) as object), timings: { cache: total, total } }, 200, { "server-timing": `cache;dur=${total}, total;dur=${total}`, "x-cache": hit.status });
+          return c.json({ ...(JSON.parse(hit.value) as object), timings: { cache: total, total } }, 200, {
+            "server-timing": `cache;dur=${total}, total;dur=${total}`,
+            "x-cache": hit.status,
+          });
         }
         status = "MISS";
       }
@@ -66,18 +73,29 @@ export const ragRoutes = new Hono<AppEnv>()
           compress: body.focus !== false,
         },
       );
-      const timings = { ...(config.cache.enabled ? { cache: cacheMs } : {}), ...result.timings, total: Number((performance.now() - started).toFixed(2)) };
+      const timings = {
+        ...(config.cache.enabled ? { cache: cacheMs } : {}),
+        ...result.timings,
+        total: Number((performance.now() - started).toFixed(2)),
+      };
       const payload = {
         chunks: result.chunks.map(present),
         usage: { context_tokens: result.contextTokens },
         failed_strategies: result.failedStrategies,
         query: {
           speakers: result.analysis.speakers,
-          time: result.analysis.time ? { from: result.analysis.time.from.toISOString(), to: result.analysis.time.to.toISOString(), match: result.analysis.time.match } : null,
+          time: result.analysis.time
+            ? {
+                from: result.analysis.time.from.toISOString(),
+                to: result.analysis.time.to.toISOString(),
+                match: result.analysis.time.match,
+              }
+            : null,
         },
       };
       // A partial result (a strategy failed) is not cached: the next request may do better.
-      if (key && result.failedStrategies.length === 0) cache.put(key, JSON.stringify(payload), "retrieve", config.cache.retrievalTtlSeconds);
+      if (key && result.failedStrategies.length === 0)
+        cache.put(key, JSON.stringify(payload), "retrieve", config.cache.retrievalTtlSeconds);
       return c.json({ ...payload, timings }, 200, { "server-timing": serverTiming(timings), "x-cache": status });
     } catch (err) {
       throw err instanceof AllStrategiesFailed ? retrievalUnavailable(err) : err;

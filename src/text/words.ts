@@ -1,18 +1,22 @@
 // Word-level text helpers shared by the local embedder and query analysis.
 
 export const STOPWORDS = new Set(
-  ("a an and are as at be been but by did do does for from had has have he her hers him his how i if in into is it its " +
+  (
+    "a an and are as at be been but by did do does for from had has have he her hers him his how i if in into is it its " +
     "me my of on or our she so than that the their them then there these they this to too us was we were what when where " +
-    "which who whom why will with you your yours just also very can could would should about up out not no yes oh").split(" "),
+    "which who whom why will with you your yours just also very can could would should about up out not no yes oh"
+  ).split(" "),
 );
 
 /** Lower-cases, strips accents and splits into word tokens (letters and digits, any script). */
 export function words(text: string): string[] {
-  return text
-    .normalize("NFKD")
-    .replace(/\p{M}+/gu, "")
-    .toLowerCase()
-    .match(/[\p{L}\p{N}]+(?:'[\p{L}]+)?/gu) ?? [];
+  return (
+    text
+      .normalize("NFKD")
+      .replace(/\p{M}+/gu, "")
+      .toLowerCase()
+      .match(/[\p{L}\p{N}]+(?:'[\p{L}]+)?/gu) ?? []
+  );
 }
 
 /** Light suffix folding so "meetings", "meeting" and "meet" share a feature. */
@@ -30,5 +34,11 @@ export function stem(word: string): string {
 
 /** A query's terms: stemmed, without stopwords, each once. */
 export function queryTerms(query: string): string[] {
-  return [...new Set(words(query).filter((w) => !STOPWORDS.has(w)).map(stem))];
+  return [
+    ...new Set(
+      words(query)
+        .filter((w) => !STOPWORDS.has(w))
+        .map(stem),
+    ),
+  ];
 }

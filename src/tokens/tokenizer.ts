@@ -29,15 +29,21 @@ const loaded = new Map<Encoding, Promise<Encoder>>();
 const PLAIN = { disallowedSpecial: new Set<string>() };
 
 async function importEncoder(encoding: Encoding): Promise<Encoder> {
-  const mod = encoding === "o200k_base" ? await import("gpt-tokenizer/encoding/o200k_base") : await import("gpt-tokenizer/encoding/cl100k_base");
-  return { encode: (text) => mod.encode(text, PLAIN), countTokens: (text) => mod.countTokens(text, PLAIN), decode: (tokens) => mod.decode(tokens) };
+  const mod =
+    encoding === "o200k_base" ? await import("gpt-tokenizer/encoding/o200k_base") : await import("gpt-tokenizer/encoding/cl100k_base");
+  return {
+    encode: (text) => mod.encode(text, PLAIN),
+    countTokens: (text) => mod.countTokens(text, PLAIN),
+    decode: (tokens) => mod.decode(tokens),
+  };
 }
 
 /**
  * A cut can split a multi-byte character, and decoding such token runs can yield U+FFFD (seen
  * mid-string too); replacement characters the original text did not have are dropped.
  */
-const clean = (cut: string, original: string) => (original.includes("\uFFFD") ? cut.replace(/^\uFFFD+|\uFFFD+$/g, "") : cut.replaceAll("\uFFFD", ""));
+const clean = (cut: string, original: string) =>
+  original.includes("\uFFFD") ? cut.replace(/^\uFFFD+|\uFFFD+$/g, "") : cut.replaceAll("\uFFFD", "");
 
 /**
  * A tokenizer for `encoding`, from gpt-tokenizer: in workerd it loads cl100k in ≈ 64 ms and

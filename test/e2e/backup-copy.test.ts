@@ -5,14 +5,14 @@
 // other client of npm start. Tables of many sizes make that end of a COPY happen on every run
 // (against an in-process server the whole of a small COPY arrives in one read).
 import { createReadStream, mkdtempSync, rmSync } from "node:fs";
-import { createInterface } from "node:readline";
-import { createGunzip } from "node:zlib";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { createGunzip } from "node:zlib";
 import postgres from "postgres";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { writeBackup } from "../../scripts/lib/backup.ts";
-import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../scripts/lib/embedded-postgres.ts";
+import { type EmbeddedPostgres, startEmbeddedPostgres } from "../../scripts/lib/embedded-postgres.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "convo-rag-backup-copy-"));
 let pg: EmbeddedPostgres;

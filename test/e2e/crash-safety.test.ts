@@ -16,7 +16,7 @@ import { readBackupHeader, restoreBackup, writeBackup } from "../../scripts/lib/
 import { prepareLocalDatabase } from "../../scripts/lib/dev-keys.ts";
 import { DatabaseInUseError, DatabaseOpenError, lockFileOf, startEmbeddedPostgres } from "../../scripts/lib/embedded-postgres.ts";
 import { freePort } from "../../scripts/lib/free-port.ts";
-import { spawnDatabase, type DatabaseProcess } from "../helpers/stoppable-database.ts";
+import { type DatabaseProcess, spawnDatabase } from "../helpers/stoppable-database.ts";
 
 const root = mkdtempSync(join(tmpdir(), "convo-rag-crash-"));
 const dataDir = join(root, "pglite");
@@ -46,7 +46,8 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-const vector = (seed: number) => `[${Array.from({ length: 384 }, (_, i) => (((seed * 7919 + i * 104729) % 1000) / 1000).toFixed(3)).join(",")}]`;
+const vector = (seed: number) =>
+  `[${Array.from({ length: 384 }, (_, i) => (((seed * 7919 + i * 104729) % 1000) / 1000).toFixed(3)).join(",")}]`;
 let nextId = 0;
 
 /** Commits one conversation of `n` messages and 2 chunks in one transaction, as an ingest does. */
@@ -120,8 +121,22 @@ describe("the embedded database after a hard stop", () => {
     // Each point: an operation sent while the writers commit, then SIGKILL a few commits later.
     const points: { name: string; during: (sql: postgres.Sql) => Promise<string | undefined> }[] = [
       { name: "mid-load", during: async () => undefined },
-      { name: "checkpoint", during: (sql) => sql.unsafe("CHECKPOINT").simple().then(() => undefined) },
-      { name: "vacuum", during: (sql) => sql.unsafe("VACUUM (ANALYZE)").simple().then(() => undefined) },
+      {
+        name: "checkpoint",
+        during: (sql) =>
+          sql
+            .unsafe("CHECKPOINT")
+            .simple()
+            .then(() => undefined),
+      },
+      {
+        name: "vacuum",
+        during: (sql) =>
+          sql
+            .unsafe("VACUUM (ANALYZE)")
+            .simple()
+            .then(() => undefined),
+      },
       { name: "large transaction", during: (sql) => commitConversation(sql, 3000) },
     ];
     for (const point of points) {
@@ -158,7 +173,14 @@ describe("backups", () => {
     }
     const tables = ["tenants", "api_keys", "conversations", "messages", "conversation_chunks", "chat_sessions", "chat_turns"];
     const fingerprint = async (db: postgres.Sql) =>
-      Object.fromEntries(await Promise.all(tables.map(async (t) => [t, (await db.unsafe(`SELECT md5(string_agg(r::text, '|' ORDER BY r::text)) AS h, count(*)::int AS n FROM ${t} r`))[0]])));
+      Object.fromEntries(
+        await Promise.all(
+          tables.map(async (t) => [
+            t,
+            (await db.unsafe(`SELECT md5(string_agg(r::text, '|' ORDER BY r::text)) AS h, count(*)::int AS n FROM ${t} r`))[0],
+          ]),
+        ),
+      );
     const before = await fingerprint(sql);
     await sql.end();
 
@@ -180,7 +202,11 @@ describe("backups", () => {
     try {
       expect(await fingerprint(db)).toEqual(before);
       const [{ max }] = (await db<{ max: number }[]>`SELECT max(id)::int AS max FROM chat_turns`) as unknown as [{ max: number }];
-      const [{ id }] = (await db<{ id: number }[]>`INSERT INTO chat_turns (tenant_id, session_id, question, standalone_question, answer) VALUES ('dev', 'crash-session', 'q', 'q', 'a') RETURNING id::int`) as unknown as [{ id: number }];
+      const [{ id }] = (await db<
+        { id: number }[]
+      >`INSERT INTO chat_turns (tenant_id, session_id, question, standalone_question, answer) VALUES ('dev', 'crash-session', 'q', 'q', 'a') RETURNING id::int`) as unknown as [
+        { id: number },
+      ];
       expect(id).toBeGreaterThan(max);
       // The full-text column is computed again, and keyword search finds the restored text.
       const [hit] = await db`SELECT id FROM conversation_chunks WHERE tsv @@ plainto_tsquery('english', 'chunk') LIMIT 1`;
@@ -247,8 +273,17 @@ describe("backups", () => {
     const orphanDir = join(root, "orphan");
     const orphanPort = await freePort();
     // An intermediate parent, killed with SIGKILL as a crashed or killed test runner would be.
-    const parent = spawn(process.execPath, ["-e", `require("child_process").spawn(process.execPath, [${JSON.stringify(join(import.meta.dirname, "../helpers/database-process.ts"))}, ${JSON.stringify(orphanDir)}, "${orphanPort}"], { stdio: "inherit" }); setInterval(() => {}, 1000);`], { stdio: ["ignore", "pipe", "inherit"] });
-    const listening = new Promise<void>((resolve) => parent.stdout!.on("data", (d: Buffer) => String(d).includes("listening") && resolve()));
+    const parent = spawn(
+      process.execPath,
+      [
+        "-e",
+        `require("child_process").spawn(process.execPath, [${JSON.stringify(join(import.meta.dirname, "../helpers/database-process.ts"))}, ${JSON.stringify(orphanDir)}, "${orphanPort}"], { stdio: "inherit" }); setInterval(() => {}, 1000);`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    const listening = new Promise<void>((resolve) =>
+      parent.stdout!.on("data", (d: Buffer) => String(d).includes("listening") && resolve()),
+    );
     await listening;
     const child = Number(readFileSync(lockFileOf(orphanDir), "utf8"));
     expect(child).toBeGreaterThan(0);

@@ -6,7 +6,7 @@
 // after four more rounds is what it was after the first.
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalStack, type LocalStack } from "../../scripts/lib/local-stack.ts";
+import { type LocalStack, startLocalStack } from "../../scripts/lib/local-stack.ts";
 
 let stack: LocalStack;
 let sql: postgres.Sql;
@@ -33,7 +33,12 @@ async function call(method: string, path: string, body?: unknown): Promise<void>
 }
 
 const SPEAKERS = ["John", "Priya", "Marco"];
-const TOPICS = ["the launch timeline moved after the load tests failed", "billing needs a month of invoice mirroring", "the feature freeze is on March 28", "hiring reached the final round"];
+const TOPICS = [
+  "the launch timeline moved after the load tests failed",
+  "billing needs a month of invoice mirroring",
+  "the feature freeze is on March 28",
+  "hiring reached the final round",
+];
 const conversation = (id: string, n: number) => ({
   id,
   title: `Growth ${id}`,
@@ -63,7 +68,8 @@ async function round(): Promise<void> {
 }
 
 const preparedStatements = async () => (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_prepared_statements`)[0]!.n;
-const backendBytes = async () => Number((await sql<{ n: string }[]>`SELECT sum(total_bytes)::bigint AS n FROM pg_backend_memory_contexts`)[0]!.n);
+const backendBytes = async () =>
+  Number((await sql<{ n: string }[]>`SELECT sum(total_bytes)::bigint AS n FROM pg_backend_memory_contexts`)[0]!.n);
 
 /** Polls until the Worker's connections have closed and taken their statements with them. */
 async function noStatementsLeft(): Promise<number> {

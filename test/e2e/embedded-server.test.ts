@@ -5,7 +5,7 @@
 // gate around its execution, as a slow statement would), closes the connection, then lets it go.
 import postgres from "postgres";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../scripts/lib/embedded-postgres.ts";
+import { type EmbeddedPostgres, startEmbeddedPostgres } from "../../scripts/lib/embedded-postgres.ts";
 
 let pg: EmbeddedPostgres;
 beforeEach(async () => {

@@ -14,7 +14,9 @@ describe("npm run load:disconnect (smoke)", () => {
   const out = mkdtempSync(join(tmpdir(), "convo-rag-disconnect-"));
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-  it("hangs up a quarter of the streams: the rest complete, the abandoned generations are aborted upstream", { timeout: 180_000 }, async () => {
+  it("hangs up a quarter of the streams: the rest complete, the abandoned generations are aborted upstream", {
+    timeout: 180_000,
+  }, async () => {
     await run(process.execPath, ["scripts/load-disconnect.ts", "--clients", "8", "--duration", "3", "--out", out], {
       env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
       timeout: 170_000,

@@ -22,9 +22,20 @@ describe("npm run loadtest (smoke)", () => {
     const base = files.find((f) => f.endsWith(".json"))!.replace(/\.json$/, "");
     expect(files.sort()).toEqual([`${base}.json`, `${base}.md`, `${base}.svg`]);
     const report = JSON.parse(readFileSync(join(out, `${base}.json`), "utf8")) as {
-      scenarios: { name: string; connections: number; requests: number; errors: number; cache_hit_rate: number | null; latency_ms: { min: number; median: number; p95: number; p99: number; max: number } }[];
+      scenarios: {
+        name: string;
+        connections: number;
+        requests: number;
+        errors: number;
+        cache_hit_rate: number | null;
+        latency_ms: { min: number; median: number; p95: number; p99: number; max: number };
+      }[];
     };
-    expect(report.scenarios.map((s) => [s.name, s.connections])).toEqual([["simple", 3], ["complex", 1], ["follow-up", 2]]);
+    expect(report.scenarios.map((s) => [s.name, s.connections])).toEqual([
+      ["simple", 3],
+      ["complex", 1],
+      ["follow-up", 2],
+    ]);
     for (const s of report.scenarios) {
       expect(s.requests).toBeGreaterThan(0);
       expect(s.errors).toBe(0);

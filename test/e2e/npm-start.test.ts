@@ -53,7 +53,12 @@ describe("npm start", () => {
       body: JSON.stringify({ stream: false, ...body }),
     });
     expect(res.status).toBe(200);
-    return (await res.json()) as { answer: string; session_saved: boolean; history: { turns: number }; query: { standalone: string; rewritten_by: string | null } };
+    return (await res.json()) as {
+      answer: string;
+      session_saved: boolean;
+      history: { turns: number };
+      query: { standalone: string; rewritten_by: string | null };
+    };
   };
 
   beforeAll(async () => {

@@ -5,8 +5,8 @@
 // mid-transaction while the database keeps running; `onTrip` replaces that (stoppable-database.ts
 // kills the database process). /disarm lets traffic through again; /status says what tripped.
 import { createServer as createHttpServer, type IncomingMessage, type Server } from "node:http";
-import { createServer, connect, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 
 interface Trigger {
   afterBytes?: number;
@@ -78,7 +78,10 @@ export async function startCutProxy(databaseUrl: string, options: ProxyOptions =
         }
         if (byBytes || at >= 0) {
           const markers = trigger.markers;
-          const order = [...lastSeen].filter(([m]) => markers.includes(m)).sort((a, b) => a[1] - b[1]).map(([m]) => m);
+          const order = [...lastSeen]
+            .filter(([m]) => markers.includes(m))
+            .sort((a, b) => a[1] - b[1])
+            .map(([m]) => m);
           report = { tripped: true, sentBeforeTrip: order };
           trigger = undefined;
           return void trip();

@@ -2,7 +2,7 @@
 // and start it again on the same data directory. Usage: node database-process.ts <dataDir> <port>;
 // prints "listening <port>" once it accepts connections. It ends with the process that started it
 // (a test run that ends, or dies, must not leave it behind holding its stdout open).
-import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../scripts/lib/embedded-postgres.ts";
+import { type EmbeddedPostgres, startEmbeddedPostgres } from "../../scripts/lib/embedded-postgres.ts";
 
 const [dataDir, port] = process.argv.slice(2);
 if (!dataDir || !port) throw new Error("usage: database-process.ts <dataDir> <port>");

@@ -2,13 +2,13 @@
 // proxy (POST /arm?on=…) kills the database process with SIGKILL, as when its host dies in the
 // middle of a transaction, and refuses new connections; POST /start starts it again on the same files.
 // Tests check what survived.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "../../scripts/lib/free-port.ts";
 import { prepareLocalDatabase } from "../../scripts/lib/dev-keys.ts";
-import { startCutProxy, type CutProxy } from "./cut-proxy.ts";
+import { freePort } from "../../scripts/lib/free-port.ts";
+import { type CutProxy, startCutProxy } from "./cut-proxy.ts";
 
 const ENTRY = new URL("./database-process.ts", import.meta.url).pathname;
 

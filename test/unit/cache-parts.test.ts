@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { cacheKey, normaliseQuery } from "../../src/cache/keys";
 import { multiLevelCache } from "../../src/cache/multilevel";
 import { semanticMismatch } from "../../src/cache/semantic-guards";
-import { failOpen, type CacheTier } from "../../src/cache/tier";
+import { type CacheTier, failOpen } from "../../src/cache/tier";
 import { counters } from "../../src/observability/counters";
 
 function memoryTier(name: "l1" | "l2", delayMs = 0): CacheTier & { store: Map<string, string> } {
@@ -11,8 +11,14 @@ function memoryTier(name: "l1" | "l2", delayMs = 0): CacheTier & { store: Map<st
   return {
     name,
     store,
-    get: async (k) => (await wait(), store.get(k)),
-    put: async (k, v) => void (await wait(), store.set(k, v)),
+    get: async (k) => {
+      await wait();
+      return store.get(k);
+    },
+    put: async (k, v) => {
+      await wait();
+      store.set(k, v);
+    },
   };
 }
 
@@ -65,7 +71,8 @@ describe("cache keys", () => {
     expect(cacheKey("retrieve", "acme", "v1", { query: normaliseQuery("What did John say?"), top_k: 12, model: "m" })).not.toBe(base);
     expect(cacheKey("answer", "acme", "v1", { query: normaliseQuery("What did John say?"), top_k: 8, model: "m" })).not.toBe(base);
     // Time filters are dates: two ranges must not share a key.
-    const range = (from: string) => cacheKey("answer", "acme", "v1", { filters: { from: new Date(from), to: new Date("2025-12-31T00:00:00Z") } });
+    const range = (from: string) =>
+      cacheKey("answer", "acme", "v1", { filters: { from: new Date(from), to: new Date("2025-12-31T00:00:00Z") } });
     expect(range("2025-01-01T00:00:00Z")).not.toBe(range("2025-06-01T00:00:00Z"));
     expect(range("2025-01-01T00:00:00Z")).toBe(range("2025-01-01T00:00:00Z"));
   });

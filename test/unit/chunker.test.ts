@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chunkMessages, type ChunkInputMessage } from "../../src/ingest/chunker";
+import { type ChunkInputMessage, chunkMessages } from "../../src/ingest/chunker";
 import { tiktoken } from "../../src/tokens/tokenizer";
 
 const tokenizer = await tiktoken();
@@ -29,7 +29,12 @@ describe("chunkMessages", () => {
 
   it("never exceeds the token budget and keeps every message once, in order", () => {
     const messages = Array.from({ length: 50 }, (_, i) =>
-      msg(`m${i}`, i % 2 ? "Ann" : "Bob", `Point ${i}: ${"we should ship the export fix soon ".repeat((i % 4) + 1)}`, new Date(Date.UTC(2025, 0, 1, 9, i)).toISOString()),
+      msg(
+        `m${i}`,
+        i % 2 ? "Ann" : "Bob",
+        `Point ${i}: ${"we should ship the export fix soon ".repeat((i % 4) + 1)}`,
+        new Date(Date.UTC(2025, 0, 1, 9, i)).toISOString(),
+      ),
     );
     const chunks = chunkMessages(messages, tokenizer, options);
     expect(chunks.length).toBeGreaterThan(5);
@@ -40,7 +45,11 @@ describe("chunkMessages", () => {
 
   it("starts a new chunk after a session gap, however small the chunks are", () => {
     const chunks = chunkMessages(
-      [msg("a", "A", "hi", "2025-03-01T10:00:00Z"), msg("b", "B", "hello", "2025-03-01T10:01:00Z"), msg("c", "A", "next day", "2025-03-02T10:00:00Z")],
+      [
+        msg("a", "A", "hi", "2025-03-01T10:00:00Z"),
+        msg("b", "B", "hello", "2025-03-01T10:01:00Z"),
+        msg("c", "A", "next day", "2025-03-02T10:00:00Z"),
+      ],
       tokenizer,
       options,
     );
@@ -50,7 +59,11 @@ describe("chunkMessages", () => {
 
   it("splits a message longer than a chunk into pieces that all carry its id", () => {
     const long = Array.from({ length: 40 }, (_, i) => `Sentence number ${i} talks about the quarterly budget review.`).join(" ");
-    const chunks = chunkMessages([msg("before", "A", "short", "2025-03-01T09:59:00Z"), msg("long", "B", long, "2025-03-01T10:00:00Z")], tokenizer, options);
+    const chunks = chunkMessages(
+      [msg("before", "A", "short", "2025-03-01T09:59:00Z"), msg("long", "B", long, "2025-03-01T10:00:00Z")],
+      tokenizer,
+      options,
+    );
     const pieces = chunks.filter((c) => c.messageIds.includes("long"));
     expect(pieces.length).toBeGreaterThan(3);
     for (const p of pieces) {

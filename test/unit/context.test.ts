@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { keySentences } from "../../src/rag/context/compress";
 import { cosine, mmrOrder } from "../../src/rag/context/mmr";
-import { selectContext, SELECTION_STRATEGIES, truncateChunk, type SelectableChunk } from "../../src/rag/context/select";
+import { SELECTION_STRATEGIES, type SelectableChunk, selectContext, truncateChunk } from "../../src/rag/context/select";
 import { encodingForModel, loadTokenizer, tiktoken } from "../../src/tokens/tokenizer";
 
 const tokenizer = await tiktoken();
@@ -10,7 +10,16 @@ const START = new Date("2025-03-03T10:00:00Z");
 
 function chunk(id: string, lines: string[], score: number, embedding?: number[]): SelectableChunk {
   const text = lines.map((l, i) => (i === 0 ? `[2025-03-03 10:0${i}] ${l}` : `[10:0${i}] ${l}`)).join("\n");
-  return { id, text, messageIds: lines.map((_, i) => `${id}-m${i}`), authors: ["John", "Priya"], start: START, tokens: tokenizer.count(text), score, embedding };
+  return {
+    id,
+    text,
+    messageIds: lines.map((_, i) => `${id}-m${i}`),
+    authors: ["John", "Priya"],
+    start: START,
+    tokens: tokenizer.count(text),
+    score,
+    embedding,
+  };
 }
 
 const options = (strategy: (typeof SELECTION_STRATEGIES)[number], budget: number, terms: string[] = []) => ({
@@ -27,19 +36,27 @@ const options = (strategy: (typeof SELECTION_STRATEGIES)[number], budget: number
 describe("context selection", () => {
   it("never exceeds the budget, for any chunk sizes, strategies and budgets", () => {
     const arbChunk = fc.record({
-      lines: fc.array(fc.string({ minLength: 1, maxLength: 200 }).map((s) => `John: ${s.replace(/\n/g, " ")}`), { minLength: 1, maxLength: 6 }),
+      lines: fc.array(
+        fc.string({ minLength: 1, maxLength: 200 }).map((s) => `John: ${s.replace(/\n/g, " ")}`),
+        { minLength: 1, maxLength: 6 },
+      ),
       score: fc.double({ min: 0, max: 1, noNaN: true }),
       embedding: fc.option(fc.array(fc.double({ min: -1, max: 1, noNaN: true }), { minLength: 4, maxLength: 4 }), { nil: undefined }),
     });
     fc.assert(
-      fc.property(fc.array(arbChunk, { maxLength: 10 }), fc.integer({ min: 1, max: 1500 }), fc.constantFrom(...SELECTION_STRATEGIES), (specs, budget, strategy) => {
-        const candidates = specs.map((s, i) => chunk(`c${i}`, s.lines, s.score, s.embedding));
-        const selection = selectContext(candidates, options(strategy, budget, ["john", "plan"]));
-        const counted = selection.chunks.reduce((sum, c) => sum + tokenizer.count(c.text), 0);
-        expect(counted).toBeLessThanOrEqual(budget);
-        expect(selection.tokens).toBe(counted);
-        expect(selection.naiveTokens).toBe(candidates.reduce((sum, c) => sum + tokenizer.count(c.text), 0));
-      }),
+      fc.property(
+        fc.array(arbChunk, { maxLength: 10 }),
+        fc.integer({ min: 1, max: 1500 }),
+        fc.constantFrom(...SELECTION_STRATEGIES),
+        (specs, budget, strategy) => {
+          const candidates = specs.map((s, i) => chunk(`c${i}`, s.lines, s.score, s.embedding));
+          const selection = selectContext(candidates, options(strategy, budget, ["john", "plan"]));
+          const counted = selection.chunks.reduce((sum, c) => sum + tokenizer.count(c.text), 0);
+          expect(counted).toBeLessThanOrEqual(budget);
+          expect(selection.tokens).toBe(counted);
+          expect(selection.naiveTokens).toBe(candidates.reduce((sum, c) => sum + tokenizer.count(c.text), 0));
+        },
+      ),
       { numRuns: 150 },
     );
   });
@@ -48,8 +65,22 @@ describe("context selection", () => {
     const a = chunk("a", ["John: The beta ships on April 14."], 1.0, [1, 0, 0]);
     const dup = chunk("dup", ["John: The beta ships on April 14 as planned."], 0.95, [0.99, 0.05, 0]);
     const other = chunk("other", ["Priya: Billing moves to Stripe in June."], 0.6, [0, 1, 0]);
-    expect(mmrOrder([a, dup, other], (c) => c.score, (c) => c.embedding, 0.7).map((c) => c.id)).toEqual(["a", "other", "dup"]);
-    expect(mmrOrder([a, dup, other], (c) => c.score, (c) => c.embedding, 1).map((c) => c.id)).toEqual(["a", "dup", "other"]);
+    expect(
+      mmrOrder(
+        [a, dup, other],
+        (c) => c.score,
+        (c) => c.embedding,
+        0.7,
+      ).map((c) => c.id),
+    ).toEqual(["a", "other", "dup"]);
+    expect(
+      mmrOrder(
+        [a, dup, other],
+        (c) => c.score,
+        (c) => c.embedding,
+        1,
+      ).map((c) => c.id),
+    ).toEqual(["a", "dup", "other"]);
     const budget = a.tokens + other.tokens + 2;
     expect(selectContext([a, dup, other], options("diversity", budget)).chunks.map((c) => c.id)).toEqual(["a", "other"]);
     expect(selectContext([a, dup, other], options("relevance", budget)).chunks.map((c) => c.id)).toEqual(["a", "dup"]);
@@ -59,7 +90,10 @@ describe("context selection", () => {
   });
 
   it("adds a truncated copy of the next chunk when more than ~100 tokens remain, and stops", () => {
-    const long = Array.from({ length: 8 }, (_, i) => `John: Point ${i} of the long plan is about the launch and the billing work, with details that take space.`);
+    const long = Array.from(
+      { length: 8 },
+      (_, i) => `John: Point ${i} of the long plan is about the launch and the billing work, with details that take space.`,
+    );
     const first = chunk("first", ["John: Short."], 1);
     const second = chunk("second", long, 0.9);
     const third = chunk("third", ["Priya: Small."], 0.8);
@@ -102,11 +136,16 @@ describe("truncation", () => {
 
   it("never leaves a broken character or exceeds the limit on any text", () => {
     fc.assert(
-      fc.property(fc.string({ unit: "grapheme", maxLength: 80 }), fc.integer({ min: 0, max: 40 }), fc.constantFrom("start" as const, "end" as const), (text, n, keep) => {
-        const cut = tokenizer.truncate(text, n, keep);
-        expect(tokenizer.count(cut)).toBeLessThanOrEqual(Math.max(n, 0));
-        expect(cut.includes("\uFFFD") && !text.includes("\uFFFD")).toBe(false);
-      }),
+      fc.property(
+        fc.string({ unit: "grapheme", maxLength: 80 }),
+        fc.integer({ min: 0, max: 40 }),
+        fc.constantFrom("start" as const, "end" as const),
+        (text, n, keep) => {
+          const cut = tokenizer.truncate(text, n, keep);
+          expect(tokenizer.count(cut)).toBeLessThanOrEqual(Math.max(n, 0));
+          expect(cut.includes("\uFFFD") && !text.includes("\uFFFD")).toBe(false);
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -129,11 +168,15 @@ describe("truncation", () => {
 
 describe("key-sentence compression", () => {
   it("keeps sentences with query terms, decisions, names and dates, in their original order", () => {
-    const c = chunk("c", [
-      "John: Morning all. We decided to move the launch. Coffee is great.",
-      "Priya: Haha yes. Ok.",
-      "John: The beta ships on April 14. I like trains. Ask Marco about the patch.",
-    ], 1);
+    const c = chunk(
+      "c",
+      [
+        "John: Morning all. We decided to move the launch. Coffee is great.",
+        "Priya: Haha yes. Ok.",
+        "John: The beta ships on April 14. I like trains. Ask Marco about the patch.",
+      ],
+      1,
+    );
     const out = keySentences(c, { terms: new Set(["launch"]), tokenizer, replies: false })!;
     expect(out.text).toBe(
       [

@@ -8,7 +8,9 @@ describe("Durable Object names", () => {
     const a = batcherName("acme", config);
     expect(a.startsWith("tenant:acme:embed:")).toBe(true);
     expect(batcherName("globex", config).startsWith("tenant:globex:")).toBe(true);
-    expect(batcherName("acme", parseConfig({ EMBEDDING_PROVIDER: "openai", OPENAI_API_KEY: "sk-x", EMBEDDING_MODEL: "other" }))).not.toBe(a);
+    expect(batcherName("acme", parseConfig({ EMBEDDING_PROVIDER: "openai", OPENAI_API_KEY: "sk-x", EMBEDDING_MODEL: "other" }))).not.toBe(
+      a,
+    );
     // The provider's key never appears in a name.
     expect(a).not.toContain("sk-x");
   });

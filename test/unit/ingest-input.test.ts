@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config";
+import type { StoredMessage } from "../../src/db/messages";
 import { findUnstorableStrings } from "../../src/http/read-json";
 import { parseTimestamp } from "../../src/http/timestamp";
 import { mergeMessages } from "../../src/ingest/ingest-service";
-import type { StoredMessage } from "../../src/db/messages";
 
 describe("parseTimestamp", () => {
   it.each([
@@ -18,14 +18,17 @@ describe("parseTimestamp", () => {
     expect(parseTimestamp(input)?.toISOString()).toBe(iso);
   });
 
-  it.each(["yesterday", "2025-02-30T00:00:00Z", "2023-02-29", "2025-13-01", "2025-03-01T24:00:00Z", "1700000000", ""])("rejects %s", (input) => {
-    expect(parseTimestamp(input)).toBeUndefined();
-  });
+  it.each(["yesterday", "2025-02-30T00:00:00Z", "2023-02-29", "2025-13-01", "2025-03-01T24:00:00Z", "1700000000", ""])(
+    "rejects %s",
+    (input) => {
+      expect(parseTimestamp(input)).toBeUndefined();
+    },
+  );
 });
 
 describe("findUnstorableStrings", () => {
   it("names NUL characters and lone surrogates by JSON pointer, keys included", () => {
-    const problems = findUnstorableStrings({ a: ["ok", "x\u0000"], "b/c": { d: "\ud800" }, ["k\u0000"]: 1 });
+    const problems = findUnstorableStrings({ a: ["ok", "x\u0000"], "b/c": { d: "\ud800" }, "k\u0000": 1 });
     expect(problems.map((p) => p.pointer)).toEqual(["#/a/1", "#/b~1c/d", "#/k\u0000"]);
   });
 
@@ -77,7 +80,10 @@ describe("mergeMessages", () => {
 
 describe("parseConfig", () => {
   it("applies defaults", () => {
-    expect(parseConfig({})).toMatchObject({ embedding: { provider: "local", model: "local-hash-v1", dimensions: 384 }, chunkMaxTokens: 256 });
+    expect(parseConfig({})).toMatchObject({
+      embedding: { provider: "local", model: "local-hash-v1", dimensions: 384 },
+      chunkMaxTokens: 256,
+    });
   });
 
   it("names every invalid variable", () => {

@@ -9,7 +9,9 @@ describe("migrations", () => {
   });
 
   it("every tenant-owned table carries tenant_id", () => {
-    const sql = readMigrations().map((m) => m.sql).join("\n");
+    const sql = readMigrations()
+      .map((m) => m.sql)
+      .join("\n");
     for (const table of ["api_keys", "conversations", "messages", "conversation_chunks"]) {
       const body = sql.match(new RegExp(`CREATE TABLE ${table} \\(([\\s\\S]*?)\\n\\);`))?.[1];
       expect(body, table).toMatch(/\btenant_id\s+text NOT NULL/);

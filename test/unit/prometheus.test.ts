@@ -26,16 +26,16 @@ describe("Prometheus exposition", () => {
       ["rag_request_duration_seconds", "histogram"],
       ["something_new", "untyped"],
     ]);
-    expect(text).toContain('rag_request_duration_seconds_bucket{operation="ask",le="0.005"} 0\nrag_request_duration_seconds_bucket{operation="ask",le="0.1"} 1\nrag_request_duration_seconds_bucket{operation="ask",le="+Inf"} 2\nrag_request_duration_seconds_sum{operation="ask"} 0.35\nrag_request_duration_seconds_count{operation="ask"} 2\n');
+    expect(text).toContain(
+      'rag_request_duration_seconds_bucket{operation="ask",le="0.005"} 0\nrag_request_duration_seconds_bucket{operation="ask",le="0.1"} 1\nrag_request_duration_seconds_bucket{operation="ask",le="+Inf"} 2\nrag_request_duration_seconds_sum{operation="ask"} 0.35\nrag_request_duration_seconds_count{operation="ask"} 2\n',
+    );
     expect(text).toContain("rag_active_requests 2\n");
     expect(families[3]!.samples[0]!.labels.reason).toBe('a "quoted" value');
   });
 
   it("is rejected by the reader when a histogram is not cumulative", () => {
-    expect(() =>
-      parsePrometheus(
-        '# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n',
-      ),
-    ).toThrow(/cumulative/);
+    expect(() => parsePrometheus('# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n')).toThrow(
+      /cumulative/,
+    );
   });
 });

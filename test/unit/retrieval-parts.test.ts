@@ -1,23 +1,37 @@
 import { describe, expect, it } from "vitest";
 import { keySentences } from "../../src/rag/context/compress";
-import { queryTerms } from "../../src/text/words";
 import { analyseQuery, findSpeakers, toStatement } from "../../src/rag/query-analysis";
 import { rrf } from "../../src/rag/rrf";
 import { parseTimeExpression } from "../../src/rag/time-expressions";
+import { queryTerms } from "../../src/text/words";
 import { tiktoken } from "../../src/tokens/tokenizer";
 
 const tokenizer = await tiktoken();
 
 describe("rrf", () => {
   it("ranks an item found by several lists above items found once, and reports its ranks", () => {
-    const fused = rrf([["a", "b", "c"], ["b", "d"]], (x) => x, 60);
+    const fused = rrf(
+      [
+        ["a", "b", "c"],
+        ["b", "d"],
+      ],
+      (x) => x,
+      60,
+    );
     expect(fused.map((f) => f.item)).toEqual(["b", "a", "d", "c"]);
     expect(fused[0]!.ranks).toEqual([2, 1]);
     expect(fused[0]!.score).toBeCloseTo(1 / 62 + 1 / 61, 10);
   });
 
   it("weights lists and counts an item once per list", () => {
-    const fused = rrf([{ items: ["a", "a"], weight: 1 }, { items: ["b"], weight: 2 }], (x) => x, 60);
+    const fused = rrf(
+      [
+        { items: ["a", "a"], weight: 1 },
+        { items: ["b"], weight: 2 },
+      ],
+      (x) => x,
+      60,
+    );
     expect(fused.map((f) => [f.item, f.score])).toEqual([
       ["b", 2 / 61],
       ["a", 1 / 61],

@@ -5,7 +5,8 @@ import { describe, expect, it } from "vitest";
 // Every query function over tenant-owned tables must filter by tenant: a static check that
 // complements the EXPLAIN and isolation tests (which cover the routes).
 const DB_DIR = join(import.meta.dirname, "../../src/db");
-const TENANT_TABLES = /\b(?:FROM|JOIN|INTO|UPDATE)\s+(?:conversations|messages|conversation_chunks|chat_sessions|chat_turns|semantic_cache)\b/;
+const TENANT_TABLES =
+  /\b(?:FROM|JOIN|INTO|UPDATE)\s+(?:conversations|messages|conversation_chunks|chat_sessions|chat_turns|semantic_cache)\b/;
 // Catalog lookups (schema.ts) name tables without reading rows; housekeeping.ts is the cron's
 // cross-tenant maintenance and returns counts only.
 const EXEMPT = new Set(["schema.ts", "housekeeping.ts"]);
@@ -20,7 +21,8 @@ describe("tenant scoping of SQL", () => {
       if (!TENANT_TABLES.test(fn)) continue;
       const name = fn.match(/function (\w+)/)?.[1];
       // Reads, updates and deletes filter on tenant_id; inserts write the caller's tenant into it.
-      const scoped = /tenant_id = \$\{|scopeSql\(/.test(fn) || /INSERT INTO \w+ \(tenant_id[\s\S]*(?:SELECT|VALUES \() ?\$\{tenantId\}/.test(fn);
+      const scoped =
+        /tenant_id = \$\{|scopeSql\(/.test(fn) || /INSERT INTO \w+ \(tenant_id[\s\S]*(?:SELECT|VALUES \() ?\$\{tenantId\}/.test(fn);
       expect(scoped, `${file}: ${name}`).toBe(true);
     }
   });

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { isFull, refund, take, type BucketState } from "../../src/durable/token-bucket";
+import { type BucketState, isFull, refund, take } from "../../src/durable/token-bucket";
 
 const limits = { requestsPerMinute: 100, tokensPerMinute: 10_000, share: 0.8 };
 
@@ -46,7 +46,10 @@ describe("rate budget token bucket", () => {
   it("never grants more than the share of the limit plus its refill over any period", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ gap: fc.integer({ min: 0, max: 5_000 }), tokens: fc.integer({ min: 1, max: 3_000 }) }), { minLength: 1, maxLength: 200 }),
+        fc.array(fc.record({ gap: fc.integer({ min: 0, max: 5_000 }), tokens: fc.integer({ min: 1, max: 3_000 }) }), {
+          minLength: 1,
+          maxLength: 200,
+        }),
         (calls) => {
           let state: BucketState | undefined;
           let now = 0;

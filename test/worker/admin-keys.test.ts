@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { ADMIN_KEY, api, conversation, directSql, problem, uid } from "./support/api";
 import { generateApiKey, hashApiKey, keyPrefix } from "../../src/auth/api-key";
+import { ADMIN_KEY, api, conversation, directSql, problem, uid } from "./support/api";
 
 describe("/api/admin/keys", () => {
   it("creates a key for a new tenant that works at once, lists it without the secret, and revokes it", async () => {
@@ -12,7 +12,9 @@ describe("/api/admin/keys", () => {
 
     expect((await api("GET", "/api/conversations", { key: key.key })).status).toBe(200);
 
-    const listed = (await (await api("GET", `/api/admin/keys?tenant=${tenant}`, { key: ADMIN_KEY })).json()) as { keys: Record<string, unknown>[] };
+    const listed = (await (await api("GET", `/api/admin/keys?tenant=${tenant}`, { key: ADMIN_KEY })).json()) as {
+      keys: Record<string, unknown>[];
+    };
     expect(listed.keys).toHaveLength(1);
     expect(listed.keys[0]).toMatchObject({ id: key.id, tenant, role: "user", revoked_at: null });
     expect(JSON.stringify(listed)).not.toContain(key.key);
@@ -47,7 +49,9 @@ describe("admin routes by role and tenant", () => {
   async function keyFor(tenant: string, role: Role): Promise<{ key: string; id: string }> {
     const key = generateApiKey();
     await sql`INSERT INTO tenants (id) VALUES (${tenant}) ON CONFLICT (id) DO NOTHING`;
-    const [row] = await sql<{ id: string }[]>`INSERT INTO api_keys (tenant_id, key_hash, key_prefix, role) VALUES (${tenant}, ${hashApiKey(key)}, ${keyPrefix(key)}, ${role}) RETURNING id`;
+    const [row] = await sql<
+      { id: string }[]
+    >`INSERT INTO api_keys (tenant_id, key_hash, key_prefix, role) VALUES (${tenant}, ${hashApiKey(key)}, ${keyPrefix(key)}, ${role}) RETURNING id`;
     return { key, id: row!.id };
   }
 
@@ -117,7 +121,10 @@ describe("admin routes by role and tenant", () => {
       expect(res.status).toBe(role === "user" ? 403 : 200);
       if (role === "admin") {
         const body = (await res.json()) as Record<string, unknown>;
-        expect(body).toMatchObject({ tenant: own, stores: { semantic_cache: { entries: expect.any(Number) }, embedding_cache: { entries: expect.any(Number) } } });
+        expect(body).toMatchObject({
+          tenant: own,
+          stores: { semantic_cache: { entries: expect.any(Number) }, embedding_cache: { entries: expect.any(Number) } },
+        });
         expect(body).not.toHaveProperty("levels");
       }
       if (role === "operator") expect(await res.json()).toHaveProperty("levels");

@@ -1,10 +1,10 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { createSql } from "../../src/db/client";
 import { parseConfig } from "../../src/config";
+import { createSql } from "../../src/db/client";
 import { ingestSchema } from "../../src/ingest/ingest-schema";
-import { ingestConversation, type IngestDeps } from "../../src/ingest/ingest-service";
-import { EmbeddingError, type Embedder } from "../../src/providers/embedder";
+import { type IngestDeps, ingestConversation } from "../../src/ingest/ingest-service";
+import { type Embedder, EmbeddingError } from "../../src/providers/embedder";
 import { localEmbedder } from "../../src/providers/local-embedder";
 import { tiktoken } from "../../src/tokens/tokenizer";
 import { api, conversation, directSql, newTenantKey, uid } from "./support/api";
@@ -68,7 +68,9 @@ describe("ingest atomicity", () => {
     const edited = structuredClone(original);
     for (const m of edited.messages) m.text += " (edited)";
     const flaky = failingEmbedder(2);
-    await expect(ingestConversation(await deps({ ...flaky, model: ok.model, embed: flaky.embed }), tenant, ingestSchema(config).parse(edited))).rejects.toThrow();
+    await expect(
+      ingestConversation(await deps({ ...flaky, model: ok.model, embed: flaky.embed }), tenant, ingestSchema(config).parse(edited)),
+    ).rejects.toThrow();
 
     expect(await sql`SELECT id, text, content_hash FROM messages WHERE tenant_id = ${tenant} ORDER BY order_index`).toEqual(before);
     expect(await sql`SELECT id FROM conversation_chunks WHERE tenant_id = ${tenant} ORDER BY order_index`).toEqual(chunksBefore);

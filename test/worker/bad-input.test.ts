@@ -109,7 +109,10 @@ describe("ingest rejects bad input with problem+json and stores nothing", () => 
   });
 
   it("lone surrogates → 400 naming the field", async () => {
-    const p = await rejects(`{"id":"s","messages":[{"id":"m1","author_name":"A","text":"bad \\ud800 text","timestamp":"2025-01-01T00:00:00Z"}]}`, 400);
+    const p = await rejects(
+      `{"id":"s","messages":[{"id":"m1","author_name":"A","text":"bad \\ud800 text","timestamp":"2025-01-01T00:00:00Z"}]}`,
+      400,
+    );
     expect(p.errors).toEqual([{ pointer: "#/messages/0/text", detail: expect.stringMatching(/surrogate/) }]);
   });
 
@@ -125,18 +128,27 @@ describe("accepted input is usable, and never silently changed", () => {
   it("conversation ids that cannot come back through a URL path segment ('.', '..', '\\') → 400", async () => {
     for (const id of [".", "..", "a\\b"]) {
       const p = await rejects({ ...valid(), id }, 400);
-      expect(p.errors!.map((e) => e.pointer), id).toEqual(["#/id"]);
+      expect(
+        p.errors!.map((e) => e.pointer),
+        id,
+      ).toEqual(["#/id"]);
     }
   });
 
   it("control characters (C1 too) and invisible formatting characters in ids → 400 naming the field", async () => {
     for (const bad of ["\u202e", "\u200b", "\u0085", "\u2066", "\ufeff", "\u00ad"]) {
       const p = await rejects({ ...valid(), id: `conv${bad}x` }, 400);
-      expect(p.errors!.map((e) => e.pointer), JSON.stringify(bad)).toEqual(["#/id"]);
+      expect(
+        p.errors!.map((e) => e.pointer),
+        JSON.stringify(bad),
+      ).toEqual(["#/id"]);
       const body = valid();
       body.messages[2]!.id = `m${bad}3`;
       const q = await rejects(body, 400);
-      expect(q.errors!.map((e) => e.pointer), JSON.stringify(bad)).toEqual(["#/messages/2/id"]);
+      expect(
+        q.errors!.map((e) => e.pointer),
+        JSON.stringify(bad),
+      ).toEqual(["#/messages/2/id"]);
     }
   });
 
@@ -145,14 +157,19 @@ describe("accepted input is usable, and never silently changed", () => {
       const body = valid();
       body.messages[0]!.author_name = bad;
       const p = await rejects(body, 400);
-      expect(p.errors!.map((e) => e.pointer), JSON.stringify(bad)).toEqual(["#/messages/0/author_name"]);
+      expect(
+        p.errors!.map((e) => e.pointer),
+        JSON.stringify(bad),
+      ).toEqual(["#/messages/0/author_name"]);
     }
     const { key, tenant } = await newTenantKey("names");
     const body = valid();
     body.messages[0]!.author_name = "E\u0301mile"; // decomposed É
     body.messages[1]!.author_name = "\u0645\u06cc\u200c\u0631\u0627"; // a Persian name with a zero-width non-joiner
     expect((await api("POST", "/api/conversations", { key, body })).status).toBe(201);
-    const names = (await sql<{ author_name: string }[]>`SELECT author_name FROM messages WHERE tenant_id = ${tenant} ORDER BY order_index`).map((r) => r.author_name);
+    const names = (
+      await sql<{ author_name: string }[]>`SELECT author_name FROM messages WHERE tenant_id = ${tenant} ORDER BY order_index`
+    ).map((r) => r.author_name);
     expect(names.slice(0, 2)).toEqual(["\u00c9mile", "\u0645\u06cc\u200c\u0631\u0627"]);
   });
 
@@ -242,7 +259,10 @@ describe("configured limits", () => {
   });
 
   it("top_k: above 50 for ask and 100 for retrieve → 400 naming it", async () => {
-    for (const [path, top] of [["/api/rag/ask", 51], ["/api/rag/retrieve", 101]] as const) {
+    for (const [path, top] of [
+      ["/api/rag/ask", 51],
+      ["/api/rag/retrieve", 101],
+    ] as const) {
       const res = await api("POST", path, { body: { query: "launch", top_k: top, stream: false } });
       expect(res.status).toBe(400);
       expect((await problem(res)).errors!.map((e) => e.pointer)).toContain("#/top_k");

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { counters } from "../../src/observability/counters";
 import type { RecordedCall } from "../../scripts/lib/fake-openai";
+import { counters } from "../../src/observability/counters";
 import { uid } from "./support/api";
 import { tenantWithLaunch } from "./support/fixtures";
 import { callWith } from "./support/sse";
@@ -14,14 +14,27 @@ async function scenario(control: Record<string, unknown>, extra: Record<string, 
   const set = (c: Record<string, unknown>) => fetch(`${base}/_control`, { method: "POST", body: JSON.stringify(c) });
   await set({ chat: { text: "June 2 [1]." }, ...control });
   return {
-    vars: { CHAT_PROVIDER: "openai", OPENAI_BASE_URL: `${base}/v1`, OPENAI_API_KEY: "sk-test", CHAT_MODEL: "fake-chat", CACHE_ENABLED: "false", ...extra },
+    vars: {
+      CHAT_PROVIDER: "openai",
+      OPENAI_BASE_URL: `${base}/v1`,
+      OPENAI_API_KEY: "sk-test",
+      CHAT_MODEL: "fake-chat",
+      CACHE_ENABLED: "false",
+      ...extra,
+    },
     chatCalls: async () => ((await (await fetch(`${base}/_calls`)).json()) as RecordedCall[]).filter((c) => c.body.stream).length,
     set,
   };
 }
 
 async function ask(vars: Record<string, string>) {
-  const { res, settled } = await callWith(vars, "POST", "/api/rag/ask", { query: "When is the launch?", conversation_id: conv, stream: false }, tenant.key);
+  const { res, settled } = await callWith(
+    vars,
+    "POST",
+    "/api/rag/ask",
+    { query: "When is the launch?", conversation_id: conv, stream: false },
+    tenant.key,
+  );
   const body = (await res.json()) as { fallback: boolean; fallback_reason?: string };
   await settled();
   expect(res.status).toBe(200);

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { counters } from "../../src/observability/counters";
 import type { RecordedCall } from "../../scripts/lib/fake-openai";
+import { counters } from "../../src/observability/counters";
 import { ADMIN_KEY, api, newTenantKey, uid } from "./support/api";
 import { launchConversation } from "./support/fixtures";
 import { callWith, parseSse } from "./support/sse";
@@ -15,7 +15,14 @@ async function providers() {
   const base = `${env.FAKE_OPENAI_URL}/${crypto.randomUUID()}`;
   await fetch(`${base}/_control`, { method: "POST", body: JSON.stringify({ chat: { text: "The launch stays on June 2 [1]." } }) });
   return {
-    vars: { CHAT_PROVIDER: "openai", EMBEDDING_PROVIDER: "openai", EMBEDDING_MODEL: "fake-embed", OPENAI_BASE_URL: `${base}/v1`, OPENAI_API_KEY: "sk-test", CHAT_MODEL: "fake-chat" },
+    vars: {
+      CHAT_PROVIDER: "openai",
+      EMBEDDING_PROVIDER: "openai",
+      EMBEDDING_MODEL: "fake-embed",
+      OPENAI_BASE_URL: `${base}/v1`,
+      OPENAI_API_KEY: "sk-test",
+      CHAT_MODEL: "fake-chat",
+    },
     calls: async () => (await (await fetch(`${base}/_calls`)).json()) as RecordedCall[],
     fail: () => fetch(`${base}/_control`, { method: "POST", body: JSON.stringify({ failAfter: 0, failStatus: 500 }) }),
   };
@@ -26,7 +33,12 @@ async function ask(vars: Record<string, string>, body: Record<string, unknown>, 
   const text = await res.text();
   await settled();
   const events = res.headers.get("content-type")?.startsWith("text/event-stream") ? parseSse(text) : [];
-  return { res, cache: res.headers.get("x-cache"), events, json: events.length ? undefined : (JSON.parse(text) as Record<string, unknown>) };
+  return {
+    res,
+    cache: res.headers.get("x-cache"),
+    events,
+    json: events.length ? undefined : (JSON.parse(text) as Record<string, unknown>),
+  };
 }
 
 async function ingest(id: string, extra: { id: string; text: string }[] = []) {
@@ -62,7 +74,9 @@ describe("answer cache", () => {
     expect(m2.cache).toBe("HIT-L1");
     expect(m2.request_id).not.toBe(m1.request_id);
     expect({ ...m2, cache: 0, request_id: 0 }).toEqual({ ...m1, cache: 0, request_id: 0 });
-    expect(second.events.filter((e) => e.event === "delta").map((e) => e.data)).toEqual(first.events.filter((e) => e.event === "delta").map((e) => e.data));
+    expect(second.events.filter((e) => e.event === "delta").map((e) => e.data)).toEqual(
+      first.events.filter((e) => e.event === "delta").map((e) => e.data),
+    );
     const [d1, d2] = [JSON.parse(first.events.at(-1)!.data), JSON.parse(second.events.at(-1)!.data)];
     expect(d2.usage).toEqual(d1.usage);
     expect(d2.citations).toEqual(d1.citations);
@@ -156,7 +170,14 @@ describe("answer cache", () => {
   it("answers uncached when the cache store fails", async () => {
     const p = await providers();
     const broken = { get: () => Promise.reject(new Error("kv down")), put: () => Promise.reject(new Error("kv down")) };
-    const { res, settled } = await callWith({ ...p.vars }, "POST", "/api/rag/ask", { conversation_id: release, query: "When is the launch date?", stream: false }, tenant.key, { CACHE_KV: broken });
+    const { res, settled } = await callWith(
+      { ...p.vars },
+      "POST",
+      "/api/rag/ask",
+      { conversation_id: release, query: "When is the launch date?", stream: false },
+      tenant.key,
+      { CACHE_KV: broken },
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get("x-cache")).toBe("BYPASS");
     await res.text();
@@ -178,7 +199,12 @@ describe("semantic answer cache", () => {
     const paraphrase = await ask(p.vars, { query: "Why did the staging deploy get rolled back?" });
     expect(paraphrase.cache).toBe("HIT-SEMANTIC");
     expect(JSON.parse(paraphrase.events[0]!.data).cache).toBe("HIT-SEMANTIC");
-    expect(paraphrase.events.filter((e) => e.event === "delta").map((e) => JSON.parse(e.data).text).join("")).toBe(first.json!.answer);
+    expect(
+      paraphrase.events
+        .filter((e) => e.event === "delta")
+        .map((e) => JSON.parse(e.data).text)
+        .join(""),
+    ).toBe(first.json!.answer);
     // The paraphrase itself is now an exact entry.
     expect((await ask(p.vars, { query: "Why did the staging deploy get rolled back?", stream: false })).cache).toBe("HIT-L1");
     expect((await p.calls()).filter((c) => c.path.endsWith("/chat/completions"))).toHaveLength(1);
@@ -196,11 +222,18 @@ describe("semantic answer cache", () => {
   it("is per tenant and scope, and forgets answers when the data changes", async () => {
     const p = await withLocalEmbedder();
     await ask(p.vars, { query: "Why was the staging deploy rolled back?", stream: false, conversation_id: other });
-    expect((await ask(p.vars, { query: "Why did the staging deploy get rolled back?", stream: false, conversation_id: other })).cache).toBe("HIT-SEMANTIC");
+    expect((await ask(p.vars, { query: "Why did the staging deploy get rolled back?", stream: false, conversation_id: other })).cache).toBe(
+      "HIT-SEMANTIC",
+    );
     const stranger = await newTenantKey("semantic-other");
-    expect((await ask(p.vars, { query: "Why did the staging deploy get rolled back?", stream: false, conversation_id: other }, stranger.key)).cache).toBe("MISS");
+    expect(
+      (await ask(p.vars, { query: "Why did the staging deploy get rolled back?", stream: false, conversation_id: other }, stranger.key))
+        .cache,
+    ).toBe("MISS");
     await ingest(other, [{ id: "m97", text: "The image resizer fix shipped." }]);
-    expect((await ask(p.vars, { query: "Why did the staging deploy get rolled back?", stream: false, conversation_id: other })).cache).toBe("MISS");
+    expect((await ask(p.vars, { query: "Why did the staging deploy get rolled back?", stream: false, conversation_id: other })).cache).toBe(
+      "MISS",
+    );
   });
 
   it("never answers a different question: lower-case and first-word names, other scripts, relation words; a promoted hit carries the asker's question", async () => {

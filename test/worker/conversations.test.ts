@@ -4,8 +4,6 @@ import { api, conversation, directSql, newTenantKey, uid } from "./support/api";
 
 const sql = directSql();
 
-
-
 const ingest = async (body: unknown, key?: string) => {
   const res = await api("POST", "/api/conversations", { body, key });
   return { status: res.status, body: (await res.json()) as IngestResult };
@@ -22,7 +20,8 @@ describe("POST /api/conversations", () => {
     expect(body.chunks.total).toBeGreaterThan(1);
     expect(body.embeddings.computed + body.embeddings.cached).toBe(body.chunks.total);
 
-    const messages = await sql`SELECT id, order_index, author_name FROM messages WHERE tenant_id = ${tenant} AND conversation_id = ${conv.id} ORDER BY order_index`;
+    const messages =
+      await sql`SELECT id, order_index, author_name FROM messages WHERE tenant_id = ${tenant} AND conversation_id = ${conv.id} ORDER BY order_index`;
     expect(messages.map((m) => m.id)).toEqual(conv.messages.map((m) => m.id));
 
     const chunks = await sql`
@@ -46,7 +45,8 @@ describe("POST /api/conversations", () => {
     const { key, tenant } = await newTenantKey("idem");
     const conv = conversation(uid("conv"), 20);
     const first = await ingest(conv, key);
-    const before = await sql`SELECT id, order_index, content_hash FROM conversation_chunks WHERE tenant_id = ${tenant} ORDER BY order_index`;
+    const before =
+      await sql`SELECT id, order_index, content_hash FROM conversation_chunks WHERE tenant_id = ${tenant} ORDER BY order_index`;
     const again = await ingest(conv, key);
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ created: false, changed: false, version: first.body.version });
@@ -161,7 +161,8 @@ describe("GET and DELETE /api/conversations", () => {
         ON e.tenant_id = c.tenant_id AND e.content_hash = encode(sha256(convert_to(c.text, 'UTF8')), 'hex')
       WHERE c.tenant_id = ${tenant} AND c.conversation_id = ${conv.id}`;
     expect(cache!.n).toBeGreaterThan(0);
-    const hashes = await sql`SELECT encode(sha256(convert_to(text, 'UTF8')), 'hex') AS h FROM conversation_chunks WHERE tenant_id = ${tenant}`;
+    const hashes =
+      await sql`SELECT encode(sha256(convert_to(text, 'UTF8')), 'hex') AS h FROM conversation_chunks WHERE tenant_id = ${tenant}`;
 
     const res = await api("DELETE", `/api/conversations/${conv.id}`, { key });
     expect(res.status).toBe(204);
@@ -170,7 +171,8 @@ describe("GET and DELETE /api/conversations", () => {
              (SELECT count(*) FROM messages WHERE tenant_id = ${tenant})::int AS messages,
              (SELECT count(*) FROM conversation_chunks WHERE tenant_id = ${tenant})::int AS chunks`;
     expect(counts[0]).toEqual({ conversations: 0, messages: 0, chunks: 0 });
-    const left = await sql`SELECT count(*)::int AS n FROM embedding_cache WHERE tenant_id = ${tenant} AND content_hash IN ${sql(hashes.map((h) => h.h as string))}`;
+    const left =
+      await sql`SELECT count(*)::int AS n FROM embedding_cache WHERE tenant_id = ${tenant} AND content_hash IN ${sql(hashes.map((h) => h.h as string))}`;
     expect(left[0]!.n).toBe(0);
     expect((await api("GET", `/api/conversations/${conv.id}`, { key })).status).toBe(404);
     expect((await api("DELETE", `/api/conversations/${conv.id}`, { key })).status).toBe(404);

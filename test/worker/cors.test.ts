@@ -23,7 +23,10 @@ describe("CORS", () => {
     expect(ok.headers.get("access-control-expose-headers")).toContain("x-request-id");
     const other = await request("https://evil.example.com");
     expect(other.headers.get("access-control-allow-origin")).toBeNull();
-    const pre = await request("https://admin.example.com", "OPTIONS", { "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" });
+    const pre = await request("https://admin.example.com", "OPTIONS", {
+      "access-control-request-method": "POST",
+      "access-control-request-headers": "authorization, content-type",
+    });
     expect(pre.status).toBe(204);
     expect(pre.headers.get("access-control-allow-origin")).toBe("https://admin.example.com");
     expect(pre.headers.get("access-control-allow-headers")).toContain("authorization");

@@ -1,13 +1,13 @@
-import { env, listDurableObjectIds, runDurableObjectAlarm, runInDurableObject, evictDurableObject } from "cloudflare:test";
+import { env, evictDurableObject, listDurableObjectIds, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { ChatBehaviour, RecordedCall } from "../../scripts/lib/fake-openai";
+import { fakeEmbedding } from "../../scripts/lib/fake-openai";
 import { parseConfig } from "../../src/config";
 import type { AskCoalescer } from "../../src/durable/ask-coalescer";
 import { batcherName } from "../../src/durable/clients";
 import type { EmbeddingBatcher } from "../../src/durable/embedding-batcher";
 import { counters } from "../../src/observability/counters";
 import { streamRecords } from "../../src/rag/ask-records";
-import type { ChatBehaviour, RecordedCall } from "../../scripts/lib/fake-openai";
-import { fakeEmbedding } from "../../scripts/lib/fake-openai";
 import { directSql, newTenantKey, uid } from "./support/api";
 import { launchConversation, tenantWithLaunch } from "./support/fixtures";
 import { callWith, parseSse, sseReader } from "./support/sse";
@@ -32,7 +32,10 @@ async function readAll(res: Response) {
   const events = parseSse(await res.text());
   return {
     events,
-    answer: events.filter((e) => e.event === "delta").map((e) => (JSON.parse(e.data) as { text: string }).text).join(""),
+    answer: events
+      .filter((e) => e.event === "delta")
+      .map((e) => (JSON.parse(e.data) as { text: string }).text)
+      .join(""),
     meta: events[0]?.event === "meta" ? (JSON.parse(events[0].data) as Record<string, unknown>) : undefined,
     last: events.at(-1) && { event: events.at(-1)!.event, data: JSON.parse(events.at(-1)!.data) as Record<string, unknown> },
   };
@@ -47,11 +50,27 @@ const within = <T>(ms: number, work: Promise<T>) =>
   Promise.race([work, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still waiting after ${ms} ms`)), ms))]);
 
 /** The answers an AskCoalescer holds (a private field), by cache key. */
-type HeldAnswer = { phase: { kind: string; deadline: number }; records: { type: string; meta?: { query?: { text?: string } } }[]; watchdog(): void };
+type HeldAnswer = {
+  phase: { kind: string; deadline: number };
+  records: { type: string; meta?: { query?: { text?: string } } }[];
+  watchdog(): void;
+};
 const heldAnswers = (instance: AskCoalescer) => (instance as unknown as { answers: Map<string, HeldAnswer> }).answers;
 
 const SPEAKERS = ["Priya", "John", "Marco", "the helpdesk", "the team"];
-const TOPICS = ["the release checklist", "the database migration", "the maintenance window", "the support rota", "the staging deploy", "the memory leak", "the image resizer", "the thumbnail cache", "the LRU limit", "the launch date", "the changelog"];
+const TOPICS = [
+  "the release checklist",
+  "the database migration",
+  "the maintenance window",
+  "the support rota",
+  "the staging deploy",
+  "the memory leak",
+  "the image resizer",
+  "the thumbnail cache",
+  "the LRU limit",
+  "the launch date",
+  "the changelog",
+];
 
 describe("embedding batcher", () => {
   let tenant: { tenant: string; key: string };
@@ -121,7 +140,10 @@ describe("embedding batcher", () => {
 
   it("reports a provider failure to every caller of the batch without a second call", async () => {
     const t = await scenario();
-    await fetch(t.vars.OPENAI_BASE_URL.replace(/\/v1$/, "/_control"), { method: "POST", body: JSON.stringify({ failAfter: 0, failStatus: 503 }) });
+    await fetch(t.vars.OPENAI_BASE_URL.replace(/\/v1$/, "/_control"), {
+      method: "POST",
+      body: JSON.stringify({ failAfter: 0, failStatus: 503 }),
+    });
     // No SDK retries: this is about the batcher not calling again on its own.
     const config = parseConfig({ ...embeddingVars, ...t.vars, EMBEDDING_MAX_RETRIES: "0" });
     const failing = uid("fail");
@@ -170,7 +192,17 @@ describe("ask coalescer", () => {
   });
 
   it("answers 20 concurrent identical asks with one chat completion and 20 identical streams, cached once", async () => {
-    const s = await scenario({ chat: { text: "The launch stays on June 2 if the fix ships by Friday [1].", firstTokenDelayMs: 300, tokenDelayMs: 20, wordsPerPiece: 2 } }, chatVars);
+    const s = await scenario(
+      {
+        chat: {
+          text: "The launch stays on June 2 if the fix ships by Friday [1].",
+          firstTokenDelayMs: 300,
+          tokenDelayMs: 20,
+          wordsPerPiece: 2,
+        },
+      },
+      chatVars,
+    );
     const query = "When is the launch date and what could delay the launch?";
     const coalesced = counters.get("rag_coalesced_requests_total");
     const results = await Promise.all(
@@ -208,7 +240,7 @@ describe("ask coalescer", () => {
   });
 
   it("gives a late joiner what was already sent, then the live tokens", async () => {
-    const text = Array.from({ length: 30 }, (_, i) => `w${i}`).join(" ") + " [1].";
+    const text = `${Array.from({ length: 30 }, (_, i) => `w${i}`).join(" ")} [1].`;
     const s = await scenario({ chat: { text, tokenDelayMs: 40, wordsPerPiece: 1 } }, chatVars);
     const query = "What did Priya say about the maintenance window?";
     const early = await callWith(s.vars, "POST", "/api/rag/ask", { query, conversation_id: conv }, tenant.key);
@@ -219,7 +251,8 @@ describe("ask coalescer", () => {
     const late = await callWith(s.vars, "POST", "/api/rag/ask", { query, conversation_id: conv }, tenant.key);
     expect(late.res.headers.get("x-coalesced")).toBe("follower");
     const lateBody = readAll(late.res);
-    for (let e = await reader.next(); e; e = await reader.next()) if (e.event === "delta") seen.push((JSON.parse(e.data) as { text: string }).text);
+    for (let e = await reader.next(); e; e = await reader.next())
+      if (e.event === "delta") seen.push((JSON.parse(e.data) as { text: string }).text);
     const got = await lateBody;
     await Promise.all([early.settled(), late.settled()]);
     expect(seen.join("")).toBe(text);
@@ -229,7 +262,10 @@ describe("ask coalescer", () => {
   });
 
   it("stops the shared generation only when every client has gone", async () => {
-    const s = await scenario({ chat: { text: Array.from({ length: 80 }, (_, i) => `w${i}`).join(" "), tokenDelayMs: 50, wordsPerPiece: 1 } }, chatVars);
+    const s = await scenario(
+      { chat: { text: Array.from({ length: 80 }, (_, i) => `w${i}`).join(" "), tokenDelayMs: 50, wordsPerPiece: 1 } },
+      chatVars,
+    );
     const query = "What did John say about the changelog?";
     const a = await callWith(s.vars, "POST", "/api/rag/ask", { query, conversation_id: conv }, tenant.key);
     const ra = sseReader(a.res);
@@ -248,9 +284,14 @@ describe("ask coalescer", () => {
   });
 
   it("leaves no client hanging when the object is aborted mid-stream: each gets an error event", async () => {
-    const s = await scenario({ chat: { text: Array.from({ length: 80 }, (_, i) => `w${i}`).join(" "), tokenDelayMs: 50, wordsPerPiece: 1 } }, chatVars);
+    const s = await scenario(
+      { chat: { text: Array.from({ length: 80 }, (_, i) => `w${i}`).join(" "), tokenDelayMs: 50, wordsPerPiece: 1 } },
+      chatVars,
+    );
     const query = "What did Marco say about the LRU limit?";
-    const calls = await Promise.all([0, 1, 2].map(() => callWith(s.vars, "POST", "/api/rag/ask", { query, conversation_id: conv }, tenant.key)));
+    const calls = await Promise.all(
+      [0, 1, 2].map(() => callWith(s.vars, "POST", "/api/rag/ask", { query, conversation_id: conv }, tenant.key)),
+    );
     const readers = calls.map((c) => sseReader(c.res));
     for (const r of readers) expect((await r.next())!.event).toBe("meta");
     // The object streaming this answer (the test does not name it: its shard comes from the cache key's hash).
@@ -269,7 +310,7 @@ describe("ask coalescer", () => {
       15_000,
       Promise.all(
         readers.map(async (r) => {
-          let last;
+          let last: Awaited<ReturnType<typeof r.next>>;
           for (let e = await r.next(); e; e = await r.next()) last = e;
           return last;
         }),
@@ -299,7 +340,12 @@ describe("ask coalescer", () => {
     });
     expect(answer!.phase.kind).toBe("preparing");
     // A one-off question must not cost storage: no alarm, no rows (the watchdog is a timer in memory).
-    expect(await runInDurableObject(stub, async (_i: AskCoalescer, state) => ({ alarm: await state.storage.getAlarm(), keys: (await state.storage.list()).size }))).toEqual({ alarm: null, keys: 0 });
+    expect(
+      await runInDurableObject(stub, async (_i: AskCoalescer, state) => ({
+        alarm: await state.storage.getAlarm(),
+        keys: (await state.storage.list()).size,
+      })),
+    ).toEqual({ alarm: null, keys: 0 });
     const records = streamRecords(follower.stream);
     // The lease has not expired yet: the watchdog changes nothing.
     await watchdog();
@@ -324,9 +370,17 @@ describe("ask coalescer", () => {
     const follower = (await stub.join("k", { prepareTimeoutMs: 60_000 })) as { stream: ReadableStream<Uint8Array> };
     await stub.fail("k", "not-the-token", { status: 503, code: "x", detail: "ignored", headers: {} });
     await stub.fail("other", lead.token, { status: 503, code: "x", detail: "ignored", headers: {} });
-    await stub.fail("k", lead.token, { status: 503, code: "retrieval-unavailable", detail: "every strategy failed", headers: { "retry-after": "5" } });
+    await stub.fail("k", lead.token, {
+      status: 503,
+      code: "retrieval-unavailable",
+      detail: "every strategy failed",
+      headers: { "retry-after": "5" },
+    });
     const record = await streamRecords(follower.stream).next(2_000);
-    expect(record).toMatchObject({ type: "error", problem: { status: 503, code: "retrieval-unavailable", headers: { "retry-after": "5" } } });
+    expect(record).toMatchObject({
+      type: "error",
+      problem: { status: 503, code: "retrieval-unavailable", headers: { "retry-after": "5" } },
+    });
     expect(await runInDurableObject(stub, (instance: AskCoalescer) => heldAnswers(instance).size)).toBe(0);
   });
 
@@ -337,7 +391,10 @@ describe("ask coalescer", () => {
       { chat: { text: "Noted in the thread [1].", firstTokenDelayMs: 200, tokenDelayMs: 10, wordsPerPiece: 1 } },
       { ...chatVars, ASK_COALESCER_SHARDS: "4", ASK_COALESCE_GRACE_MS: "300", SEMANTIC_CACHE_ENABLED: "false" },
     );
-    const queries = Array.from({ length: 40 }, (_, i) => `What did ${SPEAKERS[i % SPEAKERS.length]} say about ${TOPICS[i % TOPICS.length]}?`);
+    const queries = Array.from(
+      { length: 40 },
+      (_, i) => `What did ${SPEAKERS[i % SPEAKERS.length]} say about ${TOPICS[i % TOPICS.length]}?`,
+    );
     expect(new Set(queries).size).toBe(40);
     const before = new Set((await listDurableObjectIds(env.ASK_COALESCER)).map((id) => id.toString()));
     const results = await Promise.all(
@@ -364,7 +421,8 @@ describe("ask coalescer", () => {
     expect(
       await waitFor(async () => {
         for (const id of created) {
-          if ((await runInDurableObject(env.ASK_COALESCER.get(id), (instance: AskCoalescer) => heldAnswers(instance).size)) > 0) return false;
+          if ((await runInDurableObject(env.ASK_COALESCER.get(id), (instance: AskCoalescer) => heldAnswers(instance).size)) > 0)
+            return false;
         }
         return true;
       }),
@@ -386,10 +444,22 @@ describe("rate budget", () => {
   it("refuses with 429 and Retry-After once the budget is spent, under the reject policy", async () => {
     const s = await scenario({ chat: { text: "June 2 [1]." } }, { ...chatVars, ...limited, CHAT_RATE_POLICY: "reject" });
     const rejections = counters.get("rag_rate_budget_rejections_total", { provider: "openai", call: "answer", policy: "reject" });
-    const ok = await callWith(s.vars, "POST", "/api/rag/ask", { query: "When is the launch?", conversation_id: conv, stream: false }, tenant.key);
+    const ok = await callWith(
+      s.vars,
+      "POST",
+      "/api/rag/ask",
+      { query: "When is the launch?", conversation_id: conv, stream: false },
+      tenant.key,
+    );
     expect(ok.res.status).toBe(200);
     await ok.settled();
-    const over = await callWith(s.vars, "POST", "/api/rag/ask", { query: "Who takes the Saturday shift?", conversation_id: conv, stream: false }, tenant.key);
+    const over = await callWith(
+      s.vars,
+      "POST",
+      "/api/rag/ask",
+      { query: "Who takes the Saturday shift?", conversation_id: conv, stream: false },
+      tenant.key,
+    );
     expect(over.res.status).toBe(429);
     expect(over.res.headers.get("content-type")).toBe("application/problem+json");
     const retryAfter = Number(over.res.headers.get("retry-after"));
@@ -403,9 +473,21 @@ describe("rate budget", () => {
 
   it("answers with the extractive fallback once the budget is spent, under the fallback policy", async () => {
     const s = await scenario({ chat: { text: "June 2 [1]." } }, { ...chatVars, ...limited, CHAT_RATE_POLICY: "fallback" });
-    const first = await callWith(s.vars, "POST", "/api/rag/ask", { query: "When is the launch?", conversation_id: conv, stream: false }, tenant.key);
+    const first = await callWith(
+      s.vars,
+      "POST",
+      "/api/rag/ask",
+      { query: "When is the launch?", conversation_id: conv, stream: false },
+      tenant.key,
+    );
     expect(await first.res.json()).toMatchObject({ fallback: false, answer: "June 2 [1]." });
-    const second = await callWith(s.vars, "POST", "/api/rag/ask", { query: "When is the launch?", conversation_id: conv, stream: false }, tenant.key);
+    const second = await callWith(
+      s.vars,
+      "POST",
+      "/api/rag/ask",
+      { query: "When is the launch?", conversation_id: conv, stream: false },
+      tenant.key,
+    );
     expect(second.res.status).toBe(200);
     const body = (await second.res.json()) as { fallback: boolean; fallback_reason: string; answer: string };
     expect(body).toMatchObject({ fallback: true, fallback_reason: "rate_budget" });

@@ -5,9 +5,9 @@ import { hashApiKey } from "../../src/auth/api-key";
 import { keyCache } from "../../src/auth/key-cache";
 import { counters } from "../../src/observability/counters";
 import { ADMIN_KEY, api, conversation, DEV_KEY, directSql, newTenantKey, uid } from "./support/api";
-import { waitFor } from "./support/wait";
 import { launchConversation, tenantWithLaunch } from "./support/fixtures";
 import { callWith } from "./support/sse";
+import { waitFor } from "./support/wait";
 
 const sql = directSql();
 /** The binding pointed at a port where nothing listens: the database is unreachable. */
@@ -38,7 +38,14 @@ describe("faults", () => {
     expect(cached.res.status).toBe(200);
     expect(cached.res.headers.get("x-cache")).toMatch(/^HIT/);
 
-    const uncached = await callWith({}, "POST", "/api/rag/ask", { ...question, query: "Why was the staging deploy rolled back?" }, tenant.key, deadDatabase);
+    const uncached = await callWith(
+      {},
+      "POST",
+      "/api/rag/ask",
+      { ...question, query: "Why was the staging deploy rolled back?" },
+      tenant.key,
+      deadDatabase,
+    );
     expect(uncached.res.status).toBe(503);
     expect(uncached.res.headers.get("retry-after")).toBeTruthy();
     expect(uncached.res.headers.get("content-type")).toBe("application/problem+json");
@@ -70,7 +77,14 @@ describe("faults", () => {
     expect(cached.res.headers.get("x-cache")).toMatch(/^HIT/);
     expect(counters.get("rag_fallbacks_total", { kind: "auth_copy" }) - copies).toBe(1);
     // Not a cached answer: the database's 503. A key without a copy cannot be checked: 503, not 401.
-    const uncached = await callWith({}, "POST", "/api/rag/ask", { ...question, query: "Why was the staging deploy rolled back?" }, owner.key, deadDatabase);
+    const uncached = await callWith(
+      {},
+      "POST",
+      "/api/rag/ask",
+      { ...question, query: "Why was the staging deploy rolled back?" },
+      owner.key,
+      deadDatabase,
+    );
     expect(uncached.res.status).toBe(503);
     expect((await callWith({}, "POST", "/api/rag/ask", question, "crag_never-issued", deadDatabase)).res.status).toBe(503);
 
@@ -111,25 +125,42 @@ describe("faults", () => {
     ["keyword", "scope_stats AS"],
     ["semantic", "nearest AS MATERIALIZED"],
     ["multi_query", "SELECT DISTINCT unnest(c.authors)"],
-  ])("a %s retrieve sends its search statement in a transaction, after DB_READ_TIMEOUT_MS as statement_timeout", async (strategy, statement) => {
-    const setting = "set_config('statement_timeout', '4321', true)";
-    await control(`/arm?on=${encodeURIComponent(statement)}${markers(setting)}`);
-    // A filter no earlier request used: the scope's speakers are looked up, not remembered.
-    const body = { query: "Who takes the Saturday support shift?", strategies: [strategy], filters: { author_names: [uid("speaker")] } };
-    const { res } = await callWith({ DB_READ_TIMEOUT_MS: "4321", CACHE_ENABLED: "false" }, "POST", "/api/rag/retrieve", body, tenant.key, cuttable);
-    await control("/disarm");
-    const report = await statusReport();
-    expect(report.tripped).toBe(true);
-    expect(report.sentBeforeTrip.slice(-2)).toEqual(["begin", setting]);
-    // The cut connection fails the strategy: an answer naming it, or 503 when nothing else answered.
-    expect([200, 503]).toContain(res.status);
-    await res.arrayBuffer();
-  });
+  ])(
+    "a %s retrieve sends its search statement in a transaction, after DB_READ_TIMEOUT_MS as statement_timeout",
+    async (strategy, statement) => {
+      const setting = "set_config('statement_timeout', '4321', true)";
+      await control(`/arm?on=${encodeURIComponent(statement)}${markers(setting)}`);
+      // A filter no earlier request used: the scope's speakers are looked up, not remembered.
+      const body = { query: "Who takes the Saturday support shift?", strategies: [strategy], filters: { author_names: [uid("speaker")] } };
+      const { res } = await callWith(
+        { DB_READ_TIMEOUT_MS: "4321", CACHE_ENABLED: "false" },
+        "POST",
+        "/api/rag/retrieve",
+        body,
+        tenant.key,
+        cuttable,
+      );
+      await control("/disarm");
+      const report = await statusReport();
+      expect(report.tripped).toBe(true);
+      expect(report.sentBeforeTrip.slice(-2)).toEqual(["begin", setting]);
+      // The cut connection fails the strategy: an answer naming it, or 503 when nothing else answered.
+      expect([200, 503]).toContain(res.status);
+      await res.arrayBuffer();
+    },
+  );
 
   it("an ingest sends its writes in a transaction, after DB_STATEMENT_TIMEOUT_MS as statement_timeout", async () => {
     const setting = "set_config('statement_timeout', '12345', true)";
     await control(`/arm?on=${encodeURIComponent("INSERT INTO messages")}${markers(setting)}`);
-    const { res } = await callWith({ DB_STATEMENT_TIMEOUT_MS: "12345" }, "POST", "/api/conversations", conversation(uid("timed"), 5), tenant.key, cuttable);
+    const { res } = await callWith(
+      { DB_STATEMENT_TIMEOUT_MS: "12345" },
+      "POST",
+      "/api/conversations",
+      conversation(uid("timed"), 5),
+      tenant.key,
+      cuttable,
+    );
     await control("/disarm");
     const report = await statusReport();
     expect(report.tripped).toBe(true);

@@ -11,7 +11,20 @@ const sql = directSql();
 /** Strings that break naive code: any code unit (lone surrogates included), NUL, control characters, long runs. */
 const nasty = fc.oneof(
   fc.string({ unit: "binary", maxLength: 40 }),
-  fc.constantFrom("\u0000", "a\u0000b", "\ud800", "x\udfffy", "\u202e", "<|endoftext|>", "__proto__", "constructor", "' OR 1=1 --", "$1", "\\", "%00"),
+  fc.constantFrom(
+    "\u0000",
+    "a\u0000b",
+    "\ud800",
+    "x\udfffy",
+    "\u202e",
+    "<|endoftext|>",
+    "__proto__",
+    "constructor",
+    "' OR 1=1 --",
+    "$1",
+    "\\",
+    "%00",
+  ),
   fc.integer({ min: 1_000, max: 40_000 }).map((n) => "ä".repeat(n)),
 );
 
@@ -39,7 +52,13 @@ const ingestLike = fc.record(
     messages: fc.oneof(
       fc.array(
         fc.record(
-          { id: fc.oneof(nasty, anyJson), author_name: fc.oneof(nasty, anyJson), author_type: fc.oneof(fc.constant("human"), nasty), text: fc.oneof(nasty, anyJson), timestamp: fc.oneof(fc.constant("2025-03-01T10:00:00Z"), nasty, anyJson) },
+          {
+            id: fc.oneof(nasty, anyJson),
+            author_name: fc.oneof(nasty, anyJson),
+            author_type: fc.oneof(fc.constant("human"), nasty),
+            text: fc.oneof(nasty, anyJson),
+            timestamp: fc.oneof(fc.constant("2025-03-01T10:00:00Z"), nasty, anyJson),
+          },
           { requiredKeys: [] },
         ),
         { maxLength: 4 },
@@ -70,7 +89,13 @@ const queryLike = fc.record(
     query: fc.oneof(nasty, anyJson),
     conversation_id: fc.oneof(nasty, anyJson),
     session_id: fc.oneof(nasty, anyJson),
-    filters: fc.oneof(anyJson, fc.record({ conversation_ids: anyJson, author_names: anyJson, from: fc.oneof(nasty, anyJson), to: fc.oneof(nasty, anyJson) }, { requiredKeys: [] })),
+    filters: fc.oneof(
+      anyJson,
+      fc.record(
+        { conversation_ids: anyJson, author_names: anyJson, from: fc.oneof(nasty, anyJson), to: fc.oneof(nasty, anyJson) },
+        { requiredKeys: [] },
+      ),
+    ),
     top_k: fc.oneof(fc.integer(), fc.double(), nasty),
     token_budget: fc.oneof(fc.integer(), fc.double(), nasty),
     strategies: anyJson,
@@ -87,8 +112,16 @@ const queryLike = fc.record(
 const rawBody = fc.oneof(
   fc.string({ unit: "binary", maxLength: 200 }),
   fc.integer({ min: 1_000, max: 20_000 }).map((depth) => "[".repeat(depth) + "]".repeat(depth)),
-  fc.integer({ min: 1_000, max: 20_000 }).map((depth) => '{"a":'.repeat(depth) + "1" + "}".repeat(depth)),
-  fc.constantFrom('{"__proto__":{"polluted":true},"id":"x","messages":[]}', '{"query":"\\ud800"}', "\u0000", '{"a":1', "null", "[]", '"text"'),
+  fc.integer({ min: 1_000, max: 20_000 }).map((depth) => `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`),
+  fc.constantFrom(
+    '{"__proto__":{"polluted":true},"id":"x","messages":[]}',
+    '{"query":"\\ud800"}',
+    "\u0000",
+    '{"a":1',
+    "null",
+    "[]",
+    '"text"',
+  ),
 );
 
 let tenant: { tenant: string; key: string };
@@ -104,7 +137,13 @@ async function stored() {
 }
 
 async function send(path: string, body: unknown, raw = false, method = "POST") {
-  const res = await api(method, path, method === "POST" ? { key: tenant.key, body: raw ? (body as string) : JSON.stringify(body), headers: { "content-type": "application/json" } } : { key: tenant.key });
+  const res = await api(
+    method,
+    path,
+    method === "POST"
+      ? { key: tenant.key, body: raw ? (body as string) : JSON.stringify(body), headers: { "content-type": "application/json" } }
+      : { key: tenant.key },
+  );
   const text = await res.text();
   if (res.status >= 500) throw new Error(`${path} answered ${res.status} to ${JSON.stringify(body).slice(0, 300)}: ${text.slice(0, 300)}`);
   if (res.status >= 400) {
@@ -180,8 +219,12 @@ describe("fuzzing the request bodies", () => {
 
   it("paths and query strings: any conversation id, cursor or limit gets 2xx or 4xx and changes nothing unless it deletes", async () => {
     // Any bytes, percent-encoded: NUL, invalid UTF-8, '/', encoded lone surrogates (%ED%A0%80).
-    const bytes = fc.uint8Array({ maxLength: 40 }).map((b) => [...b].map((x) => `%${x.toString(16).padStart(2, "0").toUpperCase()}`).join(""));
-    const text = fc.oneof(nasty, fc.constantFrom("%00", "%ED%A0%80", "..", "%2F", "a".repeat(5000))).map((t) => encodeURIComponent(t.toWellFormed()));
+    const bytes = fc
+      .uint8Array({ maxLength: 40 })
+      .map((b) => [...b].map((x) => `%${x.toString(16).padStart(2, "0").toUpperCase()}`).join(""));
+    const text = fc
+      .oneof(nasty, fc.constantFrom("%00", "%ED%A0%80", "..", "%2F", "a".repeat(5000)))
+      .map((t) => encodeURIComponent(t.toWellFormed()));
     const segment = fc.oneof(bytes, text, fc.constantFrom("%00", "a%00b", "%ED%A0%80", "%FF", "%", "%2"));
     const cursor = fc.oneof(segment, fc.constantFrom("AA==", "YQBi", btoa("a\u0000b"), "////", "=", "%00"));
     await fc.assert(
@@ -198,7 +241,11 @@ describe("fuzzing the request bodies", () => {
   });
 
   it("a __proto__ key pollutes nothing", async () => {
-    await send("/api/conversations", '{"__proto__":{"polluted":true},"id":"p","messages":[{"id":"m1","author_name":"A","text":"hi","timestamp":"2025-03-01T10:00:00Z","__proto__":{"admin":true}}]}', true);
+    await send(
+      "/api/conversations",
+      '{"__proto__":{"polluted":true},"id":"p","messages":[{"id":"m1","author_name":"A","text":"hi","timestamp":"2025-03-01T10:00:00Z","__proto__":{"admin":true}}]}',
+      true,
+    );
     expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
     expect(({} as { admin?: unknown }).admin).toBeUndefined();
   });

@@ -11,7 +11,10 @@ describe("GET /health", () => {
     expect(await res.json()).toMatchObject({
       status: "ok",
       database: { reachable: true },
-      migrations: { applied: ["0001_init", "0002_sessions", "0003_semantic_cache", "0004_embedding_cache_per_tenant", "0005_operator_role"], pending: [] },
+      migrations: {
+        applied: ["0001_init", "0002_sessions", "0003_semantic_cache", "0004_embedding_cache_per_tenant", "0005_operator_role"],
+        pending: [],
+      },
       embedding: { provider: "local", dimensions: 384, schema_dimensions: 384 },
     });
   });
@@ -33,7 +36,10 @@ describe("embedding dimension check", () => {
     };
     const health = await call("/health");
     expect(health.status).toBe(503);
-    expect(await health.json()).toMatchObject({ status: "not_ready", embedding: { error: expect.stringMatching(/EMBEDDING_DIMENSIONS is 1536 .* vector\(384\)/) } });
+    expect(await health.json()).toMatchObject({
+      status: "not_ready",
+      embedding: { error: expect.stringMatching(/EMBEDDING_DIMENSIONS is 1536 .* vector\(384\)/) },
+    });
 
     const ingest = await call("/api/conversations", {
       method: "POST",

@@ -1,7 +1,7 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import worker from "../../src/index";
 import { sha256Hex } from "../../src/hash";
+import worker from "../../src/index";
 import { api, directSql, newTenantKey, uid } from "./support/api";
 import { launchConversation } from "./support/fixtures";
 
@@ -13,7 +13,8 @@ describe("scheduled housekeeping", () => {
     const { key, tenant } = await newTenantKey("house");
     const conversation = uid("c");
     expect((await api("POST", "/api/conversations", { key, body: launchConversation(conversation) })).status).toBe(201);
-    const [live] = await sql`SELECT embedding_model, encode(sha256(convert_to(text, 'UTF8')), 'hex') AS h FROM conversation_chunks WHERE tenant_id = ${tenant} LIMIT 1`;
+    const [live] =
+      await sql`SELECT embedding_model, encode(sha256(convert_to(text, 'UTF8')), 'hex') AS h FROM conversation_chunks WHERE tenant_id = ${tenant} LIMIT 1`;
     const orphanOld = sha256Hex(uid("orphan-old"));
     const orphanNew = sha256Hex(uid("orphan-new"));
     await sql`UPDATE embedding_cache SET last_used_at = now() - interval '400 days' WHERE tenant_id = ${tenant} AND model = ${live!.embedding_model} AND content_hash = ${live!.h}`;
@@ -33,7 +34,9 @@ describe("scheduled housekeeping", () => {
     worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: "17 3 * * *" }), env, ctx);
     await waitOnExecutionContext(ctx);
 
-    const hashes = (await sql`SELECT content_hash FROM embedding_cache WHERE tenant_id = ${tenant} AND model = ${live!.embedding_model} AND content_hash IN (${live!.h}, ${orphanOld}, ${orphanNew})`).map((r) => r.content_hash);
+    const hashes = (
+      await sql`SELECT content_hash FROM embedding_cache WHERE tenant_id = ${tenant} AND model = ${live!.embedding_model} AND content_hash IN (${live!.h}, ${orphanOld}, ${orphanNew})`
+    ).map((r) => r.content_hash);
     expect(hashes.sort()).toEqual([live!.h, orphanNew].sort());
     const sessions = (await sql`SELECT id FROM chat_sessions WHERE tenant_id = ${tenant}`).map((r) => r.id);
     expect(sessions).toEqual([active]);
@@ -42,7 +45,10 @@ describe("scheduled housekeeping", () => {
     expect(await env.CACHE_KV.get(`v:c:${tenant}:gone:old`)).toBeNull();
     expect(await env.CACHE_KV.get(`v:c:${tenant}:gone-recently`)).not.toBeNull();
     expect(await env.CACHE_KV.get(`v:c:${tenant}:${conversation}`)).not.toBeNull();
-    const snapshot = JSON.parse((await env.CACHE_KV.get("stats:snapshot"))!) as { pruned: Record<string, number>; stores: Record<string, { entries: number }> };
+    const snapshot = JSON.parse((await env.CACHE_KV.get("stats:snapshot"))!) as {
+      pruned: Record<string, number>;
+      stores: Record<string, { entries: number }>;
+    };
     expect(snapshot.pruned).toMatchObject({ embeddings: 1, sessions: 1, versions: 1 });
     expect(snapshot.stores.embedding_cache!.entries).toBeGreaterThan(0);
   });

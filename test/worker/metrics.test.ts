@@ -1,8 +1,8 @@
 import { env } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { parsePrometheus } from "./support/prometheus";
 import { ADMIN_KEY, api, uid } from "./support/api";
 import { tenantWithLaunch } from "./support/fixtures";
+import { parsePrometheus } from "./support/prometheus";
 import { callWith } from "./support/sse";
 
 async function scrape() {
@@ -15,7 +15,8 @@ async function scrape() {
   const value = (name: string, labels: Record<string, string> = {}) => {
     const family = families.find((f) => f.name === name);
     const sampleName = family?.type === "histogram" ? `${name}_count` : name;
-    const matching = family?.samples.filter((s) => s.name === sampleName && Object.entries(labels).every(([k, v]) => s.labels[k] === v)) ?? [];
+    const matching =
+      family?.samples.filter((s) => s.name === sampleName && Object.entries(labels).every(([k, v]) => s.labels[k] === v)) ?? [];
     return matching.reduce((sum, s) => sum + s.value, 0);
   };
   return { text, families, value };
@@ -41,7 +42,10 @@ describe("GET /metrics", () => {
     const before = await scrape();
     for (let i = 0; i < 2; i++) {
       // The first is a cache miss (then cached); the second skips the cache.
-      const res = await api("POST", "/api/rag/ask", { key: tenant.key, body: { query: question, conversation_id: conv, stream: false, cache: i === 0 } });
+      const res = await api("POST", "/api/rag/ask", {
+        key: tenant.key,
+        body: { query: question, conversation_id: conv, stream: false, cache: i === 0 },
+      });
       expect(res.status).toBe(200);
       await res.json();
     }
@@ -64,12 +68,20 @@ describe("GET /metrics", () => {
       expect(family!.type).toBe(type);
       expect(family!.help.length).toBeGreaterThan(10);
     }
-    expect(after.value("rag_llm_calls_total", { provider: "extractive" }) - before.value("rag_llm_calls_total", { provider: "extractive" })).toBe(3);
+    expect(
+      after.value("rag_llm_calls_total", { provider: "extractive" }) - before.value("rag_llm_calls_total", { provider: "extractive" }),
+    ).toBe(3);
     const asks = { operation: "ask", model: "extractive-v1", cache_hit: "false" };
-    expect(after.value("rag_cache_misses_total", { cache_level: "l1", kind: "answer" })).toBeGreaterThan(before.value("rag_cache_misses_total", { cache_level: "l1", kind: "answer" }));
+    expect(after.value("rag_cache_misses_total", { cache_level: "l1", kind: "answer" })).toBeGreaterThan(
+      before.value("rag_cache_misses_total", { cache_level: "l1", kind: "answer" }),
+    );
     expect(after.value("rag_request_duration_seconds", asks) - before.value("rag_request_duration_seconds", asks)).toBe(3);
-    expect(after.value("rag_tokens_used_total", { type: "output" })).toBeGreaterThan(before.value("rag_tokens_used_total", { type: "output" }));
-    expect(after.value("rag_tokens_used_total", { type: "input" })).toBeGreaterThan(before.value("rag_tokens_used_total", { type: "input" }));
+    expect(after.value("rag_tokens_used_total", { type: "output" })).toBeGreaterThan(
+      before.value("rag_tokens_used_total", { type: "output" }),
+    );
+    expect(after.value("rag_tokens_used_total", { type: "input" })).toBeGreaterThan(
+      before.value("rag_tokens_used_total", { type: "input" }),
+    );
     const retrieves = { operation: "retrieve" };
     expect(after.value("rag_request_duration_seconds", retrieves) - before.value("rag_request_duration_seconds", retrieves)).toBe(1);
     // The scrape itself is in flight: the gauge counts it.
@@ -84,7 +96,9 @@ describe("GET /metrics", () => {
     const { res } = await callWith({ CHUNK_MAX_TOKENS: "nonsense" }, "GET", "/api/conversations", undefined, tenant.key);
     expect(res.status).toBe(500);
     const after = await scrape();
-    expect(after.value("rag_errors_total", { kind: "misconfigured" }) - before.value("rag_errors_total", { kind: "misconfigured" })).toBe(1);
+    expect(after.value("rag_errors_total", { kind: "misconfigured" }) - before.value("rag_errors_total", { kind: "misconfigured" })).toBe(
+      1,
+    );
   });
 });
 
@@ -99,14 +113,27 @@ describe("per-request observability", () => {
   afterEach(() => vi.restoreAllMocks());
 
   it("sends Server-Timing with cache, retrieve, select, ttft and total on an answer, and embed with a remote embedder", async () => {
-    const res = await api("POST", "/api/rag/ask", { key: tenant.key, body: { query: `When is the launch ${uid("q")}?`, conversation_id: conv, stream: false } });
+    const res = await api("POST", "/api/rag/ask", {
+      key: tenant.key,
+      body: { query: `When is the launch ${uid("q")}?`, conversation_id: conv, stream: false },
+    });
     expect(res.status).toBe(200);
     const names = (res.headers.get("server-timing") ?? "").split(",").map((p) => p.trim().split(";")[0]);
     for (const name of ["cache", "retrieve", "select", "ttft", "total"]) expect(names).toContain(name);
     for (const part of res.headers.get("server-timing")!.split(",")) expect(part.trim()).toMatch(/^[a-z_]+;dur=\d+(\.\d+)?$/);
 
-    const remote = { EMBEDDING_PROVIDER: "openai", OPENAI_BASE_URL: `${env.FAKE_OPENAI_URL}/${crypto.randomUUID()}/v1`, OPENAI_API_KEY: "sk-test" };
-    const { res: withEmbed, settled } = await callWith(remote, "POST", "/api/rag/ask", { query: `Why was the staging deploy rolled back ${uid("q")}?`, conversation_id: conv, stream: false }, tenant.key);
+    const remote = {
+      EMBEDDING_PROVIDER: "openai",
+      OPENAI_BASE_URL: `${env.FAKE_OPENAI_URL}/${crypto.randomUUID()}/v1`,
+      OPENAI_API_KEY: "sk-test",
+    };
+    const { res: withEmbed, settled } = await callWith(
+      remote,
+      "POST",
+      "/api/rag/ask",
+      { query: `Why was the staging deploy rolled back ${uid("q")}?`, conversation_id: conv, stream: false },
+      tenant.key,
+    );
     expect(withEmbed.status).toBe(200);
     await withEmbed.json();
     await settled();
@@ -126,14 +153,28 @@ describe("per-request observability", () => {
   it("logs one JSON line per request, without conversation text or keys", async () => {
     const log = vi.spyOn(console, "log").mockImplementation(() => {});
     const query = `What did Marco say about the thumbnail cache ${uid("q")}?`;
-    const { res, settled } = await callWith({ LOG_REQUESTS: "true" }, "POST", "/api/rag/ask", { query, conversation_id: conv, stream: false }, tenant.key);
+    const { res, settled } = await callWith(
+      { LOG_REQUESTS: "true" },
+      "POST",
+      "/api/rag/ask",
+      { query, conversation_id: conv, stream: false },
+      tenant.key,
+    );
     expect(res.status).toBe(200);
     await res.json();
     await settled();
     const lines = log.mock.calls.map((args) => String(args[0])).filter((l) => l.includes('"event":"request"'));
     expect(lines).toHaveLength(1);
     const line = JSON.parse(lines[0]!) as Record<string, unknown>;
-    expect(line).toMatchObject({ level: "info", event: "request", method: "POST", operation: "ask", status: 200, request_id: res.headers.get("x-request-id"), tenant: tenant.tenant });
+    expect(line).toMatchObject({
+      level: "info",
+      event: "request",
+      method: "POST",
+      operation: "ask",
+      status: 200,
+      request_id: res.headers.get("x-request-id"),
+      tenant: tenant.tenant,
+    });
     expect(typeof line.duration_ms).toBe("number");
     expect(lines[0]).not.toContain("thumbnail");
     expect(lines[0]).not.toContain(tenant.key);

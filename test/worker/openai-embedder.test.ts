@@ -1,11 +1,11 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { createSql } from "../../src/db/client";
 import { parseConfig } from "../../src/config";
+import { createSql } from "../../src/db/client";
 import { ingestSchema } from "../../src/ingest/ingest-schema";
 import { ingestConversation } from "../../src/ingest/ingest-service";
-import { EmbeddingError } from "../../src/providers/embedder";
 import { createEmbedder } from "../../src/providers";
+import { EmbeddingError } from "../../src/providers/embedder";
 import { tiktoken } from "../../src/tokens/tokenizer";
 import { conversation, directSql, newTenantKey, uid } from "./support/api";
 
@@ -20,12 +20,22 @@ function scenario() {
   return {
     baseURL: `${base}/v1`,
     calls: async () => (await (await fetch(`${base}/_calls`)).json()) as Call[],
-    failAfter: (n: number, status = 500) => fetch(`${base}/_control`, { method: "POST", body: JSON.stringify({ failAfter: n, failStatus: status }) }),
+    failAfter: (n: number, status = 500) =>
+      fetch(`${base}/_control`, { method: "POST", body: JSON.stringify({ failAfter: n, failStatus: status }) }),
   };
 }
 
 const embedderFor = (baseURL: string, extra: Record<string, string> = {}) =>
-  createEmbedder(parseConfig({ EMBEDDING_PROVIDER: "openai", OPENAI_API_KEY: "sk-test", OPENAI_BASE_URL: baseURL, EMBEDDING_BATCH_SIZE: "3", EMBEDDING_MAX_RETRIES: "0", ...extra }));
+  createEmbedder(
+    parseConfig({
+      EMBEDDING_PROVIDER: "openai",
+      OPENAI_API_KEY: "sk-test",
+      OPENAI_BASE_URL: baseURL,
+      EMBEDDING_BATCH_SIZE: "3",
+      EMBEDDING_MAX_RETRIES: "0",
+      ...extra,
+    }),
+  );
 
 describe("openai embedder (real SDK against a local OpenAI-compatible server)", () => {
   it("sends model, dimensions and key, and decodes one vector per input in order", async () => {
@@ -46,7 +56,10 @@ describe("openai embedder (real SDK against a local OpenAI-compatible server)", 
 
   it("retries a failed call (idempotent) and gives up after the configured retries", async () => {
     const s = scenario();
-    await fetch(s.baseURL.replace(/\/v1$/, "/_control"), { method: "POST", body: JSON.stringify({ failTimes: 1, failStatus: 503, failRetryAfter: 0 }) });
+    await fetch(s.baseURL.replace(/\/v1$/, "/_control"), {
+      method: "POST",
+      body: JSON.stringify({ failTimes: 1, failStatus: 503, failRetryAfter: 0 }),
+    });
     const vectors = await embedderFor(s.baseURL, { EMBEDDING_MAX_RETRIES: "2" }).embed(["once more"]);
     expect(vectors).toHaveLength(1);
     expect(await s.calls()).toHaveLength(2);
@@ -58,7 +71,10 @@ describe("openai embedder (real SDK against a local OpenAI-compatible server)", 
 
   it("after a 429, waits the Retry-After the provider gave before retrying", async () => {
     const s = scenario();
-    await fetch(s.baseURL.replace(/\/v1$/, "/_control"), { method: "POST", body: JSON.stringify({ failTimes: 1, failStatus: 429, failRetryAfter: 2 }) });
+    await fetch(s.baseURL.replace(/\/v1$/, "/_control"), {
+      method: "POST",
+      body: JSON.stringify({ failTimes: 1, failStatus: 429, failRetryAfter: 2 }),
+    });
     const started = Date.now();
     const vectors = await embedderFor(s.baseURL, { EMBEDDING_MAX_RETRIES: "2" }).embed(["rate limited"]);
     // Only a lower bound: a slow machine can take longer, never shorter.
@@ -106,7 +122,8 @@ describe("openai embedder (real SDK against a local OpenAI-compatible server)", 
     await bad.failAfter(2);
     const { tenant: other } = await newTenantKey("oa-fail");
     await expect(ingestConversation(deps(bad.baseURL), other, body)).rejects.toThrow(EmbeddingError);
-    const [row] = await sql`SELECT (SELECT count(*) FROM messages WHERE tenant_id = ${other})::int AS m, (SELECT count(*) FROM conversations WHERE tenant_id = ${other})::int AS c`;
+    const [row] =
+      await sql`SELECT (SELECT count(*) FROM messages WHERE tenant_id = ${other})::int AS m, (SELECT count(*) FROM conversations WHERE tenant_id = ${other})::int AS c`;
     expect(row).toEqual({ m: 0, c: 0 });
   });
 });

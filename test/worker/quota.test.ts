@@ -12,9 +12,23 @@ async function setup(extra: Record<string, string>, chat: Record<string, unknown
   const tenant = await newTenantKey("quota");
   const conv = uid("quota");
   expect((await callWith({}, "POST", "/api/conversations", launchConversation(conv), tenant.key)).res.status).toBe(201);
-  const vars = { CHAT_PROVIDER: "openai", OPENAI_BASE_URL: `${base}/v1`, OPENAI_API_KEY: "sk-test", CHAT_MODEL: "fake-chat", CHAT_RATE_LIMIT_RPM: "0", CHAT_RATE_LIMIT_TPM: "0", ...extra };
+  const vars = {
+    CHAT_PROVIDER: "openai",
+    OPENAI_BASE_URL: `${base}/v1`,
+    OPENAI_API_KEY: "sk-test",
+    CHAT_MODEL: "fake-chat",
+    CHAT_RATE_LIMIT_RPM: "0",
+    CHAT_RATE_LIMIT_TPM: "0",
+    ...extra,
+  };
   const ask = async (query: string, maxTokens: number, extra: Record<string, unknown> = {}) => {
-    const { res, settled } = await callWith(vars, "POST", "/api/rag/ask", { query, conversation_id: conv, stream: false, max_tokens: maxTokens, ...extra }, tenant.key);
+    const { res, settled } = await callWith(
+      vars,
+      "POST",
+      "/api/rag/ask",
+      { query, conversation_id: conv, stream: false, max_tokens: maxTokens, ...extra },
+      tenant.key,
+    );
     const body = (await res.json()) as Record<string, unknown>;
     await settled();
     return { res, body };
@@ -25,7 +39,8 @@ async function setup(extra: Record<string, string>, chat: Record<string, unknown
   const chatCalls = async () => (await calls()).filter((c) => c.body.stream).length;
   /** Completions that are not answers: follow-up rewrites and history summaries. */
   const helperCalls = async () => (await calls()).filter((c) => !c.body.stream).length;
-  const stream = (query: string, maxTokens: number) => callWith(vars, "POST", "/api/rag/ask", { query, conversation_id: conv, max_tokens: maxTokens }, tenant.key);
+  const stream = (query: string, maxTokens: number) =>
+    callWith(vars, "POST", "/api/rag/ask", { query, conversation_id: conv, max_tokens: maxTokens }, tenant.key);
   return { ask, used, chatCalls, helperCalls, stream, quota };
 }
 
@@ -52,7 +67,10 @@ describe("a tenant's daily token budget", () => {
 
   it("charges a follow-up's helper call (the LLM rewrite) to the budget, and makes none once the budget is spent", async () => {
     const limit = 100_000;
-    const t = await setup({ TENANT_DAILY_TOKENS: String(limit), CACHE_ENABLED: "false" }, { text: "June 2 [1].", completion: "When is the launch?" });
+    const t = await setup(
+      { TENANT_DAILY_TOKENS: String(limit), CACHE_ENABLED: "false" },
+      { text: "June 2 [1].", completion: "When is the launch?" },
+    );
     const session = uid("quota-s");
     const first = await t.ask("When is the launch?", 200, { session_id: session });
     expect(first.res.status).toBe(200);
@@ -96,7 +114,12 @@ describe("a tenant's daily token budget", () => {
     await reader.cancel();
     await settled();
     // Reserved: the prompt and 2,000; kept: the prompt and two short pieces.
-    expect(await waitFor(async () => { const u = await t.used(); return u > 0 && u < 1000; })).toBe(true);
+    expect(
+      await waitFor(async () => {
+        const u = await t.used();
+        return u > 0 && u < 1000;
+      }),
+    ).toBe(true);
   });
 
   it("does not apply to the offline answerer, which costs nothing", async () => {
@@ -104,7 +127,13 @@ describe("a tenant's daily token budget", () => {
     const conv = uid("quota-x");
     await callWith({}, "POST", "/api/conversations", launchConversation(conv), tenant.key);
     for (let i = 0; i < 3; i++) {
-      const { res } = await callWith({ TENANT_DAILY_TOKENS: "1" }, "POST", "/api/rag/ask", { query: `When is the launch ${i}?`, conversation_id: conv, stream: false }, tenant.key);
+      const { res } = await callWith(
+        { TENANT_DAILY_TOKENS: "1" },
+        "POST",
+        "/api/rag/ask",
+        { query: `When is the launch ${i}?`, conversation_id: conv, stream: false },
+        tenant.key,
+      );
       expect(res.status).toBe(200);
     }
   });

@@ -1,9 +1,9 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createSql } from "../../src/db/client";
-import { EmbeddingError, type Embedder } from "../../src/providers/embedder";
+import { type Embedder, EmbeddingError } from "../../src/providers/embedder";
 import { localEmbedder } from "../../src/providers/local-embedder";
-import { retrieve, type RetrieveOptions } from "../../src/rag/retrieve";
+import { type RetrieveOptions, retrieve } from "../../src/rag/retrieve";
 import { tiktoken } from "../../src/tokens/tokenizer";
 import { api, conversation, newTenantKey, problem, uid } from "./support/api";
 import { launchConversation } from "./support/fixtures";
@@ -49,9 +49,13 @@ beforeAll(async () => {
 
 describe("POST /api/rag/retrieve", () => {
   it("returns ranked chunks with ids, speakers, times, tokens, fused score and per-strategy ranks", async () => {
-    const { res, body } = await ask({ query: "Why was the staging deploy rolled back?", strategies: ["semantic", "keyword", "multi_query"] });
+    const { res, body } = await ask({
+      query: "Why was the staging deploy rolled back?",
+      strategies: ["semantic", "keyword", "multi_query"],
+    });
     expect(res.status).toBe(200);
-    for (const name of ["semantic", "keyword", "multi_query", "total"]) expect(res.headers.get("server-timing")).toMatch(new RegExp(`\\b${name};dur=[\\d.]+`));
+    for (const name of ["semantic", "keyword", "multi_query", "total"])
+      expect(res.headers.get("server-timing")).toMatch(new RegExp(`\\b${name};dur=[\\d.]+`));
     expect(body!.failed_strategies).toEqual([]);
     const top = body!.chunks[0]!;
     expect(top.message_ids).toContain("m8");
@@ -111,7 +115,9 @@ describe("POST /api/rag/retrieve", () => {
     expect(body!.usage.context_tokens).toBe(excerpt!.tokens);
     expect(excerpt!.tokens).toBeLessThanOrEqual(60);
     // With focus off, a chunk that does not fit is left out rather than cut.
-    expect((await ask({ query: "unbounded cache of decoded thumbnails", top_k: 1, token_budget: 60, focus: false })).body!.chunks).toEqual([]);
+    expect((await ask({ query: "unbounded cache of decoded thumbnails", top_k: 1, token_budget: 60, focus: false })).body!.chunks).toEqual(
+      [],
+    );
   });
 
   it("recognises a speaker and a time expression in the query", async () => {
@@ -122,7 +128,13 @@ describe("POST /api/rag/retrieve", () => {
   });
 
   it("spends leftover budget on the neighbours of the hits when asked", async () => {
-    const { body } = await ask({ query: "unbounded cache of decoded thumbnails", top_k: 1, token_budget: 4000, expand_neighbors: true, strategies: ["keyword"] });
+    const { body } = await ask({
+      query: "unbounded cache of decoded thumbnails",
+      top_k: 1,
+      token_budget: 4000,
+      expand_neighbors: true,
+      strategies: ["keyword"],
+    });
     const [hit, ...neighbours] = body!.chunks;
     expect(neighbours.length).toBeGreaterThan(0);
     for (const n of neighbours) expect(n.expanded_from).toBe(hit!.id);
@@ -162,7 +174,10 @@ describe("retrieve input errors", () => {
 });
 
 describe("strategy failures", () => {
-  const failing: Embedder = { ...localEmbedder({ dimensions: 384 }), embed: async () => Promise.reject(new EmbeddingError("provider down")) };
+  const failing: Embedder = {
+    ...localEmbedder({ dimensions: 384 }),
+    embed: async () => Promise.reject(new EmbeddingError("provider down")),
+  };
   const options = (strategies: RetrieveOptions["strategies"]): RetrieveOptions => ({
     query: "memory leak",
     scope: { tenantId: tenant.tenant, conversationIds: [release] },
@@ -180,13 +195,19 @@ describe("strategy failures", () => {
   });
 
   it("returns the other strategies' results and names the failed ones", async () => {
-    const result = await retrieve({ sql: createSql(env.HYPERDRIVE), embedder: failing, tokenizer: tiktoken, now: new Date() }, options(["semantic", "keyword", "multi_query"]));
+    const result = await retrieve(
+      { sql: createSql(env.HYPERDRIVE), embedder: failing, tokenizer: tiktoken, now: new Date() },
+      options(["semantic", "keyword", "multi_query"]),
+    );
     expect(result.failedStrategies.sort()).toEqual(["multi_query", "semantic"]);
     expect(result.chunks[0]!.messageIds).toContain("m8");
   });
 
   it("drops a strategy that exceeds its timeout and answers with the others", async () => {
-    const slow: Embedder = { ...localEmbedder({ dimensions: 384 }), embed: () => new Promise((resolve) => setTimeout(() => resolve([]), 5000)) };
+    const slow: Embedder = {
+      ...localEmbedder({ dimensions: 384 }),
+      embed: () => new Promise((resolve) => setTimeout(() => resolve([]), 5000)),
+    };
     const started = Date.now();
     const result = await retrieve(
       { sql: createSql(env.HYPERDRIVE), embedder: slow, tokenizer: tiktoken, now: new Date() },

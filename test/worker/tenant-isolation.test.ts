@@ -42,8 +42,17 @@ describe("the embedding cache between tenants", () => {
   // A remote embedder (the fake OpenAI-compatible server, its own calls recorded), as the cache
   // only matters when vectors cost a provider call.
   const base = `${env.FAKE_OPENAI_URL}/${crypto.randomUUID()}`;
-  const vars = { EMBEDDING_PROVIDER: "openai", EMBEDDING_MODEL: "fake-embedding", OPENAI_BASE_URL: `${base}/v1`, OPENAI_API_KEY: "sk-test", SEMANTIC_CACHE_ENABLED: "false" };
-  const embeddingInputs = async () => ((await (await fetch(`${base}/_calls`)).json()) as RecordedCall[]).filter((c) => c.path === "/v1/embeddings").flatMap((c) => c.body.input as string[]);
+  const vars = {
+    EMBEDDING_PROVIDER: "openai",
+    EMBEDDING_MODEL: "fake-embedding",
+    OPENAI_BASE_URL: `${base}/v1`,
+    OPENAI_API_KEY: "sk-test",
+    SEMANTIC_CACHE_ENABLED: "false",
+  };
+  const embeddingInputs = async () =>
+    ((await (await fetch(`${base}/_calls`)).json()) as RecordedCall[])
+      .filter((c) => c.path === "/v1/embeddings")
+      .flatMap((c) => c.body.input as string[]);
   type Ingested = { embeddings: { computed: number; cached: number; provider_calls: number } };
   const ingest = async (key: string, body: unknown) => {
     const { res, settled } = await callWith(vars, "POST", "/api/conversations", body, key);
@@ -107,7 +116,12 @@ function secretConversation(id: string, speaker: string, secret: string) {
     title: "Vault planning",
     messages: [
       { id: "m1", author_name: speaker, text: `The vault code for the launch is ${secret}.`, timestamp: "2025-04-01T09:00:00Z" },
-      { id: "m2", author_name: speaker, text: `Only the release team may know ${secret}; rotate it after the launch.`, timestamp: "2025-04-01T09:01:00Z" },
+      {
+        id: "m2",
+        author_name: speaker,
+        text: `Only the release team may know ${secret}; rotate it after the launch.`,
+        timestamp: "2025-04-01T09:01:00Z",
+      },
     ],
   };
 }
@@ -139,7 +153,10 @@ describe("tenant isolation matrix (every route that reads data, every cache tier
 
   for (const [tier, vars] of [
     ["L1 + KV", {}],
-    ["L1 + Upstash", { CACHE_L2: "upstash", UPSTASH_REDIS_REST_URL: env.UPSTASH_TEST_URL || "http://127.0.0.1:1", UPSTASH_REDIS_REST_TOKEN: "test" }],
+    [
+      "L1 + Upstash",
+      { CACHE_L2: "upstash", UPSTASH_REDIS_REST_URL: env.UPSTASH_TEST_URL || "http://127.0.0.1:1", UPSTASH_REDIS_REST_TOKEN: "test" },
+    ],
   ] as const) {
     it(`the same question through ${tier}: each tenant gets its own answer, never the other's cached one`, async () => {
       const query = `What is the vault code for the launch (${tier})?`;
@@ -217,7 +234,10 @@ describe("tenant isolation matrix (every route that reads data, every cache tier
 
   it("identical asks in flight from two tenants are not shared", async () => {
     const query = `Who may know the vault code ${uid("q")}?`;
-    const [fromA, fromB] = await Promise.all([ask(a.key, { query, conversation_id: shared }), ask(b.key, { query, conversation_id: shared })]);
+    const [fromA, fromB] = await Promise.all([
+      ask(a.key, { query, conversation_id: shared }),
+      ask(b.key, { query, conversation_id: shared }),
+    ]);
     expect(fromA.text).toContain("Alice");
     expect(fromA.text).not.toContain("Bruno");
     expect(fromB.text).toContain("Bruno");

@@ -12,7 +12,8 @@ export interface CompressibleChunk {
 }
 
 /** Words that mark a decision: such sentences are kept whatever the question. */
-const DECISION = /\b(?:decid\w*|decision\w*|agree[ds]?|agreement|conclu\w*|approv\w*|confirm\w*|settled|resolved|committed|sign(?:ed)? off)\b/i;
+const DECISION =
+  /\b(?:decid\w*|decision\w*|agree[ds]?|agreement|conclu\w*|approv\w*|confirm\w*|settled|resolved|committed|sign(?:ed)? off)\b/i;
 const STAMPED = /^\[(?:(\d{4}-\d{2}-\d{2}) )?(\d{2}:\d{2})\] (.*)$/;
 /** A capitalised word after the first of its sentence: a name (of a person, product, place). */
 const NAME = /(?<=\S\s+)(?!I\b|I'm\b|I've\b|I'll\b|I'd\b|OK\b)[A-Z][\p{L}'-]+/u;
@@ -58,7 +59,10 @@ export function keySentences<T extends CompressibleChunk>(chunk: T, options: Key
     previousMatched = parts.some((s) => hasTerm(s, options.terms));
     previousSpeaker = speaker;
     if (!keep.some(Boolean)) continue;
-    const kept = parts.map((s, j) => (keep[j] ? s : j > 0 && keep[j - 1] ? "…" : j === 0 ? "…" : "")).filter(Boolean).join(" ");
+    const kept = parts
+      .map((s, j) => (keep[j] ? s : j > 0 && keep[j - 1] ? "…" : j === 0 ? "…" : ""))
+      .filter(Boolean)
+      .join(" ");
     lines.push({ day, time: m[2]!, speaker, kept });
     ids.push(chunk.messageIds[i]!);
   }

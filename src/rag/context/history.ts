@@ -44,7 +44,9 @@ function fitBudget(history: History, options: HistoryOptions): History {
   const { tokenizer, maxTokens } = options;
   if (history.tokens <= maxTokens) return history;
   const summaryTokens = history.summary ? tokenizer.count(history.summary) : 0;
-  const share = Math.floor(Math.max(0, maxTokens - Math.min(summaryTokens, Math.floor(maxTokens / 4))) / Math.max(1, history.recent.length));
+  const share = Math.floor(
+    Math.max(0, maxTokens - Math.min(summaryTokens, Math.floor(maxTokens / 4))) / Math.max(1, history.recent.length),
+  );
   const recent = history.recent.map((t) => {
     const room = share - tokenizer.count(t.question) - 8;
     return turnTokens(t, tokenizer) <= share ? t : { ...t, answer: room > 0 ? `${tokenizer.truncate(t.answer, room - 1, "start")}…` : "" };
@@ -65,7 +67,8 @@ async function compress(session: StoredSession | undefined, options: HistoryOpti
   const costs = open.map((t) => turnTokens(t, tokenizer));
   const stored = session.summary;
   const total = costs.reduce((a, b) => a + b, 0) + (stored ? tokenizer.count(stored) : 0);
-  if (total <= options.maxTokens) return { summary: stored, recent: open, tokens: total, ...(stored ? { summarisedBy: "stored" as const } : {}) };
+  if (total <= options.maxTokens)
+    return { summary: stored, recent: open, tokens: total, ...(stored ? { summarisedBy: "stored" as const } : {}) };
 
   const split = Math.max(0, open.length - options.verbatimTurns);
   const recent = open.slice(split);
@@ -75,7 +78,12 @@ async function compress(session: StoredSession | undefined, options: HistoryOpti
 
   if (older.length === 0) {
     const summary = stored && truncateToTokens(stored, room, tokenizer);
-    return { summary: summary || undefined, recent, tokens: recentTokens + (summary ? tokenizer.count(summary) : 0), ...(summary ? { summarisedBy: "stored" as const } : {}) };
+    return {
+      summary: summary || undefined,
+      recent,
+      tokens: recentTokens + (summary ? tokenizer.count(summary) : 0),
+      ...(summary ? { summarisedBy: "stored" as const } : {}),
+    };
   }
   const through = older[older.length - 1]!.id;
   let text: string | undefined;

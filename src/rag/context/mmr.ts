@@ -20,7 +20,12 @@ export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
  *
  * @example mmrOrder(chunks, (c) => c.score, (c) => c.embedding, 0.7)
  */
-export function mmrOrder<T>(items: T[], relevance: (item: T) => number, vector: (item: T) => ArrayLike<number> | undefined, lambda: number): T[] {
+export function mmrOrder<T>(
+  items: T[],
+  relevance: (item: T) => number,
+  vector: (item: T) => ArrayLike<number> | undefined,
+  lambda: number,
+): T[] {
   const top = Math.max(0, ...items.map(relevance));
   const rel = items.map((item) => (top > 0 ? relevance(item) / top : 0));
   const maxSim = items.map(() => 0);

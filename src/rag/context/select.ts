@@ -1,5 +1,5 @@
 import type { Tokenizer } from "../../tokens/tokenizer.ts";
-import { keySentences, type CompressibleChunk } from "./compress.ts";
+import { type CompressibleChunk, keySentences } from "./compress.ts";
 import { cosine, mmrOrder } from "./mmr.ts";
 
 export const SELECTION_STRATEGIES = ["relevance", "diversity", "hybrid"] as const;
@@ -57,14 +57,28 @@ export function selectContext<T extends SelectableChunk>(candidates: T[], option
   let pool: Selected<T>[] = [...counted].sort((a, b) => b.score - a.score);
   let redundant = 0;
 
-  if (options.strategy === "diversity") pool = mmrOrder(pool, (c) => c.score, (c) => c.embedding, options.lambda);
+  if (options.strategy === "diversity")
+    pool = mmrOrder(
+      pool,
+      (c) => c.score,
+      (c) => c.embedding,
+      options.lambda,
+    );
   if (options.strategy === "hybrid") {
     const kept: Selected<T>[] = [];
     for (const c of pool) {
       if (c.embedding && kept.some((k) => k.embedding && cosine(k.embedding, c.embedding!) > options.redundancy)) redundant++;
       else kept.push(c);
     }
-    pool = fitByCompression(mmrOrder(kept, (c) => c.score, (c) => c.embedding, options.hybridLambda), options);
+    pool = fitByCompression(
+      mmrOrder(
+        kept,
+        (c) => c.score,
+        (c) => c.embedding,
+        options.hybridLambda,
+      ),
+      options,
+    );
   }
 
   const chunks: Selected<T>[] = [];

@@ -12,7 +12,8 @@ export function api(method: string, path: string, options: { key?: string | null
   if (key) headers.authorization = `Bearer ${key}`;
   let body: BodyInit | undefined;
   if (options.body !== undefined) {
-    if (typeof options.body === "string" || options.body instanceof Uint8Array || options.body instanceof ReadableStream) body = options.body as BodyInit;
+    if (typeof options.body === "string" || options.body instanceof Uint8Array || options.body instanceof ReadableStream)
+      body = options.body as BodyInit;
     else body = JSON.stringify(options.body);
     headers["content-type"] ??= "application/json";
   }
@@ -49,7 +50,11 @@ const TOPICS = [
 ];
 
 /** A conversation of `n` messages, a minute apart, with varied content. */
-export function conversation(id: string, n: number, start = Date.UTC(2025, 2, 3, 10)): { id: string; title: string; messages: TestMessage[] } {
+export function conversation(
+  id: string,
+  n: number,
+  start = Date.UTC(2025, 2, 3, 10),
+): { id: string; title: string; messages: TestMessage[] } {
   return {
     id,
     title: `Test conversation ${id}`,
@@ -69,5 +74,12 @@ export function directSql() {
 
 export async function problem(res: Response) {
   expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
-  return (await res.json()) as { type: string; title: string; status: number; detail: string; instance: string; errors?: { pointer: string; detail: string }[] };
+  return (await res.json()) as {
+    type: string;
+    title: string;
+    status: number;
+    detail: string;
+    instance: string;
+    errors?: { pointer: string; detail: string }[];
+  };
 }

@@ -57,7 +57,6 @@ export function parsePrometheus(text: string): Family[] {
         families.push(current);
       }
     } else if (line.startsWith("#") || line === "") {
-      continue;
     } else {
       const m = SAMPLE.exec(line);
       if (!m) throw new Error(`bad sample line: ${line}`);
@@ -77,11 +76,13 @@ export function parsePrometheus(text: string): Family[] {
     for (const samples of sets.values()) {
       const buckets = samples.filter((s) => s.name.endsWith("_bucket"));
       for (let i = 1; i < buckets.length; i++) {
-        if (parseValue(buckets[i]!.labels.le!) <= parseValue(buckets[i - 1]!.labels.le!)) throw new Error(`${f.name}: buckets out of order`);
+        if (parseValue(buckets[i]!.labels.le!) <= parseValue(buckets[i - 1]!.labels.le!))
+          throw new Error(`${f.name}: buckets out of order`);
         if (buckets[i]!.value < buckets[i - 1]!.value) throw new Error(`${f.name}: buckets not cumulative`);
       }
       const count = samples.find((s) => s.name.endsWith("_count"));
-      if (buckets.at(-1)?.labels.le !== "+Inf" || buckets.at(-1)!.value !== count?.value) throw new Error(`${f.name}: +Inf bucket must equal _count`);
+      if (buckets.at(-1)?.labels.le !== "+Inf" || buckets.at(-1)!.value !== count?.value)
+        throw new Error(`${f.name}: +Inf bucket must equal _count`);
     }
   }
   return families;

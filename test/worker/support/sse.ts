@@ -16,7 +16,10 @@ export function parseSse(text: string): SseEvent[] {
       const lines = block.split("\n");
       return {
         event: lines.find((l) => l.startsWith("event: "))?.slice(7) ?? "message",
-        data: lines.filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n"),
+        data: lines
+          .filter((l) => l.startsWith("data: "))
+          .map((l) => l.slice(6))
+          .join("\n"),
       };
     });
 }
@@ -59,12 +62,24 @@ const envWith = (vars: Record<string, string>) => {
  * timeout), the way a deployment configured with them would run. Returns the response and a
  * function that waits for the request's background work.
  */
-export async function callWith(vars: Record<string, string>, method: string, path: string, body?: unknown, key = DEV_KEY, bindings: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
+export async function callWith(
+  vars: Record<string, string>,
+  method: string,
+  path: string,
+  body?: unknown,
+  key = DEV_KEY,
+  bindings: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+) {
   const ctx = createExecutionContext();
   const res = await app.fetch(
     new Request(`http://api.test${path}`, {
       method,
-      headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
+      headers: {
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+        ...(body !== undefined ? { "content-type": "application/json" } : {}),
+        ...headers,
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     }),
     Object.keys(bindings).length ? ({ ...envWith(vars), ...bindings } as typeof env) : envWith(vars),
