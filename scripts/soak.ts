@@ -1,21 +1,9 @@
-// npm run soak: a throwaway `npm start` stack (scripts/dev.ts on a temp data folder, the Worker's
-// DevTools inspector on) under a bounded mix of ingests, retrieves, cached and uncached asks (JSON
-// and SSE), session follow-ups and deletes. Every --every requests it prints the database
-// process's resident memory (dev.ts hosts PGlite), the Worker isolate's heap after a full
-// collection (as load:disconnect reads it), the data folder's size on disk (database and wrangler's
-// local state apart), the errors and the latency p50/p95 of that window, then checks the goals:
-// 0 errors; database RSS and isolate heap growth ≤ 50 MB over the last 80% of the run; p95 of the
-// last window ≤ 1.2 × that of the second; disk growth bounded by retention (see --ttl).
-//   options: --requests 100000 --every 10000 --concurrency 8 --ttl 120 (seconds: the cache
-//   lifetimes and the housekeeping interval of the stack, short so that expiry happens within
-//   the run) --seed 1 --out reports
-import { spawn } from "node:child_process";
-import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { freePort } from "./lib/free-port.ts";
+import { startDevStack } from "./lib/dev-stack.ts";
 import { connectIsolateHeap, type IsolateHeap } from "./lib/isolate-heap.ts";
+import { syntheticMessage as message, PEOPLE, SUBJECTS } from "./lib/synthetic-archive.ts";
 
 process.env.WRANGLER_SEND_METRICS = "false";
 const { values: args } = parseArgs({
@@ -32,7 +20,6 @@ const TOTAL = Number(args.requests);
 const EVERY = Number(args.every);
 const CONCURRENCY = Number(args.concurrency);
 const TTL = Math.max(60, Number(args.ttl));
-const ROOT = join(import.meta.dirname, "..");
 const KEY = "dev-local-key";
 
 // ---------------------------------------------------------------- the workload
@@ -46,52 +33,9 @@ const random = () => {
 };
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
 
-const PEOPLE = ["John", "Priya", "Marco", "Aiko", "Fatima", "Lars", "Chen", "Olu"];
-const SUBJECTS = [
-  "the launch timeline",
-  "the billing migration",
-  "the feature freeze",
-  "the export job",
-  "the onboarding copy",
-  "the data engineer hire",
-  "the security review",
-  "the quarterly budget",
-  "the mobile release",
-  "the support rota",
-];
-const VERBS = [
-  "moved",
-  "needs another week",
-  "was approved",
-  "is blocked on legal",
-  "passed its tests",
-  "slipped to Friday",
-  "is done",
-  "needs a second reviewer",
-];
-const REASONS = [
-  "because the load tests failed",
-  "after the customer call",
-  "since finance asked for mirroring",
-  "as agreed in the standup",
-  "because two people are on leave",
-  "to fit the beta review",
-];
 const CONVERSATIONS = 40;
 /** Messages each pool conversation has so far (grows like a longer export of the same chat). */
 const lengths = new Map<string, number>();
-
-function message(conv: string, i: number) {
-  // Deterministic per (conversation, index): re-sending the same message changes nothing.
-  const h = [...`${conv}/${i}`].reduce((a, c) => (a * 31 + c.charCodeAt(0)) >>> 0, 7);
-  const at = (k: number, list: readonly string[]) => list[(h >>> k) % list.length]!;
-  return {
-    id: `m${i}`,
-    author_name: at(0, PEOPLE),
-    text: `${at(3, SUBJECTS)} ${at(7, VERBS)} ${at(11, REASONS)}. Ticket ${h % 9973}.`,
-    timestamp: new Date(Date.UTC(2025, 0, 6, 9) + i * 90_000).toISOString(),
-  };
-}
 
 /** An incremental sync: the next 10–30 messages of a pool conversation (only the new ones are sent). */
 function ingestBody(): { id: string; body: unknown } {
@@ -208,69 +152,23 @@ const quantile = (sorted: number[], q: number) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : NaN;
 
 async function main() {
-  const dataDir = mkdtempSync(join(tmpdir(), "convo-rag-soak-"));
-  const logFile = `${dataDir}.log`;
-  const [port, dbPort, inspectorPort] = [await freePort(), await freePort(), await freePort()];
-  const url = `http://127.0.0.1:${port}`;
-  const log = createWriteStream(logFile);
-  const child = spawn(
-    process.execPath,
-    [
-      "scripts/dev.ts",
-      "--inspector-port",
-      String(inspectorPort),
-      "--var",
-      "KEY_RATE_LIMIT:off",
-      "--var",
-      "LOG_REQUESTS:false",
-      "--var",
-      `CACHE_L1_TTL_SECONDS:${TTL}`,
-      "--var",
-      `CACHE_L2_TTL_SECONDS:${TTL}`,
-      "--var",
-      `CACHE_RETRIEVAL_TTL_SECONDS:${TTL}`,
-    ],
-    {
-      cwd: ROOT,
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: {
-        ...process.env,
-        PORT: String(port),
-        PGLITE_PORT: String(dbPort),
-        RAG_DATA_DIR: dataDir,
-        HOUSEKEEPING_INTERVAL_MINUTES: String(TTL / 60),
-        WRANGLER_SEND_METRICS: "false",
-      },
+  const stack = await startDevStack({
+    prefix: "convo-rag-soak-",
+    vars: {
+      KEY_RATE_LIMIT: "off",
+      LOG_REQUESTS: "false",
+      CACHE_L1_TTL_SECONDS: String(TTL),
+      CACHE_L2_TTL_SECONDS: String(TTL),
+      CACHE_RETRIEVAL_TTL_SECONDS: String(TTL),
     },
-  );
-  let output = "";
-  child.stdout!.on("data", (d) => {
-    log.write(d);
-    if (output.length < 100_000) output += d;
+    env: { HOUSEKEEPING_INTERVAL_MINUTES: String(TTL / 60) },
   });
-  child.stderr!.on("data", (d) => log.write(d));
-  const stop = async () => {
-    if (child.exitCode === null && child.pid) {
-      const exited = new Promise((r) => child.once("exit", r));
-      process.kill(-child.pid, "SIGINT");
-      const timer = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), 30_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    log.end();
-    rmSync(dataDir, { recursive: true, force: true });
-  };
-  process.once("SIGINT", () => void stop().then(() => process.exit(130)));
+  const { url, dataDir, logFile, stop } = stack;
+  const child = stack.process;
 
   let heap: IsolateHeap | undefined;
   try {
-    const deadline = Date.now() + 180_000;
-    while (!/\[start\] ready in/.test(output)) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`npm start did not become ready (log: ${logFile})`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    heap = await connectIsolateHeap(`http://127.0.0.1:${inspectorPort}`);
+    heap = await connectIsolateHeap(stack.inspectorUrl);
     const isolate = heap;
     console.log(`soak: ${TOTAL} requests, ${CONCURRENCY} at a time, cache TTL and housekeeping every ${TTL} s; stack log ${logFile}`);
     console.log("| requests | db RSS MB | isolate heap MB (after GC) | disk MB (db + wrangler) | errors | p50 ms | p95 ms | req/s |");

@@ -19,6 +19,9 @@ export function durableFallback(object: string, err: unknown) {
   console.warn(JSON.stringify({ level: "warn", event: "durable_object_fallback", object, error: String(err).slice(0, 300) }));
 }
 
+/** Counts a request to a Durable Object (what a deployment pays for, besides the Worker's own requests). */
+export const durableRequest = (object: string) => counters.inc("rag_durable_object_requests_total", { object });
+
 const timedOut = (what: string, ms: number) => () => new Error(`${what} did not answer within ${ms} ms`);
 
 let isolateShard: number | undefined;
@@ -51,6 +54,7 @@ export function batchedEmbedder(env: Env, tenantId: string, config: Config, dire
       let result: BatchResult;
       try {
         // RPC types a union result oddly; the object returns exactly a BatchResult.
+        durableRequest("embedding_batcher");
         const call = env.EMBEDDING_BATCHER.getByName(name).embed(texts, settings) as unknown as Promise<BatchResult>;
         result = await race(call, timeoutMs, timedOut("embedding batcher", timeoutMs));
       } catch (err) {
@@ -88,6 +92,7 @@ export function chatBudget(env: Env, config: Pick<Config, "chat" | "openai" | "r
     async acquire(tokens) {
       if (!active) return { granted: true, retryAfterMs: 0 };
       try {
+        durableRequest("rate_budget");
         return await race(stub().acquire(limits, { requests: 1, tokens }), 2_000, timedOut("rate budget", 2_000));
       } catch (err) {
         durableFallback("rate_budget", err);
@@ -97,6 +102,7 @@ export function chatBudget(env: Env, config: Pick<Config, "chat" | "openai" | "r
     async refund(tokens) {
       if (!active || tokens <= 0) return;
       try {
+        durableRequest("rate_budget");
         await race(stub().refund(limits, Math.round(tokens)), 2_000, timedOut("rate budget", 2_000));
       } catch (err) {
         durableFallback("rate_budget", err);
@@ -169,6 +175,7 @@ export function tenantQuota(env: Env, tenantId: string, config: Pick<Config, "ch
     async reserve(tokens) {
       if (!active) return { granted: true, day: "" };
       try {
+        durableRequest("tenant_quota");
         const r = await race(stub().reserve(limit, tokens), 2_000, timedOut("tenant quota", 2_000));
         return r.granted ? { granted: true, day: r.day } : { granted: false, retryAfterS: secondsToMidnight() };
       } catch (err) {
@@ -179,6 +186,7 @@ export function tenantQuota(env: Env, tenantId: string, config: Pick<Config, "ch
     async settle(day, reserved, used) {
       if (!active || !day || reserved === used) return;
       try {
+        durableRequest("tenant_quota");
         await race(stub().settle(day, Math.round(used - reserved)), 2_000, timedOut("tenant quota", 2_000));
       } catch (err) {
         durableFallback("tenant_quota", err);

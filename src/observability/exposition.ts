@@ -34,6 +34,10 @@ export const METRICS: Record<string, { type: "counter" | "gauge" | "histogram"; 
   },
   rag_errors_total: { type: "counter", help: "Server-side errors by kind (problem code of 5xx responses, stream failures)." },
   rag_semantic_guard_rejections_total: { type: "counter", help: "Semantic cache candidates rejected by a guard, by reason." },
+  rag_durable_object_requests_total: {
+    type: "counter",
+    help: "Requests sent to Durable Objects, by object (embedding_batcher, ask_coalescer, rate_budget, tenant_quota, metrics).",
+  },
   rag_db_clients_total: { type: "counter", help: "Postgres clients opened (one per request that needs the database)." },
 };
 

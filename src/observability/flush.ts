@@ -1,5 +1,5 @@
 import { race } from "../rag/timeouts.ts";
-import { drain, restore } from "./counters.ts";
+import { counters as counted, drain, restore } from "./counters.ts";
 
 /** How often an isolate sends its metrics at most (a request that ends later sends them). */
 const FLUSH_INTERVAL_MS = 1_000;
@@ -34,6 +34,8 @@ export async function flushMetrics(env: Env, force = false): Promise<void> {
   flushingSince = now;
   isolateId ??= crypto.randomUUID();
   const { counters, gauges } = drain();
+  // Counted for the next flush: this request to the aggregator is one a deployment pays for.
+  counted.inc("rag_durable_object_requests_total", { object: "metrics" });
   const timedOut = new Error("metrics aggregator timed out");
   try {
     await race(aggregator(env).merge(isolateId, counters, gauges), FLUSH_TIMEOUT_MS, () => timedOut);

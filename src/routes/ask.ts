@@ -13,6 +13,7 @@ import {
   chatBudget,
   coalescerFor,
   durableFallback,
+  durableRequest,
   settleReservation,
   tenantQuota,
   tokensSpent,
@@ -251,6 +252,7 @@ async function openAnswer(
     let joined: JoinResult | undefined;
     try {
       // RPC types a union result oddly; the object returns exactly a JoinResult.
+      durableRequest("ask_coalescer");
       const call = stub.join(key, { prepareTimeoutMs: config.durable.coalescePrepareTimeoutMs }) as unknown as Promise<JoinResult>;
       joined = await race(call, 5_000, () => new Error("ask coalescer did not answer within 5000 ms"));
     } catch (err) {
@@ -267,11 +269,13 @@ async function openAnswer(
         ready = await prepare(c, body, scope, startedAt, budget);
       } catch (err) {
         // Followers waiting on this lead get the same problem.
+        durableRequest("ask_coalescer");
         c.executionCtx.waitUntil(stub.fail(key, token, toProblem(toApiError(err))).catch(() => {}));
         throw err;
       }
       try {
         const { chat, openai, rateBudget } = config;
+        durableRequest("ask_coalescer");
         const stream = await stub.start(
           key,
           {
