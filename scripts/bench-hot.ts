@@ -5,10 +5,10 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Bench } from "tinybench";
+import { mmrOrder } from "../src/context/mmr.ts";
 import { type ChunkInputMessage, chunkMessages } from "../src/ingest/chunker.ts";
 import { localEmbedder } from "../src/providers/local-embedder.ts";
-import { mmrOrder } from "../src/rag/context/mmr.ts";
-import { rrf } from "../src/rag/rrf.ts";
+import { rrf } from "../src/retrieve/rrf.ts";
 import { loadTokenizer } from "../src/tokens/tokenizer.ts";
 
 const DEMO = join(import.meta.dirname, "../demo");

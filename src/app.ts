@@ -13,7 +13,7 @@ import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
-import { ragRoutes } from "./routes/rag.ts";
+import { ragRoutes } from "./routes/retrieve.ts";
 
 /** Builds the Hono app: shared middleware, then one route group per file. */
 export function createApp() {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { SELECTION_STRATEGIES, type SelectionStrategy } from "./rag/context/select.ts";
+import { SELECTION_STRATEGIES, type SelectionStrategy } from "./context/select.ts";
 
 /** Validated, typed configuration: parsed from the Worker's env once per isolate. */
 export interface Config {

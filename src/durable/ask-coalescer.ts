@@ -1,14 +1,14 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Config } from "../config.ts";
 import { ApiError } from "../errors.ts";
+import { type GenerationDone, type GenerationPlan, runGeneration } from "../generate/prepare.ts";
+import { doneBody } from "../generate/present.ts";
+import { type AskRecord, encodeRecord, type Problem, toProblem } from "../generate/records.ts";
 import { toApiError } from "../middleware/errors.ts";
 import { counters } from "../observability/counters.ts";
 import { flushMetrics } from "../observability/flush.ts";
 import { ChatError } from "../providers/chat-model.ts";
 import { createChatModels } from "../providers/index.ts";
-import { type GenerationDone, type GenerationPlan, runGeneration } from "../rag/ask.ts";
-import { type AskRecord, encodeRecord, type Problem, toProblem } from "../rag/ask-records.ts";
-import { doneBody } from "../rag/ask-response.ts";
 import { tokenizerForModel } from "../tokens/tokenizer.ts";
 import { chatBudget, settleReservation, tenantQuota, tokensSpent } from "./clients.ts";
 

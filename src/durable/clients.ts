@@ -1,10 +1,10 @@
 import type { Config } from "../config.ts";
+import type { GenerationDone, GenerationPlan } from "../generate/prepare.ts";
 import { sha256Hex } from "../hash.ts";
 import { counters } from "../observability/counters.ts";
 import { ChatError, type ChatModels } from "../providers/chat-model.ts";
 import { type Embedder, EmbeddingError } from "../providers/embedder.ts";
-import type { GenerationDone, GenerationPlan } from "../rag/ask.ts";
-import { race } from "../rag/timeouts.ts";
+import { race } from "../timeouts.ts";
 import type { AskCoalescer } from "./ask-coalescer.ts";
 import { secondsToMidnight } from "./day.ts";
 import type { BatchResult } from "./embedding-batcher.ts";

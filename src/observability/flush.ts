@@ -1,4 +1,4 @@
-import { race } from "../rag/timeouts.ts";
+import { race } from "../timeouts.ts";
 import { counters as counted, drain, restore } from "./counters.ts";
 
 /** How often an isolate sends its metrics at most (a request that ends later sends them). */

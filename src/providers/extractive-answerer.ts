@@ -1,6 +1,6 @@
-import { parseSourceLines } from "../rag/source-lines.ts";
 import { ASKS_WHEN, DATE_LIKE } from "../text/dates.ts";
 import { sentences } from "../text/sentences.ts";
+import { parseSourceLines } from "../text/source-lines.ts";
 import { STOPWORDS, stem, words } from "../text/words.ts";
 import type { Tokenizer } from "../tokens/tokenizer.ts";
 import type { AnswerSource, ChatFinish, ChatModel, ChatRequest } from "./chat-model.ts";

@@ -1,10 +1,10 @@
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
+import { semanticMismatch } from "../answer-cache/semantic-guards.ts";
 import type { AppEnv } from "../app-env.ts";
 import { queryEmbedder, requestCache, scopeVersion } from "../cache/index.ts";
 import { cacheKey, normaliseQuery } from "../cache/keys.ts";
 import type { CacheStatus } from "../cache/multilevel.ts";
-import { semanticMismatch } from "../cache/semantic-guards.ts";
 import { nearestCachedQuestions, putCachedQuestion } from "../db/semantic-cache.ts";
 import type { JoinResult } from "../durable/ask-coalescer.ts";
 import {
@@ -19,21 +19,21 @@ import {
   tokensSpent,
 } from "../durable/clients.ts";
 import { ApiError, problemBody } from "../errors.ts";
+import { needsContext } from "../generate/follow-up.ts";
+import { type AskDeps, type GenerationDone, type PreparedAsk, prepareAsk } from "../generate/prepare.ts";
+import { doneBody, present } from "../generate/present.ts";
+import { PROMPT_VERSION } from "../generate/prompt.ts";
+import { type AskRecord, fromProblem, generatorRecords, type RecordSource, streamRecords, toProblem } from "../generate/records.ts";
 import { readJson } from "../http/read-json.ts";
 import { parseBody } from "../http/validate.ts";
 import { toApiError } from "../middleware/errors.ts";
 import { counters } from "../observability/counters.ts";
 import { createChatModels } from "../providers/index.ts";
-import { type AskDeps, type GenerationDone, type PreparedAsk, prepareAsk } from "../rag/ask.ts";
-import { type AskRecord, fromProblem, generatorRecords, type RecordSource, streamRecords, toProblem } from "../rag/ask-records.ts";
-import { doneBody, present } from "../rag/ask-response.ts";
-import { type AskBody, askSchema } from "../rag/ask-schema.ts";
-import { needsContext } from "../rag/follow-up.ts";
-import { PROMPT_VERSION } from "../rag/prompt.ts";
-import { AllStrategiesFailed, queryTexts } from "../rag/retrieve.ts";
-import { elapsedMs, race } from "../rag/timeouts.ts";
+import { AllStrategiesFailed, queryTexts } from "../retrieve/retrieve.ts";
+import { elapsedMs, race } from "../timeouts.ts";
 import { tiktoken, tokenizerForModel } from "../tokens/tokenizer.ts";
-import { checkQueryLength, retrievalOptions, retrievalUnavailable, serverTiming } from "./rag-common.ts";
+import { type AskBody, askSchema } from "./ask-schema.ts";
+import { checkQueryLength, retrievalOptions, retrievalUnavailable, serverTiming } from "./scope.ts";
 
 /** What an answer cache entry holds: everything but the request's own id, timings and cache status. */
 interface CachedAnswer {

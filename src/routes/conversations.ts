@@ -9,7 +9,7 @@ import { parseBody } from "../http/validate.ts";
 import { ingestSchema } from "../ingest/ingest-schema.ts";
 import { ingestConversation } from "../ingest/ingest-service.ts";
 import { createEmbedder } from "../providers/index.ts";
-import { forgetSpeakers } from "../rag/speakers.ts";
+import { forgetSpeakers } from "../retrieve/speakers.ts";
 import { tiktoken } from "../tokens/tokenizer.ts";
 
 const listQuery = z.object({

@@ -1,13 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { compressHistory, extractiveSummary } from "../../src/context/history";
 import type { StoredTurn } from "../../src/db/sessions";
+import { citationFilter, citedNumbers } from "../../src/generate/citations";
+import { heuristicStandalone, needsContext, plausibleRewrite } from "../../src/generate/follow-up";
+import { buildPrompt, renderExcerpts } from "../../src/generate/prompt";
 import { composeAnswer } from "../../src/providers/extractive-answerer";
-import { citationFilter, citedNumbers } from "../../src/rag/citations";
-import { compressHistory, extractiveSummary } from "../../src/rag/context/history";
-import { heuristicStandalone, needsContext, plausibleRewrite } from "../../src/rag/follow-up";
-import { buildPrompt, renderExcerpts } from "../../src/rag/prompt";
-import { parseSourceLines } from "../../src/rag/source-lines";
 import { sentences } from "../../src/text/sentences";
+import { parseSourceLines } from "../../src/text/source-lines";
 import { tiktoken } from "../../src/tokens/tokenizer";
 
 const tokenizer = await tiktoken();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { semanticMismatch } from "../../src/answer-cache/semantic-guards";
 import { cacheKey, normaliseQuery } from "../../src/cache/keys";
 import { multiLevelCache } from "../../src/cache/multilevel";
-import { semanticMismatch } from "../../src/cache/semantic-guards";
 import { type CacheTier, failOpen } from "../../src/cache/tier";
 import { counters } from "../../src/observability/counters";
 

@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { keySentences } from "../../src/rag/context/compress";
-import { cosine, mmrOrder } from "../../src/rag/context/mmr";
-import { SELECTION_STRATEGIES, type SelectableChunk, selectContext, truncateChunk } from "../../src/rag/context/select";
+import { keySentences } from "../../src/context/compress";
+import { cosine, mmrOrder } from "../../src/context/mmr";
+import { SELECTION_STRATEGIES, type SelectableChunk, selectContext, truncateChunk } from "../../src/context/select";
 import { encodingForModel, loadTokenizer, tiktoken } from "../../src/tokens/tokenizer";
 
 const tokenizer = await tiktoken();

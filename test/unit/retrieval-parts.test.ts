@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { keySentences } from "../../src/rag/context/compress";
-import { analyseQuery, findSpeakers, toStatement } from "../../src/rag/query-analysis";
-import { rrf } from "../../src/rag/rrf";
-import { parseTimeExpression } from "../../src/rag/time-expressions";
+import { keySentences } from "../../src/context/compress";
+import { analyseQuery, findSpeakers, toStatement } from "../../src/retrieve/query-analysis";
+import { rrf } from "../../src/retrieve/rrf";
+import { parseTimeExpression } from "../../src/retrieve/time-expressions";
 import { queryTerms } from "../../src/text/words";
 import { tiktoken } from "../../src/tokens/tokenizer";
 

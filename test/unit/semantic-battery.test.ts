@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { minimalPairs, paraphrases } from "../../scripts/lib/semantic-battery";
-import { semanticMismatch } from "../../src/cache/semantic-guards";
+import { semanticMismatch } from "../../src/answer-cache/semantic-guards";
 
 // The guard alone, on the whole battery (npm run eval:semantic runs it through the API, where a
 // hit also needs the embeddings to be close): every minimal pair is refused, both ways round.

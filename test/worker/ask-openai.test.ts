@@ -1,8 +1,8 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ChatBehaviour, RecordedCall } from "../../scripts/lib/fake-openai";
+import { SYSTEM_PROMPT } from "../../src/generate/prompt";
 import { counters } from "../../src/observability/counters";
-import { SYSTEM_PROMPT } from "../../src/rag/prompt";
 import { directSql, newTenantKey, uid } from "./support/api";
 import { ingestWithInjection } from "./support/fixtures";
 import { callWith, parseSse, sseReader } from "./support/sse";

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { SYSTEM_PROMPT } from "../../src/rag/prompt";
+import { SYSTEM_PROMPT } from "../../src/generate/prompt";
 import { api, directSql, newTenantKey, problem, uid } from "./support/api";
 import { ingestWithInjection } from "./support/fixtures";
 import { callWith, parseSse } from "./support/sse";

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createSql } from "../../src/db/client";
 import { type Embedder, EmbeddingError } from "../../src/providers/embedder";
 import { localEmbedder } from "../../src/providers/local-embedder";
-import { type RetrieveOptions, retrieve } from "../../src/rag/retrieve";
+import { type RetrieveOptions, retrieve } from "../../src/retrieve/retrieve";
 import { tiktoken } from "../../src/tokens/tokenizer";
 import { api, conversation, newTenantKey, problem, uid } from "./support/api";
 import { launchConversation } from "./support/fixtures";

@@ -1,5 +1,5 @@
+import type { History } from "../context/history.ts";
 import type { AnswerSource, ChatMessage } from "../providers/chat-model.ts";
-import type { History } from "./context/history.ts";
 
 /** Part of every answer cache key: a change to the prompt must not serve answers made with the old one. */
 export const PROMPT_VERSION = "ask-v2";

@@ -1,5 +1,5 @@
-import type { GenerationDone, PreparedAsk } from "./ask.ts";
-import type { AskBody } from "./ask-schema.ts";
+import type { AskBody } from "../routes/ask-schema.ts";
+import type { GenerationDone, PreparedAsk } from "./prepare.ts";
 
 // The ask's response bodies, shared by the request that prepares an answer and the AskCoalescer
 // that may generate it: `meta` (what was retrieved) and `done` (how the answer finished).

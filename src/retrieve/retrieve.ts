@@ -1,10 +1,10 @@
 import type { StrategyName } from "../config.ts";
+import { selectContext } from "../context/select.ts";
 import type { Sql } from "../db/client.ts";
 import { type ChunkHit, keywordSearch, neighbourChunks, type SearchScope, semanticSearch } from "../db/search.ts";
 import type { Embedder } from "../providers/embedder.ts";
 import { queryTerms } from "../text/words.ts";
 import type { Tokenizer } from "../tokens/tokenizer.ts";
-import { selectContext } from "./context/select.ts";
 import { analyseQuery, type QueryAnalysis } from "./query-analysis.ts";
 import { rrf } from "./rrf.ts";
 import { scopeSpeakers } from "./speakers.ts";

@@ -1,3 +1,5 @@
+import { compressHistory, type History } from "../context/history.ts";
+import { type Selected, type SelectionStrategy, type SelectOptions, selectContext } from "../context/select.ts";
 import { chunkEmbeddings } from "../db/chunks.ts";
 import type { Sql } from "../db/client.ts";
 import { appendTurn, loadSession, saveSummary } from "../db/sessions.ts";
@@ -11,15 +13,13 @@ import {
   type ChatRequest,
 } from "../providers/chat-model.ts";
 import type { Embedder } from "../providers/embedder.ts";
+import { type RetrievedChunk, type RetrieveOptions, retrieve } from "../retrieve/retrieve.ts";
 import { queryTerms } from "../text/words.ts";
+import { elapsedMs, FirstTokenTimeout, firstWithin, nextWithin, withDeadline } from "../timeouts.ts";
 import type { Tokenizer } from "../tokens/tokenizer.ts";
 import { citationFilter, citedNumbers } from "./citations.ts";
-import { compressHistory, type History } from "./context/history.ts";
-import { type Selected, type SelectionStrategy, type SelectOptions, selectContext } from "./context/select.ts";
 import { heuristicStandalone, needsContext, plausibleRewrite, rewritePrompt, summaryPrompt } from "./follow-up.ts";
 import { buildPrompt } from "./prompt.ts";
-import { type RetrievedChunk, type RetrieveOptions, retrieve } from "./retrieve.ts";
-import { elapsedMs, FirstTokenTimeout, firstWithin, nextWithin, withDeadline } from "./timeouts.ts";
 
 export interface AskDeps {
   sql: Sql;

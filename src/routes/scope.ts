@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import type { AppEnv } from "../app-env.ts";
 import type { Config } from "../config.ts";
 import { ApiError, badRequest } from "../errors.ts";
-import type { AllStrategiesFailed, RetrieveOptions } from "../rag/retrieve.ts";
+import type { AllStrategiesFailed, RetrieveOptions } from "../retrieve/retrieve.ts";
 import { tiktoken } from "../tokens/tokenizer.ts";
 
 // Request handling shared by the retrieve and ask handlers.

@@ -5,11 +5,11 @@ import { cacheKey, normaliseQuery } from "../cache/keys.ts";
 import type { CacheStatus } from "../cache/multilevel.ts";
 import { readJson } from "../http/read-json.ts";
 import { parseBody } from "../http/validate.ts";
-import { AllStrategiesFailed, type RetrievedChunk, retrieve } from "../rag/retrieve.ts";
-import { retrieveSchema } from "../rag/retrieve-schema.ts";
+import { AllStrategiesFailed, type RetrievedChunk, retrieve } from "../retrieve/retrieve.ts";
 import { tiktoken } from "../tokens/tokenizer.ts";
 import { askHandler } from "./ask.ts";
-import { checkQueryLength, retrievalOptions, retrievalUnavailable, serverTiming } from "./rag-common.ts";
+import { retrieveSchema } from "./retrieve-schema.ts";
+import { checkQueryLength, retrievalOptions, retrievalUnavailable, serverTiming } from "./scope.ts";
 
 const present = (c: RetrievedChunk) => ({
   id: c.id,

@@ -1,6 +1,6 @@
-import type { StoredSession, StoredTurn } from "../../db/sessions.ts";
-import { sentences } from "../../text/sentences.ts";
-import type { Tokenizer } from "../../tokens/tokenizer.ts";
+import type { StoredSession, StoredTurn } from "../db/sessions.ts";
+import { sentences } from "../text/sentences.ts";
+import type { Tokenizer } from "../tokens/tokenizer.ts";
 
 export interface History {
   /** Summary of the turns older than the verbatim ones, when the history outgrew its budget. */

@@ -1,4 +1,4 @@
-import { ChatError } from "../providers/chat-model.ts";
+import { ChatError } from "./providers/chat-model.ts";
 
 /** The provider sent nothing within the first-token timeout. */
 export class FirstTokenTimeout extends Error {

@@ -1,4 +1,4 @@
-import type { Tokenizer } from "../../tokens/tokenizer.ts";
+import type { Tokenizer } from "../tokens/tokenizer.ts";
 import { type CompressibleChunk, keySentences } from "./compress.ts";
 import { cosine, mmrOrder } from "./mmr.ts";
 

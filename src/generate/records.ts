@@ -1,5 +1,5 @@
 import { ApiError } from "../errors.ts";
-import { race } from "./timeouts.ts";
+import { race } from "../timeouts.ts";
 
 /** An ApiError as plain data: it crosses from a Durable Object to the requests it serves. */
 export interface Problem {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { type Config, perConfig } from "../config.ts";
-import { SELECTION_STRATEGIES } from "./context/select.ts";
+import { SELECTION_STRATEGIES } from "../context/select.ts";
 import { checkTimeRange, filtersSchema, querySchema } from "./retrieve-schema.ts";
 
 /** Body of POST /api/rag/ask, with the configured limits; built once per Config. */

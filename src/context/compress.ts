@@ -1,7 +1,7 @@
-import { DATE_LIKE } from "../../text/dates.ts";
-import { sentences } from "../../text/sentences.ts";
-import { stem, words } from "../../text/words.ts";
-import type { Tokenizer } from "../../tokens/tokenizer.ts";
+import { DATE_LIKE } from "../text/dates.ts";
+import { sentences } from "../text/sentences.ts";
+import { stem, words } from "../text/words.ts";
+import type { Tokenizer } from "../tokens/tokenizer.ts";
 
 export interface CompressibleChunk {
   text: string;
