@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Bench } from "tinybench";
-import { mmrOrder } from "../src/context/mmr.ts";
+import { cosine, mmrOrder } from "../src/context/mmr.ts";
 import { type ChunkInputMessage, chunkMessages } from "../src/ingest/chunker.ts";
 import { localEmbedder } from "../src/providers/local-embedder.ts";
 import { rrf } from "../src/retrieve/rrf.ts";
@@ -60,7 +60,7 @@ bench
       void mmrOrder(
         candidates,
         (c) => c.score,
-        (c) => c.v,
+        (a, b) => cosine(a.v, b.v),
         0.7,
       ),
   );

@@ -1,5 +1,8 @@
 import { z } from "zod";
-import { SELECTION_STRATEGIES, type SelectionStrategy } from "./context/select.ts";
+
+/** How an ask's context is chosen from the retrieved chunks (context/select.ts). */
+export const SELECTION_STRATEGIES = ["relevance", "diversity", "hybrid"] as const;
+export type SelectionStrategy = (typeof SELECTION_STRATEGIES)[number];
 
 /** Validated, typed configuration: parsed from the Worker's env once per isolate. */
 export interface Config {

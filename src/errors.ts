@@ -45,8 +45,6 @@ export class ApiError extends Error {
 
 export const badRequest = (detail: string, errors: FieldProblem[] = []) => new ApiError(400, "invalid-request", detail, errors);
 export const notFound = (detail: string) => new ApiError(404, "not-found", detail);
-export const unavailable = (detail: string, retryAfterSeconds = 5) =>
-  new ApiError(503, "unavailable", detail, [], { "retry-after": String(retryAfterSeconds) });
 
 /** Serialises an ApiError as the problem+json body. */
 export function problemBody(err: ApiError, instance: string) {

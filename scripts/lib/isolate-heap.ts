@@ -28,7 +28,8 @@ export async function connectIsolateHeap(inspectorUrl: string): Promise<IsolateH
   return {
     usage,
     async afterFullGc() {
-      await inspector.call("HeapProfiler.takeHeapSnapshot", { reportProgress: false });
+      // A snapshot of a busy isolate on a loaded machine can take minutes.
+      await inspector.call("HeapProfiler.takeHeapSnapshot", { reportProgress: false }, 300_000);
       return usage();
     },
     close: () => inspector.close(),

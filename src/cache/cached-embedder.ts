@@ -1,5 +1,4 @@
-import type { Sql } from "../db/client.ts";
-import { getCachedEmbeddings, putCachedEmbeddings } from "../db/embedding-cache.ts";
+import type { EmbeddingStore } from "../db/ports.ts";
 import { sha256Hex } from "../hash.ts";
 import { counters } from "../observability/counters.ts";
 import type { Embedder } from "../providers/embedder.ts";
@@ -10,16 +9,14 @@ import type { Embedder } from "../providers/embedder.ts";
  * provider call. Cache reads and writes fail open. Worth it for a remote provider only; the local
  * embedder is cheaper than the round trip.
  */
-export function cachedEmbedder(embedder: Embedder, sql: Sql, tenantId: string): Embedder {
+export function cachedEmbedder(embedder: Embedder, store: EmbeddingStore): Embedder {
   return {
     model: embedder.model,
     dimensions: embedder.dimensions,
     batchSize: embedder.batchSize,
     async embed(texts, signal) {
       const hashes = texts.map((t) => sha256Hex(t));
-      const found = await getCachedEmbeddings(sql, tenantId, embedder.model, [...new Set(hashes)]).catch(
-        () => new Map<string, Float32Array>(),
-      );
+      const found = await store.get(embedder.model, [...new Set(hashes)]).catch(() => new Map<string, Float32Array>());
       const missing = [...new Set(hashes.filter((h) => !found.has(h)))];
       counters.inc("rag_embedding_cache_total", { result: "hit" }, hashes.length - hashes.filter((h) => !found.has(h)).length);
       if (missing.length > 0) {
@@ -31,9 +28,9 @@ export function cachedEmbedder(embedder: Embedder, sql: Sql, tenantId: string): 
         const fresh = missing.map((hash, i) => ({ hash, embedding: vectors[i]! }));
         for (const f of fresh) found.set(f.hash, f.embedding);
         counters.inc("rag_embedding_cache_total", { result: "miss" }, missing.length);
-        await putCachedEmbeddings(sql, tenantId, embedder.model, fresh).catch(() =>
-          counters.inc("rag_cache_errors_total", { cache_level: "embeddings", op: "put", reason: "error" }),
-        );
+        await store
+          .put(embedder.model, fresh)
+          .catch(() => counters.inc("rag_cache_errors_total", { cache_level: "embeddings", op: "put", reason: "error" }));
       }
       return hashes.map((h) => found.get(h)!);
     },

@@ -16,14 +16,14 @@ export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
  * Maximal Marginal Relevance order: repeatedly takes the item with the best
  * λ · relevance − (1 − λ) · (highest similarity to an item already taken), relevance scaled to
  * 0…1 by the best score. λ = 1 is plain relevance order; lower values trade relevance for variety.
- * Items without a vector count as unlike everything.
+ * A pair whose similarity is unknown (undefined) counts as unlike.
  *
- * @example mmrOrder(chunks, (c) => c.score, (c) => c.embedding, 0.7)
+ * @example mmrOrder(chunks, (c) => c.score, (a, b) => cosine(a.embedding, b.embedding), 0.7)
  */
 export function mmrOrder<T>(
   items: T[],
   relevance: (item: T) => number,
-  vector: (item: T) => ArrayLike<number> | undefined,
+  similarity: (a: T, b: T) => number | undefined,
   lambda: number,
 ): T[] {
   const top = Math.max(0, ...items.map(relevance));
@@ -40,11 +40,9 @@ export function mmrOrder<T>(
     }
     left.delete(best);
     order.push(items[best]!);
-    const v = vector(items[best]!);
-    if (!v) continue;
     for (const i of left) {
-      const w = vector(items[i]!);
-      if (w) maxSim[i] = Math.max(maxSim[i]!, cosine(v, w));
+      const s = similarity(items[best]!, items[i]!);
+      if (s !== undefined) maxSim[i] = Math.max(maxSim[i]!, s);
     }
   }
   return order;

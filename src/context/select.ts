@@ -1,9 +1,9 @@
+import type { SelectionStrategy } from "../config.ts";
 import type { Tokenizer } from "../tokens/tokenizer.ts";
 import { type CompressibleChunk, keySentences } from "./compress.ts";
 import { cosine, mmrOrder } from "./mmr.ts";
 
-export const SELECTION_STRATEGIES = ["relevance", "diversity", "hybrid"] as const;
-export type SelectionStrategy = (typeof SELECTION_STRATEGIES)[number];
+export { SELECTION_STRATEGIES, type SelectionStrategy } from "../config.ts";
 
 export interface SelectableChunk extends CompressibleChunk {
   id: string;
@@ -27,7 +27,13 @@ export interface SelectOptions {
   tokenizer: Tokenizer;
   /** Count the candidates' texts again (default); false when their `tokens` are already in this tokenizer's encoding. */
   recount?: boolean;
+  /** Similarity of two candidates (undefined: unknown, counted as unlike); default: the cosine of their `embedding`s. */
+  similarity?: (a: SelectableChunk, b: SelectableChunk) => number | undefined;
 }
+
+/** The cosine of two chunks' embeddings, when both have one. */
+export const embeddingSimilarity = (a: SelectableChunk, b: SelectableChunk) =>
+  a.embedding && b.embedding ? cosine(a.embedding, b.embedding) : undefined;
 
 export type Selected<T> = T & { truncated?: true; compressed?: true };
 
@@ -56,27 +62,17 @@ export function selectContext<T extends SelectableChunk>(candidates: T[], option
   const naiveTokens = counted.reduce((sum, c) => sum + c.tokens, 0);
   let pool: Selected<T>[] = [...counted].sort((a, b) => b.score - a.score);
   let redundant = 0;
+  const similarity = options.similarity ?? embeddingSimilarity;
 
-  if (options.strategy === "diversity")
-    pool = mmrOrder(
-      pool,
-      (c) => c.score,
-      (c) => c.embedding,
-      options.lambda,
-    );
+  if (options.strategy === "diversity") pool = mmrOrder(pool, (c) => c.score, similarity, options.lambda);
   if (options.strategy === "hybrid") {
     const kept: Selected<T>[] = [];
     for (const c of pool) {
-      if (c.embedding && kept.some((k) => k.embedding && cosine(k.embedding, c.embedding!) > options.redundancy)) redundant++;
+      if (kept.some((k) => (similarity(k, c) ?? 0) > options.redundancy)) redundant++;
       else kept.push(c);
     }
     pool = fitByCompression(
-      mmrOrder(
-        kept,
-        (c) => c.score,
-        (c) => c.embedding,
-        options.hybridLambda,
-      ),
+      mmrOrder(kept, (c) => c.score, similarity, options.hybridLambda),
       options,
     );
   }

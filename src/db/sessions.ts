@@ -74,9 +74,3 @@ export async function saveSummary(db: Db, tenantId: string, sessionId: string, s
     UPDATE chat_sessions SET summary = ${summary}, summary_through = ${through}
     WHERE tenant_id = ${tenantId} AND id = ${sessionId} AND summary_through < ${through}`;
 }
-
-/** Deletes a session and its turns; false when the tenant has no such session. */
-export async function deleteSession(db: Db, tenantId: string, sessionId: string): Promise<boolean> {
-  const rows = await db`DELETE FROM chat_sessions WHERE tenant_id = ${tenantId} AND id = ${sessionId} RETURNING id`;
-  return rows.length > 0;
-}

@@ -1,16 +1,18 @@
 import { DurableObject } from "cloudflare:workers";
+import { settle } from "../admission/admission.ts";
+import { chatBudget } from "../admission/rate-budget.ts";
+import { tenantQuota } from "../admission/tenant-quota.ts";
 import type { Config } from "../config.ts";
 import { ApiError } from "../errors.ts";
-import { type GenerationDone, type GenerationPlan, runGeneration } from "../generate/prepare.ts";
-import { doneBody } from "../generate/present.ts";
+import { answerRecords, runGeneration } from "../generate/generation.ts";
+import type { GenerationPlan } from "../generate/prepare.ts";
 import { type AskRecord, encodeRecord, type Problem, toProblem } from "../generate/records.ts";
-import { toApiError } from "../middleware/errors.ts";
 import { counters } from "../observability/counters.ts";
 import { flushMetrics } from "../observability/flush.ts";
 import { ChatError } from "../providers/chat-model.ts";
 import { createChatModels } from "../providers/index.ts";
+import { toApiError } from "../to-api-error.ts";
 import { tokenizerForModel } from "../tokens/tokenizer.ts";
-import { chatBudget, settleReservation, tenantQuota, tokensSpent } from "./clients.ts";
 
 /** What the leading request hands over once it has prepared the answer. */
 export interface CoalescedGeneration {
@@ -229,44 +231,36 @@ class CoalescedAnswer {
   private async generate(input: CoalescedGeneration, upstream: AbortController, graceMs: number) {
     const { plan, config } = input;
     const startedAt = performance.now() - plan.preparedAfterMs;
-    const budget = chatBudget(this.env, config);
-    let streamed = 0;
-    let done: GenerationDone | undefined;
+    const gate = { budget: chatBudget(this.env, config), quota: tenantQuota(this.env, input.quota.tenantId, config) };
+    const reservation = { tokens: input.reservedTokens, day: input.quota.day, forceFallback: input.forceFallback };
+    let settling: Promise<void> = Promise.resolve();
     this.publish({ type: "meta", meta: input.meta, timings: plan.timings });
     try {
       const tokenizer = await tokenizerForModel(plan.request.model);
-      const chat = createChatModels(config as Config, () => Promise.resolve(tokenizer));
+      const chat = createChatModels(config, () => Promise.resolve(tokenizer));
       const generation = runGeneration(chat, tokenizer, plan, upstream.signal, { startedAt, forceFallback: input.forceFallback });
-      let step = await generation.next();
-      while (!step.done) {
-        if (upstream.signal.aborted) break;
-        streamed += step.value.length;
-        this.publish({ type: "delta", text: step.value });
-        step = await generation.next();
+      const settleSpent = (spent: number) => {
+        settling = settle(gate, reservation, spent);
+      };
+      for await (const record of answerRecords(generation, plan, upstream.signal, settleSpent, { coalesced: true })) {
+        if (record.type === "delta") this.publish(record);
+        else if (record.type === "done") return this.finish(record, { kind: "done", until: Date.now() + graceMs });
+        else return this.finish(record, { kind: "idle" });
       }
-      if (!step.done) {
-        await generation.return(undefined as never).catch(() => {});
-        this.finish(
-          {
-            type: "error",
-            problem: toProblem(new ApiError(503, "answer-unavailable", "the answer was stopped", [], { "retry-after": "1" })),
-          },
-          { kind: "idle" },
-        );
-        return;
-      }
-      done = step.value;
+      // Every client went away, or the watchdog stopped a generation that ran too long.
       this.finish(
-        { type: "done", done: doneBody(done), cacheable: !done.fallback, writer: false },
-        { kind: "done", until: Date.now() + graceMs },
+        {
+          type: "error",
+          problem: toProblem(new ApiError(503, "answer-unavailable", "the answer was stopped", [], { "retry-after": "1" })),
+        },
+        { kind: "idle" },
       );
     } catch (err) {
       counters.inc("rag_errors_total", { kind: "stream" });
       console.warn(JSON.stringify({ level: "warn", event: "ask_stream_failed", coalesced: true, error: String(err).slice(0, 300) }));
       this.finish({ type: "error", problem: toProblem(toApiError(err)) }, { kind: "idle" });
     } finally {
-      const quota = tenantQuota(this.env, input.quota.tenantId, config);
-      await settleReservation(budget, quota, input.quota.day, input.reservedTokens, tokensSpent(plan, streamed, done));
+      await settling;
     }
   }
 }

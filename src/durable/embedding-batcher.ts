@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { cachedEmbedder } from "../cache/cached-embedder.ts";
 import type { Config } from "../config.ts";
 import { createSql, type Sql } from "../db/client.ts";
+import { postgresEmbeddingStore } from "../db/postgres.ts";
 import { counters } from "../observability/counters.ts";
 import { flushMetrics } from "../observability/flush.ts";
 import { type Embedder, EmbeddingError } from "../providers/embedder.ts";
@@ -65,7 +66,10 @@ export class EmbeddingBatcher extends DurableObject<Env> {
 
   private async send(batch: Waiting[]) {
     // Callers of one object share model and endpoint (the name says so); the first one's settings speak for all.
-    const embedder = cachedEmbedder(chunked(createEmbedder(batch[0]!.settings.config as Config)), this.sql(), batch[0]!.settings.tenantId);
+    const embedder = cachedEmbedder(
+      chunked(createEmbedder(batch[0]!.settings.config as Config)),
+      postgresEmbeddingStore(() => this.sql(), batch[0]!.settings.tenantId),
+    );
     const unique = [...new Set(batch.flatMap((w) => w.texts))];
     counters.inc("rag_embedding_batches_total");
     counters.inc("rag_embedding_batch_requests_total", {}, batch.length);

@@ -1,33 +1,23 @@
 import { compressHistory, type History } from "../context/history.ts";
 import { type Selected, type SelectionStrategy, type SelectOptions, selectContext } from "../context/select.ts";
-import { chunkEmbeddings } from "../db/chunks.ts";
-import type { Sql } from "../db/client.ts";
-import { appendTurn, loadSession, saveSummary } from "../db/sessions.ts";
+import { type ChunkSearch, pairKey, type SessionStore } from "../db/ports.ts";
 import { counters } from "../observability/counters.ts";
-import {
-  type AnswerSource,
-  ChatError,
-  type ChatFinish,
-  type ChatModel,
-  type ChatModels,
-  type ChatRequest,
-} from "../providers/chat-model.ts";
+import type { AnswerSource, ChatFinish, ChatModel, ChatModels, ChatRequest } from "../providers/chat-model.ts";
 import type { Embedder } from "../providers/embedder.ts";
 import { type RetrievedChunk, type RetrieveOptions, retrieve } from "../retrieve/retrieve.ts";
 import { queryTerms } from "../text/words.ts";
-import { elapsedMs, FirstTokenTimeout, firstWithin, nextWithin, withDeadline } from "../timeouts.ts";
+import { elapsedMs, withDeadline } from "../timeouts.ts";
 import type { Tokenizer } from "../tokens/tokenizer.ts";
-import { citationFilter, citedNumbers } from "./citations.ts";
 import { heuristicStandalone, needsContext, plausibleRewrite, rewritePrompt, summaryPrompt } from "./follow-up.ts";
+import { fallbackSeen, runGeneration } from "./generation.ts";
 import { buildPrompt } from "./prompt.ts";
 
 export interface AskDeps {
-  sql: Sql;
+  chunks: ChunkSearch;
+  sessions: SessionStore;
   embedder: Embedder;
   /** The tokenizer of the chat model: the context budget, history and usage are counted in it. */
   tokenizer: () => Promise<Tokenizer>;
-  /** The tokenizer retrieval budgets are counted in (cl100k). */
-  retrievalTokenizer: () => Promise<Tokenizer>;
   chat: ChatModels;
   now: Date;
 }
@@ -125,7 +115,7 @@ export async function prepareAsk(deps: AskDeps, options: AskOptions): Promise<Pr
 
   let started = performance.now();
   const [session, tokenizer] = await Promise.all([
-    options.sessionId ? loadSession(deps.sql, options.tenantId, options.sessionId, SESSION_TURNS_LOADED) : undefined,
+    options.sessionId ? deps.sessions.load(options.sessionId, SESSION_TURNS_LOADED) : undefined,
     deps.tokenizer(),
   ]);
   // History shares the context budget: at most half of it, the rest is for the sources.
@@ -145,33 +135,28 @@ export async function prepareAsk(deps: AskDeps, options: AskOptions): Promise<Pr
 
   started = performance.now();
   const retrieved = await retrieve(
-    { sql: deps.sql, embedder: deps.embedder, tokenizer: deps.retrievalTokenizer, now: deps.now },
+    { chunks: deps.chunks, embedder: deps.embedder, now: deps.now },
     { ...options.retrieval, query: query.standalone },
   );
   timings.retrieve = elapsedMs(started);
   Object.assign(timings, Object.fromEntries(Object.entries(retrieved.timings).map(([k, v]) => [`retrieve_${k}`, v])));
 
   started = performance.now();
-  const needsVectors = options.selection.strategy !== "relevance" && retrieved.chunks.length > 1;
-  const vectors = needsVectors
-    ? await chunkEmbeddings(
-        deps.sql,
-        options.tenantId,
-        retrieved.chunks.map((c) => c.id),
-      )
-    : new Map<string, Float32Array>();
-  const selection = selectContext(
-    retrieved.chunks.map((c) => ({ ...c, embedding: vectors.get(c.id) })),
-    {
-      ...options.selection,
-      budget: options.maxContextTokens - history.tokens,
-      terms: new Set(queryTerms(query.standalone)),
-      tokenizer,
-    },
-  );
+  // MMR and the redundancy check compare candidates: their similarities come from the database.
+  const needsSimilarities = options.selection.strategy !== "relevance" && retrieved.chunks.length > 1;
+  const similarities = needsSimilarities ? await deps.chunks.similarities(retrieved.chunks.map((c) => c.id)) : new Map<string, number>();
+  const selection = selectContext(retrieved.chunks, {
+    ...options.selection,
+    budget: options.maxContextTokens - history.tokens,
+    terms: new Set(queryTerms(query.standalone)),
+    tokenizer,
+    // Stored token counts are cl100k: only another encoding counts the chunks again.
+    recount: tokenizer.encoding !== "cl100k_base",
+    similarity: (a, b) => similarities.get(pairKey(a.id, b.id)),
+  });
   timings.select = elapsedMs(started);
 
-  const sources = selection.chunks.map(({ embedding: _, ...chunk }, i) => ({
+  const sources = selection.chunks.map((chunk, i) => ({
     n: i + 1,
     conversationId: chunk.conversationId,
     speakers: chunk.authors,
@@ -212,129 +197,10 @@ export async function prepareAsk(deps: AskDeps, options: AskOptions): Promise<Pr
     async *answer(signal, forceFallback) {
       const done = yield* runGeneration(deps.chat, tokenizer, plan, signal, { startedAt: options.startedAt, forceFallback });
       let sessionSaved: boolean | undefined;
-      if (options.sessionId && !signal.aborted) sessionSaved = await saveTurn(deps.sql, options, query, done.answer, sources, history);
+      if (options.sessionId && !signal.aborted) sessionSaved = await saveTurn(deps.sessions, options, query, done.answer, sources, history);
       return { ...done, sessionSaved };
     },
   };
-}
-
-/**
- * Generates the answer of a plan: streams the checked text and returns the `done` summary.
- * `startedAt` is performance.now() at the request's arrival as seen where this runs.
- */
-export async function* runGeneration(
-  chat: AskDeps["chat"],
-  tokenizer: Tokenizer,
-  plan: GenerationPlan,
-  signal: AbortSignal,
-  at: { startedAt: number; forceFallback?: string | undefined },
-): AsyncGenerator<string, GenerationDone> {
-  const upstream = new AbortController();
-  const onAbort = () => upstream.abort(signal.reason);
-  signal.addEventListener("abort", onAbort);
-  try {
-    counters.inc("rag_llm_calls_total", { provider: at.forceFallback ? chat.fallback.provider : chat.primary.provider });
-    const generated = yield* generate(chat, plan, upstream, at);
-    const answer = generated.answer;
-    const timings = { ...plan.timings, ...generated.timings, total: elapsedMs(at.startedAt) };
-    const promptTokens = generated.usage?.promptTokens ?? plan.usage.promptTokens;
-    const completionTokens = generated.usage?.completionTokens ?? tokenizer.count(answer);
-    const model = generated.fallback ? chat.fallback.provider : plan.request.model;
-    counters.inc("rag_tokens_used_total", { model, type: "input" }, promptTokens);
-    counters.inc("rag_tokens_used_total", { model, type: "output" }, completionTokens);
-    return {
-      ...generated,
-      usage: {
-        ...plan.usage,
-        tokensSaved: plan.usage.naiveContextTokens - plan.usage.contextTokens,
-        promptTokens,
-        completionTokens,
-      },
-      timings,
-      citations: citedNumbers(answer),
-    };
-  } finally {
-    signal.removeEventListener("abort", onAbort);
-  }
-}
-
-/**
- * Streams from the configured model; if it fails or stays silent before its first piece, from
- * the extractive answerer instead (flagged and counted). After the first piece a failure is
- * final: the caller ends the stream with an error.
- */
-async function* generate(
-  chat: AskDeps["chat"],
-  plan: GenerationPlan,
-  upstream: AbortController,
-  at: { startedAt: number; forceFallback?: string | undefined },
-): AsyncGenerator<
-  string,
-  {
-    answer: string;
-    finishReason: ChatFinish["finishReason"];
-    fallback: boolean;
-    fallbackReason: string | undefined;
-    usage: ChatFinish["usage"];
-    timings: Record<string, number>;
-  }
-> {
-  const { request } = plan;
-  const filter = citationFilter(request.sources.length);
-  let fallbackReason = at.forceFallback;
-  // While the provider's breaker is open, the fallback answers without a call to it.
-  if (!fallbackReason && chat.primary !== chat.fallback && chat.breaker?.allow() === "open") fallbackReason = "circuit_open";
-  let model = fallbackReason ? chat.fallback : chat.primary;
-  let stream = model.stream(request, upstream.signal);
-  if (fallbackReason) fallbackSeen(fallbackReason, new Error("configured model skipped"));
-  let first: IteratorResult<string, ChatFinish>;
-  try {
-    first = await firstWithin(stream, plan.firstTokenTimeoutMs, upstream);
-  } catch (err) {
-    // A client that went away needs no fallback; the extractive answerer has none.
-    if ((upstream.signal.aborted && !(err instanceof FirstTokenTimeout)) || model === chat.fallback) throw err;
-    chat.breaker?.failure(err instanceof ChatError ? err.retryAfterMs : undefined);
-    fallbackReason =
-      err instanceof FirstTokenTimeout
-        ? "first_token_timeout"
-        : err instanceof ChatError && err.status
-          ? `provider_status_${err.status}`
-          : "provider_error";
-    fallbackSeen("chat", err, fallbackReason);
-    model = chat.fallback;
-    stream = model.stream(request, new AbortController().signal);
-    first = await stream.next();
-  }
-  if (model === chat.primary) chat.breaker?.success();
-  const ttft = elapsedMs(at.startedAt);
-  let answer = "";
-  let result = first;
-  while (!result.done) {
-    const text = filter.push(result.value);
-    if (text) {
-      answer += text;
-      yield text;
-    }
-    result = model === chat.fallback ? await stream.next() : await nextWithin(stream, plan.idleTimeoutMs, upstream);
-  }
-  const rest = filter.flush();
-  if (rest) {
-    answer += rest;
-    yield rest;
-  }
-  return {
-    answer,
-    finishReason: result.value.finishReason,
-    fallback: fallbackReason !== undefined,
-    fallbackReason,
-    usage: model === chat.fallback && fallbackReason ? undefined : result.value.usage,
-    timings: { ttft },
-  };
-}
-
-function fallbackSeen(kind: string, err: unknown, reason?: string) {
-  counters.inc("rag_fallbacks_total", { kind });
-  console.warn(JSON.stringify({ level: "warn", event: "fallback", kind, reason, error: String(err).slice(0, 300) }));
 }
 
 async function standaloneQuery(
@@ -357,7 +223,7 @@ async function standaloneQuery(
 }
 
 async function saveTurn(
-  sql: Sql,
+  sessions: SessionStore,
   options: AskOptions,
   query: AskQuery,
   answer: string,
@@ -366,7 +232,7 @@ async function saveTurn(
 ): Promise<boolean> {
   const sessionId = options.sessionId!;
   try {
-    await appendTurn(sql, options.tenantId, sessionId, {
+    await sessions.append(sessionId, {
       question: query.text,
       standaloneQuestion: query.standalone,
       answer,
@@ -376,7 +242,7 @@ async function saveTurn(
         message_ids: (s as { chunk?: RetrievedChunk }).chunk?.messageIds ?? [],
       })),
     });
-    if (history.newSummary) await saveSummary(sql, options.tenantId, sessionId, history.newSummary.text, history.newSummary.through);
+    if (history.newSummary) await sessions.saveSummary(sessionId, history.newSummary.text, history.newSummary.through);
     return true;
   } catch (err) {
     console.error(JSON.stringify({ level: "error", event: "session_write_failed", error: String(err).slice(0, 300) }));

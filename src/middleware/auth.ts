@@ -7,7 +7,8 @@ import { sharedTier } from "../cache/index.ts";
 import { findKeyOwner, type KeyOwner } from "../db/api-keys.ts";
 import { ApiError } from "../errors.ts";
 import { counters } from "../observability/counters.ts";
-import { toApiError } from "./errors.ts";
+import { createServices } from "../services.ts";
+import { toApiError } from "../to-api-error.ts";
 
 const unauthorized = (detail: string) => new ApiError(401, "unauthorized", detail, [], { "www-authenticate": 'Bearer realm="convo-rag"' });
 
@@ -22,6 +23,17 @@ export function apiKeyAuth(): MiddlewareHandler<AppEnv> {
     if (!owner) throw unauthorized("unknown or revoked API key");
     if (c.var.config.keyRateLimit) await withinRateLimit(c.env, owner);
     c.set("auth", owner);
+    c.set(
+      "services",
+      createServices({
+        env: c.env,
+        config: c.var.config,
+        tenantId: owner.tenantId,
+        requestId: c.var.requestId,
+        sql: c.var.sql,
+        defer: (work) => c.executionCtx.waitUntil(work),
+      }),
+    );
     await next();
   };
 }
@@ -33,7 +45,7 @@ export function apiKeyAuth(): MiddlewareHandler<AppEnv> {
  */
 async function lookUp(c: Context<AppEnv>, keyHash: string): Promise<KeyOwner | undefined> {
   const config = c.var.config;
-  const fallback = keyFallback(sharedTier(c), config.authFallbackTtlSeconds);
+  const fallback = keyFallback(sharedTier(c.env, config), config.authFallbackTtlSeconds);
   let owner: KeyOwner | undefined;
   try {
     owner = await findKeyOwner(c.var.sql(), keyHash);

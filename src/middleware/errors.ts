@@ -1,47 +1,8 @@
 import type { Context, ErrorHandler } from "hono";
-import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "../app-env.ts";
-import { ConfigError } from "../config.ts";
-import { ApiError, problemBody } from "../errors.ts";
+import { type ApiError, problemBody } from "../errors.ts";
 import { counters } from "../observability/counters.ts";
-import { ChatError } from "../providers/chat-model.ts";
-import { EmbeddingError } from "../providers/embedder.ts";
-
-/** Postgres errors that mean "try again later" rather than "this request is wrong". */
-const TRANSIENT_SQLSTATE = new Set(["57014", "57P01", "57P03", "53300", "08000", "08003", "08006", "08001", "40001", "40P01"]);
-const CONNECTION_CODES = new Set([
-  "CONNECT_TIMEOUT",
-  "CONNECTION_CLOSED",
-  "CONNECTION_ENDED",
-  "CONNECTION_DESTROYED",
-  "ECONNREFUSED",
-  "ECONNRESET",
-]);
-/**
- * workerd's socket errors carry no code: a database that cannot be reached or drops the
- * connection surfaces as one of these (provider and cache failures are wrapped before they get here).
- */
-const SOCKET_MESSAGES =
-  /cannot connect to the specified address|Network connection lost|connection (?:refused|reset)|socket (?:closed|hang up)/i;
-
-/** Maps anything thrown to an ApiError; unknown errors become a 500 that reveals nothing internal. */
-export function toApiError(err: unknown): ApiError {
-  if (err instanceof ApiError) return err;
-  if (err instanceof HTTPException) return new ApiError(err.status, "http-error", err.message || "request failed");
-  if (err instanceof ConfigError) return new ApiError(500, "misconfigured", err.message);
-  if (err instanceof EmbeddingError)
-    return new ApiError(503, "embedding-unavailable", "the embedding provider failed; nothing was stored", [], { "retry-after": "5" });
-  if (err instanceof ChatError)
-    return new ApiError(502, "generation-failed", "the chat provider failed while answering; nothing was stored");
-  const code = (err as { code?: unknown } | null)?.code;
-  const socketFailure = err instanceof Error && code === undefined && SOCKET_MESSAGES.test(err.message);
-  if (socketFailure || (typeof code === "string" && (TRANSIENT_SQLSTATE.has(code) || CONNECTION_CODES.has(code)))) {
-    return new ApiError(503, "database-unavailable", "the database is unavailable or timed out; nothing was stored", [], {
-      "retry-after": "5",
-    });
-  }
-  return new ApiError(500, "internal", "unexpected error; the request id identifies it in the logs");
-}
+import { toApiError } from "../to-api-error.ts";
 
 /** Renders an ApiError as application/problem+json. */
 export function problemResponse(c: Context, err: ApiError): Response {

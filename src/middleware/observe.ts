@@ -35,24 +35,24 @@ export function observe(): MiddlewareHandler<AppEnv> {
       metrics.gauge("rag_active_requests", {}, -1);
       finish(c, started);
     };
+    let claimed = false;
+    c.set("claimEnd", () => {
+      claimed = true;
+      return end;
+    });
     try {
       await next();
     } catch (err) {
       end();
       throw err;
     }
-    const res = c.res;
-    if (res.body && res.headers.get("content-type")?.startsWith("text/event-stream")) {
-      // The stream ends (or is cancelled by a client that went away) after this handler returns.
-      const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>({ flush: end });
-      res.body.pipeTo(writable).catch(end);
-      c.res = new Response(readable, res);
-    } else {
-      // Every response says at least how long it took; handlers that measure steps say more.
-      if (!c.res.headers.has("server-timing"))
-        c.res.headers.set("server-timing", `total;dur=${Math.round((performance.now() - started) * 100) / 100}`);
-      end();
-    }
+    // A streamed answer ends (or is cancelled by a client that went away) after this handler
+    // returns, and says so itself; every other response has ended.
+    if (claimed && c.res.body) return;
+    // Every response says at least how long it took; handlers that measure steps say more.
+    if (!c.res.headers.has("server-timing"))
+      c.res.headers.set("server-timing", `total;dur=${Math.round((performance.now() - started) * 100) / 100}`);
+    end();
   };
 }
 

@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env.ts";
 import { dimensionMismatch, readSchemaStatus } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
-import { toApiError } from "./errors.ts";
+import { toApiError } from "../to-api-error.ts";
 
 const verified = new WeakMap<object, true>();
 

@@ -61,11 +61,14 @@ export function extractiveAnswerer(options: ExtractiveOptions): ChatModel {
     async *stream(request: ChatRequest, signal: AbortSignal): AsyncGenerator<string, ChatFinish> {
       const tokenizer = await options.tokenizer();
       const text = composeAnswer(request.question, request.sources, maxPoints);
-      let sent = "";
+      // Counted once: over max_tokens, the answer stops after the last whole piece that fits.
+      const fits = tokenizer.count(text) <= request.maxTokens;
+      const room = fits ? text.length : tokenizer.truncate(text, request.maxTokens, "start").length;
+      let sent = 0;
       for (const piece of pieces(text)) {
         if (signal.aborted) break;
-        if (tokenizer.count(sent + piece) > request.maxTokens) return { finishReason: "length" };
-        sent += piece;
+        if (sent + piece.length > room) return { finishReason: "length" };
+        sent += piece.length;
         yield piece;
       }
       return { finishReason: "stop" };

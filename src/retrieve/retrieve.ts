@@ -1,10 +1,7 @@
 import type { StrategyName } from "../config.ts";
-import { selectContext } from "../context/select.ts";
-import type { Sql } from "../db/client.ts";
-import { type ChunkHit, keywordSearch, neighbourChunks, type SearchScope, semanticSearch } from "../db/search.ts";
+import type { ChunkSearch } from "../db/ports.ts";
+import type { ChunkHit, SearchScope } from "../db/search.ts";
 import type { Embedder } from "../providers/embedder.ts";
-import { queryTerms } from "../text/words.ts";
-import type { Tokenizer } from "../tokens/tokenizer.ts";
 import { analyseQuery, type QueryAnalysis } from "./query-analysis.ts";
 import { rrf } from "./rrf.ts";
 import { scopeSpeakers } from "./speakers.ts";
@@ -13,6 +10,7 @@ export interface RetrieveOptions {
   query: string;
   scope: SearchScope;
   topK: number;
+  /** With neighbour expansion: the tokens the hits and their neighbours may take together. */
   tokenBudget: number | undefined;
   strategies: StrategyName[];
   rrfK: number;
@@ -23,18 +21,11 @@ export interface RetrieveOptions {
   statementTimeoutMs: number;
   expandNeighbours: boolean;
   weights: Record<StrategyName, number>;
-  /**
-   * With a token budget, fit more hits by compressing them to their key sentences where the
-   * budget needs it (false: whole chunks in rank order while they fit).
-   */
-  compress: boolean;
 }
 
 export interface RetrieveDeps {
-  sql: Sql;
+  chunks: ChunkSearch;
   embedder: Embedder;
-  /** Loaded only when a budgeted result needs chunks cut down. */
-  tokenizer: () => Promise<Tokenizer>;
   now: Date;
 }
 
@@ -48,8 +39,8 @@ export interface RetrievedChunk extends ChunkHit {
 }
 
 export interface RetrieveResult {
+  /** The top_k fused hits, best first (neighbours after their hit). */
   chunks: RetrievedChunk[];
-  contextTokens: number;
   failedStrategies: StrategyName[];
   analysis: Pick<QueryAnalysis, "speakers" | "time" | "variants">;
   timings: Record<string, number>;
@@ -75,19 +66,20 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
  * batcher send them with other requests' texts).
  */
 export async function queryTexts(
-  deps: Pick<RetrieveDeps, "sql" | "now">,
+  deps: Pick<RetrieveDeps, "chunks" | "now">,
   options: Pick<RetrieveOptions, "query" | "scope" | "strategies" | "statementTimeoutMs">,
 ): Promise<string[]> {
   if (!options.strategies.some((s) => s !== "keyword")) return [];
   if (!options.strategies.includes("multi_query")) return [options.query];
-  const speakers = await scopeSpeakers(deps.sql, options.scope, options.statementTimeoutMs).catch(() => []);
+  const speakers = await scopeSpeakers(deps.chunks, options.scope, options.statementTimeoutMs).catch(() => []);
   return [options.query, ...analyseQuery(options.query, speakers, deps.now).variants.map((v) => v.text)];
 }
 
 /**
  * Hybrid retrieval for conversations: the chosen strategies run concurrently, each returning
  * ranked candidates; Reciprocal Rank Fusion merges them; chunks by a speaker named in the query,
- * or inside a time range it names, are favoured; the result is cut to top_k and the token budget.
+ * or inside a time range it names, are favoured; the result is cut to top_k. Fitting it to a
+ * token budget is context selection's job (context/budget.ts, context/select.ts), after this.
  * A strategy that fails or times out is reported in failedStrategies; if all fail, this throws.
  */
 export async function retrieve(deps: RetrieveDeps, options: RetrieveOptions): Promise<RetrieveResult> {
@@ -100,7 +92,7 @@ export async function retrieve(deps: RetrieveDeps, options: RetrieveOptions): Pr
       timings[name] = Math.round((performance.now() - started) * 100) / 100;
     }
   };
-  const { sql, embedder } = deps;
+  const { chunks: search, embedder } = deps;
   const wantsVectors = options.strategies.some((s) => s !== "keyword");
 
   // The query's vector is part of the vector strategies: if the embedder fails, keyword search still answers.
@@ -109,25 +101,25 @@ export async function retrieve(deps: RetrieveDeps, options: RetrieveOptions): Pr
   // Speakers named in the query drive multi_query's variants and the final boost. Only multi_query
   // needs them before searching; otherwise the authors of the hits are the speakers that matter.
   const scopeAnalysis = options.strategies.includes("multi_query")
-    ? time("speakers", () => scopeSpeakers(sql, options.scope, options.statementTimeoutMs))
+    ? time("speakers", () => scopeSpeakers(search, options.scope, options.statementTimeoutMs))
         .catch(() => []) // a failed lookup only loses the speaker signals, not the answer
         .then((speakers) => analyseQuery(options.query, speakers, deps.now))
     : undefined;
 
   const strategies: Record<StrategyName, () => Promise<ChunkHit[]>> = {
     semantic: async () =>
-      semanticSearch(sql, options.scope, await queryVector!, options.candidates, options.efSearch, options.statementTimeoutMs),
-    keyword: () => keywordSearch(sql, options.scope, options.query, options.candidates, options.statementTimeoutMs),
+      search.semantic(options.scope, await queryVector!, options.candidates, options.efSearch, options.statementTimeoutMs),
+    keyword: () => search.keyword(options.scope, options.query, options.candidates, options.statementTimeoutMs),
     multi_query: async () => {
       const analysis = (await scopeAnalysis)!;
       const variants = analysis.variants;
       if (variants.length === 0)
-        return semanticSearch(sql, options.scope, await queryVector!, options.candidates, options.efSearch, options.statementTimeoutMs);
+        return search.semantic(options.scope, await queryVector!, options.candidates, options.efSearch, options.statementTimeoutMs);
       const vectors = await embedder.embed(variants.map((v) => v.text));
       const lists = await Promise.all(
         variants.map((v, i) => {
           const scope = v.kind === "without_speaker" ? { ...options.scope, authorNames: analysis.speakers } : options.scope;
-          return semanticSearch(sql, scope, vectors[i]!, options.candidates, options.efSearch, options.statementTimeoutMs);
+          return search.semantic(scope, vectors[i]!, options.candidates, options.efSearch, options.statementTimeoutMs);
         }),
       );
       return rrf(lists, (h) => h.id, options.rrfK)
@@ -171,11 +163,9 @@ export async function retrieve(deps: RetrieveDeps, options: RetrieveOptions): Pr
     .sort((a, b) => b.score - a.score);
 
   let chunks: RetrievedChunk[] = fused.slice(0, options.topK);
-  if (options.expandNeighbours) chunks = await time("expand", () => expandWithNeighbours(sql, options, chunks));
-  const { kept, tokens } = await time("select", () => selectWithinBudget(deps, options, chunks));
+  if (options.expandNeighbours) chunks = await time("expand", () => expandWithNeighbours(search, options, chunks));
   return {
-    chunks: kept,
-    contextTokens: tokens,
+    chunks,
     failedStrategies,
     analysis: { speakers: analysis.speakers, time: analysis.time, variants: analysis.variants },
     timings,
@@ -183,56 +173,15 @@ export async function retrieve(deps: RetrieveDeps, options: RetrieveOptions): Pr
 }
 
 /**
- * Fills the token budget: as many hits as fit when compressed to their key sentences (query
- * terms, decisions, names, dates; see context/compress.ts), the best of them restored whole while
- * the room allows, and the next one truncated when more than 100 tokens remain. More distinct
- * hits in the same tokens is what raises evidence recall at every budget (docs/RETRIEVAL.md).
- */
-async function selectWithinBudget(
-  deps: RetrieveDeps,
-  options: RetrieveOptions,
-  chunks: RetrievedChunk[],
-): Promise<{ kept: RetrievedChunk[]; tokens: number }> {
-  const budget = options.tokenBudget;
-  if (budget === undefined || !options.compress) return fitBudget(chunks, budget);
-  // Whole chunks that fit need no tokenizer: stored token counts are cl100k, the budget's unit.
-  if (chunks.reduce((sum, c) => sum + c.tokens, 0) <= budget) return { kept: chunks, tokens: chunks.reduce((sum, c) => sum + c.tokens, 0) };
-  const selection = selectContext(chunks, {
-    strategy: "hybrid",
-    budget,
-    lambda: 1,
-    hybridLambda: 1,
-    redundancy: 1,
-    truncateMin: 100,
-    terms: new Set(queryTerms(options.query)),
-    tokenizer: await deps.tokenizer(),
-    recount: false,
-  });
-  return { kept: selection.chunks.map((c) => (c.compressed || c.truncated ? { ...c, excerpt: true } : c)), tokens: selection.tokens };
-}
-
-/** Keeps chunks in rank order while they fit the budget (a chunk that does not fit is skipped, later smaller ones may still fit). */
-export function fitBudget<T extends { tokens: number }>(chunks: T[], budget: number | undefined): { kept: T[]; tokens: number } {
-  let tokens = 0;
-  const kept: T[] = [];
-  for (const c of chunks) {
-    if (budget !== undefined && tokens + c.tokens > budget) continue;
-    kept.push(c);
-    tokens += c.tokens;
-  }
-  return { kept, tokens };
-}
-
-/**
  * Spends budget left after the ranked hits on the chunks around the best ones (a question's
  * answer often sits in the message just before or after the matching one). Neighbours follow
  * their hit; nothing is added without a token budget to fill.
  */
-async function expandWithNeighbours(sql: Sql, options: RetrieveOptions, hits: RetrievedChunk[]): Promise<RetrievedChunk[]> {
+async function expandWithNeighbours(search: ChunkSearch, options: RetrieveOptions, hits: RetrievedChunk[]): Promise<RetrievedChunk[]> {
   if (options.tokenBudget === undefined) return hits;
   const used = hits.reduce((s, h) => s + h.tokens, 0);
   if (used >= options.tokenBudget) return hits;
-  const neighbours = await neighbourChunks(sql, options.scope.tenantId, hits);
+  const neighbours = await search.neighbours(hits);
   const seen = new Set(hits.map((h) => h.id));
   const key = (conversationId: string, orderIndex: number) => `${conversationId}#${orderIndex}`;
   const byPosition = new Map(neighbours.map((n) => [key(n.conversationId, n.orderIndex), n]));

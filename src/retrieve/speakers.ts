@@ -1,5 +1,5 @@
-import type { Sql } from "../db/client.ts";
-import { type SearchScope, speakersInScope } from "../db/search.ts";
+import type { ChunkSearch } from "../db/ports.ts";
+import type { SearchScope } from "../db/search.ts";
 
 /**
  * The speakers of a scope, remembered per isolate for a short while and looked up once however
@@ -14,13 +14,13 @@ const known = new Map<string, { at: number; speakers: Promise<string[]> }>();
 const keyOf = (scope: SearchScope) =>
   JSON.stringify([scope.tenantId, scope.conversationIds, scope.authorNames, scope.authorTypes, scope.from, scope.to]);
 
-export function scopeSpeakers(sql: Sql, scope: SearchScope, timeoutMs: number): Promise<string[]> {
+export function scopeSpeakers(chunks: ChunkSearch, scope: SearchScope, timeoutMs: number): Promise<string[]> {
   const key = keyOf(scope);
   const now = Date.now();
   const hit = known.get(key);
   if (hit && now - hit.at < TTL_MS) return hit.speakers;
   if (known.size >= MAX_ENTRIES) known.delete(known.keys().next().value!);
-  const speakers = speakersInScope(sql, scope, timeoutMs);
+  const speakers = chunks.speakers(scope, timeoutMs);
   known.set(key, { at: now, speakers });
   speakers.catch(() => known.delete(key));
   return speakers;

@@ -1,7 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../app-env.ts";
-import { requestCache } from "../cache/index.ts";
 import { cacheTableSizes, tenantCacheEntries } from "../db/housekeeping.ts";
 import { ApiError } from "../errors.ts";
 import { readJson } from "../http/read-json.ts";
@@ -27,7 +26,7 @@ const invalidateBody = z.union([
 export const adminCacheRoutes = new Hono<AppEnv>()
   .post("/invalidate", async (c) => {
     const body = parseBody(invalidateBody, await readJson(c, 16 * 1024), "invalidate request");
-    const { versions } = requestCache(c);
+    const { versions } = c.var.services;
     if ("scope" in body && c.var.auth.role !== "operator")
       throw new ApiError(403, "forbidden", "invalidating every tenant's cache needs an operator API key");
     if ("tenant" in body) actingTenant(c.var.auth, body.tenant);

@@ -44,6 +44,6 @@ export const adminKeyRoutes = new Hono<AppEnv>()
     if (!keyHash) throw notFound(`API key '${id.slice(0, 64)}' does not exist or is already revoked`);
     keyCache.forgetKey(id);
     // The copy kept for database outages must not let it in either.
-    await keyFallback(sharedTier(c), c.var.config.authFallbackTtlSeconds).revoked(keyHash);
+    await keyFallback(sharedTier(c.env, c.var.config), c.var.config.authFallbackTtlSeconds).revoked(keyHash);
     return c.body(null, 204);
   });

@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { type Config, perConfig } from "../config.ts";
-import { SELECTION_STRATEGIES } from "../context/select.ts";
+import { type Config, perConfig, SELECTION_STRATEGIES } from "../config.ts";
 import { checkTimeRange, filtersSchema, querySchema } from "./retrieve-schema.ts";
 
 /** Body of POST /api/rag/ask, with the configured limits; built once per Config. */

@@ -68,7 +68,7 @@ export const conversationRoutes = new Hono<AppEnv>()
     // Cached answers and retrievals over this conversation become unreachable at once.
     if (result.changed) {
       forgetSpeakers(c.var.auth.tenantId);
-      await dataChanged(c, body.id);
+      await dataChanged(c.var.services.versions, c.var.auth.tenantId, body.id, c.var.requestId);
     }
     return c.json(result, result.created ? 201 : 200);
   })
@@ -97,6 +97,6 @@ export const conversationRoutes = new Hono<AppEnv>()
     const id = pathId(c.req.param("id"));
     if (id === undefined || !(await deleteConversation(c.var.sql(), c.var.auth.tenantId, id))) throw noSuchConversation(c.req.param("id"));
     forgetSpeakers(c.var.auth.tenantId);
-    await dataChanged(c, id);
+    await dataChanged(c.var.services.versions, c.var.auth.tenantId, id, c.var.requestId);
     return c.body(null, 204);
   });

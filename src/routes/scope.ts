@@ -1,5 +1,3 @@
-import type { Context } from "hono";
-import type { AppEnv } from "../app-env.ts";
 import type { Config } from "../config.ts";
 import { ApiError, badRequest } from "../errors.ts";
 import type { AllStrategiesFailed, RetrieveOptions } from "../retrieve/retrieve.ts";
@@ -23,19 +21,17 @@ export async function checkQueryLength(config: Config, query: string, what: stri
   }
 }
 
+/** What a request's retrieval searches and how (everything but the query and the neighbour expansion). */
+export type RetrievalScope = Omit<RetrieveOptions, "query" | "tokenBudget" | "expandNeighbours">;
+
 /** Retrieval options for a request: its scope (always the caller's tenant) and the configured defaults. */
-export function retrievalOptions(
-  c: Context<AppEnv>,
-  body: ScopeBody,
-  topK: number,
-): Omit<RetrieveOptions, "query" | "tokenBudget" | "expandNeighbours" | "compress"> {
-  const config = c.var.config;
+export function retrievalOptions(config: Config, tenantId: string, body: ScopeBody, topK: number): RetrievalScope {
   const conversationIds = [
     ...new Set([...(body.conversation_id ? [body.conversation_id] : []), ...(body.filters?.conversation_ids ?? [])]),
   ];
   return {
     scope: {
-      tenantId: c.var.auth.tenantId,
+      tenantId,
       conversationIds: conversationIds.length ? conversationIds : undefined,
       authorNames: body.filters?.author_names,
       authorTypes: body.filters?.author_types,
@@ -55,7 +51,3 @@ export function retrievalOptions(
 
 export const retrievalUnavailable = (err: AllStrategiesFailed) =>
   new ApiError(503, "retrieval-unavailable", err.message, [], { "retry-after": "5" });
-export const serverTiming = (timings: Record<string, number>) =>
-  Object.entries(timings)
-    .map(([k, v]) => `${k};dur=${v}`)
-    .join(", ");

@@ -30,7 +30,7 @@ beforeAll(async () => {
   } finally {
     await sql.end();
   }
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await pg?.stop();

@@ -4,15 +4,21 @@
 // and every other client would wait for it for ever. The test holds PGlite inside the message (a
 // gate around its execution, as a slow statement would), closes the connection, then lets it go.
 import postgres from "postgres";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "../../scripts/lib/embedded-postgres.ts";
 
 let pg: EmbeddedPostgres;
-beforeEach(async () => {
+let execute: EmbeddedPostgres["db"]["execProtocolRawStream"];
+// Generous: starting PGlite takes seconds, more on a busy machine.
+beforeAll(async () => {
   pg = await startEmbeddedPostgres();
+  execute = pg.db.execProtocolRawStream;
+}, 180_000);
+afterEach(() => {
+  pg.db.execProtocolRawStream = execute;
 });
-afterEach(async () => {
-  await pg.stop();
+afterAll(async () => {
+  await pg?.stop();
 });
 
 /** Holds the first message that contains `marker` inside PGlite until `release()`. */

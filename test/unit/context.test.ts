@@ -69,7 +69,7 @@ describe("context selection", () => {
       mmrOrder(
         [a, dup, other],
         (c) => c.score,
-        (c) => c.embedding,
+        (x, y) => cosine(x.embedding!, y.embedding!),
         0.7,
       ).map((c) => c.id),
     ).toEqual(["a", "other", "dup"]);
@@ -77,7 +77,7 @@ describe("context selection", () => {
       mmrOrder(
         [a, dup, other],
         (c) => c.score,
-        (c) => c.embedding,
+        (x, y) => cosine(x.embedding!, y.embedding!),
         1,
       ).map((c) => c.id),
     ).toEqual(["a", "dup", "other"]);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { coalescerName } from "../../src/coalesce/coalescer-client";
 import { parseConfig } from "../../src/config";
-import { batcherName, coalescerName } from "../../src/durable/clients";
+import { batcherName } from "../../src/durable/embedding-batcher-client";
 
 describe("Durable Object names", () => {
   it("start with the tenant for the embedding batcher, and differ per model and endpoint", () => {

@@ -4,8 +4,8 @@ import type { ChatBehaviour, RecordedCall } from "../../scripts/lib/fake-openai"
 import { fakeEmbedding } from "../../scripts/lib/fake-openai";
 import { parseConfig } from "../../src/config";
 import type { AskCoalescer } from "../../src/durable/ask-coalescer";
-import { batcherName } from "../../src/durable/clients";
 import type { EmbeddingBatcher } from "../../src/durable/embedding-batcher";
+import { batcherName } from "../../src/durable/embedding-batcher-client";
 import { streamRecords } from "../../src/generate/records";
 import { counters } from "../../src/observability/counters";
 import { directSql, newTenantKey, uid } from "./support/api";
@@ -120,7 +120,9 @@ describe("embedding batcher", () => {
 
   it("gives every caller exactly its own vectors, texts repeated across callers embedded once", async () => {
     const t = await scenario();
-    const config = parseConfig({ ...embeddingVars, ...t.vars, EMBEDDING_BATCH_WINDOW_MS: "50" });
+    // The batch is sent when the fourth request arrives (the window is longer than any test): however
+    // the machine schedules the four calls, they are one batch.
+    const config = parseConfig({ ...embeddingVars, ...t.vars, EMBEDDING_BATCH_WINDOW_MS: "60000", EMBEDDING_BATCH_MAX_REQUESTS: "4" });
     const own = uid("own");
     const stub = env.EMBEDDING_BATCHER.getByName(`tenant:${own}:embed:x:0`);
     const settings = { tenantId: own, config: { embedding: config.embedding, openai: config.openai, durable: config.durable } };
@@ -145,7 +147,14 @@ describe("embedding batcher", () => {
       body: JSON.stringify({ failAfter: 0, failStatus: 503 }),
     });
     // No SDK retries: this is about the batcher not calling again on its own.
-    const config = parseConfig({ ...embeddingVars, ...t.vars, EMBEDDING_MAX_RETRIES: "0" });
+    // One batch of both requests whatever the scheduling: it is sent when the second arrives.
+    const config = parseConfig({
+      ...embeddingVars,
+      ...t.vars,
+      EMBEDDING_MAX_RETRIES: "0",
+      EMBEDDING_BATCH_WINDOW_MS: "60000",
+      EMBEDDING_BATCH_MAX_REQUESTS: "2",
+    });
     const failing = uid("fail");
     const stub = env.EMBEDDING_BATCHER.getByName(`tenant:${failing}:embed:x:0`);
     const settings = { tenantId: failing, config: { embedding: config.embedding, openai: config.openai, durable: config.durable } };

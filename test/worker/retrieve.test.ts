@@ -1,10 +1,10 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createSql } from "../../src/db/client";
+import { postgresStores } from "../../src/db/postgres";
 import { type Embedder, EmbeddingError } from "../../src/providers/embedder";
 import { localEmbedder } from "../../src/providers/local-embedder";
 import { type RetrieveOptions, retrieve } from "../../src/retrieve/retrieve";
-import { tiktoken } from "../../src/tokens/tokenizer";
 import { api, conversation, newTenantKey, problem, uid } from "./support/api";
 import { launchConversation } from "./support/fixtures";
 
@@ -174,6 +174,10 @@ describe("retrieve input errors", () => {
 });
 
 describe("strategy failures", () => {
+  const chunksOf = () => {
+    const sql = createSql(env.HYPERDRIVE);
+    return postgresStores(() => sql, tenant.tenant).chunks;
+  };
   const failing: Embedder = {
     ...localEmbedder({ dimensions: 384 }),
     embed: async () => Promise.reject(new EmbeddingError("provider down")),
@@ -191,12 +195,11 @@ describe("strategy failures", () => {
     statementTimeoutMs: 5000,
     expandNeighbours: false,
     weights: { semantic: 1, keyword: 1, multi_query: 1 },
-    compress: true,
   });
 
   it("returns the other strategies' results and names the failed ones", async () => {
     const result = await retrieve(
-      { sql: createSql(env.HYPERDRIVE), embedder: failing, tokenizer: tiktoken, now: new Date() },
+      { chunks: chunksOf(), embedder: failing, now: new Date() },
       options(["semantic", "keyword", "multi_query"]),
     );
     expect(result.failedStrategies.sort()).toEqual(["multi_query", "semantic"]);
@@ -210,7 +213,7 @@ describe("strategy failures", () => {
     };
     const started = Date.now();
     const result = await retrieve(
-      { sql: createSql(env.HYPERDRIVE), embedder: slow, tokenizer: tiktoken, now: new Date() },
+      { chunks: chunksOf(), embedder: slow, now: new Date() },
       { ...options(["semantic", "keyword"]), strategyTimeoutMs: 1000 },
     );
     expect(Date.now() - started).toBeLessThan(4000);

@@ -2,7 +2,7 @@ import { env } from "cloudflare:test";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keywordSearch } from "../../src/db/search";
-import { toApiError } from "../../src/middleware/errors";
+import { toApiError } from "../../src/to-api-error";
 
 // PGlite stores a statement_timeout but never fires it (one thread, no timer signals), so these run
 // on a real PostgreSQL server (test/helpers/real-postgres.ts; CI installs it). Debian's server has

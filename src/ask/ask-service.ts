@@ -1,0 +1,183 @@
+import { admit, type Reservation, settle } from "../admission/admission.ts";
+import { budgetedChat } from "../admission/budgeted-chat.ts";
+import { type CachedAnswer, type Lookup, lookupAnswer, rememberAnswer } from "../answer-cache/answer-cache.ts";
+import type { SemanticDeps } from "../answer-cache/semantic.ts";
+import { shareAnswer } from "../coalesce/share-answer.ts";
+import { ApiError } from "../errors.ts";
+import { answerRecords } from "../generate/generation.ts";
+import { type PreparedAsk, prepareAsk } from "../generate/prepare.ts";
+import { present } from "../generate/present.ts";
+import type { AskRecord, RecordSource } from "../generate/records.ts";
+import { fromProblem, generatorRecords } from "../generate/records.ts";
+import { createChatModels } from "../providers/index.ts";
+import { AllStrategiesFailed, queryTexts } from "../retrieve/retrieve.ts";
+import type { AskBody } from "../routes/ask-schema.ts";
+import { type RetrievalScope, retrievalUnavailable } from "../routes/scope.ts";
+import type { Services } from "../services.ts";
+import { elapsedMs } from "../timeouts.ts";
+import { tokenizerForModel } from "../tokens/tokenizer.ts";
+
+// One ask, from a validated request to its answer: the answer cache (exact, then by meaning),
+// then preparation (history, retrieval, context selection, prompt), admission (quota, rate
+// budget) and generation, shared between identical asks in flight when that saves a model call.
+
+export type AskOutcome =
+  | { kind: "cached"; status: "HIT-L1" | "HIT-L2" | "HIT-SEMANTIC"; entry: CachedAnswer }
+  | {
+      kind: "answer";
+      status: "MISS" | "BYPASS";
+      /** local: generated in this request; leader/follower: shared through the AskCoalescer. */
+      role: "local" | "leader" | "follower";
+      /** The answer's first record (meta); the rest come from `source`. */
+      meta: Extract<AskRecord, { type: "meta" }>;
+      source: RecordSource;
+      /** Longest wait for the next record. */
+      idleMs: number;
+      /** Timings before the answer's own (cache lookups, the question's embedding). */
+      early: Record<string, number>;
+      /** Caches a whole answer (set when the ask is cacheable and missed). */
+      remember: ((entry: CachedAnswer) => void) | undefined;
+    };
+
+/** A prepared answer and its reservation: what generation needs, here or in the AskCoalescer. */
+export interface Ready {
+  prepared: PreparedAsk;
+  meta: Record<string, unknown>;
+  reservation: Reservation;
+}
+
+export async function answerAsk(services: Services, body: AskBody, scope: RetrievalScope, startedAt: number): Promise<AskOutcome> {
+  const { config } = services;
+  // Session asks depend on the stored history and add a turn to it, so they are not cached.
+  const cacheable = config.cache.enabled && body.cache && body.temperature <= config.cache.maxTemperature && !body.session_id;
+  const early: Record<string, number> = {};
+  let lookup: Lookup = { status: "BYPASS" };
+  if (cacheable) {
+    lookup = await lookupAnswer(answerCacheDeps(services, scope, body.query.trim()), {
+      question: body.query,
+      conversationIds: scope.scope.conversationIds,
+      parts: {
+        filters: { ...scope.scope, tenantId: undefined },
+        top_k: body.top_k,
+        strategy: body.strategy,
+        max_context_tokens: body.max_context_tokens,
+        model: body.model,
+        temperature: body.temperature.toFixed(2),
+        max_tokens: body.max_tokens,
+      },
+    });
+    if (lookup.status !== "MISS" && lookup.status !== "BYPASS") return { kind: "cached", status: lookup.status, entry: lookup.entry };
+    if (lookup.status === "MISS" && lookup.embedMs !== undefined) early.embed = lookup.embedMs;
+    early.cache = elapsedMs(startedAt);
+  }
+  const miss = lookup.status === "MISS" ? lookup : undefined;
+  const { chat, durable } = config;
+  // Safety nets around the answer's own deadlines (first token, idle), so no client waits forever.
+  const idleMs = Math.max(chat.firstTokenTimeoutMs, chat.idleTimeoutMs) + 5_000;
+  const prepare = () => prepareReady(services, body, scope, startedAt);
+  const local = async (ready?: Ready) => localRecords(services, ready ?? (await prepare()));
+  const opened = await shareAnswer(services, miss?.key, prepare, local);
+  let first: AskRecord | undefined;
+  try {
+    first = await opened.source.next(opened.role === "follower" ? durable.coalescePrepareTimeoutMs + 5_000 : idleMs);
+  } catch (err) {
+    await opened.source.cancel(err);
+    if (opened.role !== "follower") throw err;
+    // The shared answer broke before it began: answer this request on its own.
+    opened.fallback(err);
+    const source = await local();
+    return finishOpening(lookup.status, "local", source, await source.next(idleMs), idleMs, early, miss && remember(services, miss, body));
+  }
+  return finishOpening(lookup.status, opened.role, opened.source, first, idleMs, early, miss && remember(services, miss, body));
+}
+
+function finishOpening(
+  status: Lookup["status"],
+  role: "local" | "leader" | "follower",
+  source: RecordSource,
+  first: AskRecord | undefined,
+  idleMs: number,
+  early: Record<string, number>,
+  rememberEntry: ((entry: CachedAnswer) => void) | undefined,
+): AskOutcome {
+  if (first?.type === "error") throw fromProblem(first.problem);
+  if (first?.type !== "meta") throw new ApiError(502, "generation-failed", "the answer ended before it began");
+  return { kind: "answer", status: status as "MISS" | "BYPASS", role, meta: first, source, idleMs, early, remember: rememberEntry };
+}
+
+const remember = (services: Services, miss: Extract<Lookup, { status: "MISS" }>, body: AskBody) => (entry: CachedAnswer) =>
+  rememberAnswer({ ...answerCacheDeps(services), config: services.config }, miss, body.query, entry);
+
+function answerCacheDeps(services: Services, scope?: RetrievalScope, question?: string) {
+  const { config } = services;
+  const semantic: SemanticDeps = {
+    store: services.stores.semantic,
+    embedder: services.embedder,
+    threshold: config.cache.semantic.threshold,
+    // For a remote provider, the texts retrieval will embed go in the same call as the question.
+    alsoEmbed: async () =>
+      config.embedding.provider === "local" || !scope || question === undefined
+        ? []
+        : queryTexts({ chunks: services.stores.chunks, now: new Date() }, { ...scope, query: question }),
+  };
+  return { config, tenantId: services.tenantId, cache: services.cache, versions: services.versions, semantic, defer: services.defer };
+}
+
+/** Retrieval, context and prompt (problem+json if they fail), then admission. */
+async function prepareReady(services: Services, body: AskBody, scope: RetrievalScope, startedAt: number): Promise<Ready> {
+  const { config } = services;
+  const tokenizer = () => tokenizerForModel(body.model);
+  let prepared: PreparedAsk;
+  try {
+    prepared = await prepareAsk(
+      {
+        chunks: services.stores.chunks,
+        sessions: services.stores.sessions,
+        embedder: services.embedder,
+        tokenizer,
+        chat: budgetedChat(createChatModels(config, tokenizer), services.budget, services.quota),
+        now: new Date(),
+      },
+      {
+        question: body.query.trim(),
+        tenantId: services.tenantId,
+        sessionId: body.session_id,
+        // The top_k best chunks are the candidates; context selection fits them to the budget.
+        retrieval: { ...scope, tokenBudget: undefined, expandNeighbours: false },
+        maxContextTokens: body.max_context_tokens,
+        selection: {
+          strategy: body.strategy,
+          lambda: config.ask.mmrLambda,
+          hybridLambda: config.ask.hybridLambda,
+          redundancy: config.ask.redundancy,
+          truncateMin: config.ask.truncateMin,
+        },
+        model: body.model,
+        temperature: body.temperature,
+        maxTokens: body.max_tokens,
+        history: { maxTokens: config.ask.historyMaxTokens, verbatimTurns: config.ask.historyVerbatimTurns },
+        firstTokenTimeoutMs: config.chat.firstTokenTimeoutMs,
+        idleTimeoutMs: config.chat.idleTimeoutMs,
+        helperTimeoutMs: config.chat.helperTimeoutMs,
+        startedAt,
+      },
+    );
+  } catch (err) {
+    throw err instanceof AllStrategiesFailed ? retrievalUnavailable(err) : err;
+  }
+  const reservation = await admit(services, prepared.provider, prepared.plan.usage.promptTokens + body.max_tokens);
+  return { prepared, meta: present(prepared, body), reservation };
+}
+
+/** The answer generated in this request, as records: meta, then the generation's. */
+function localRecords(services: Services, ready: Ready): RecordSource {
+  const aborted = new AbortController();
+  const { prepared, reservation } = ready;
+  async function* records(): AsyncGenerator<AskRecord, void> {
+    yield { type: "meta", meta: ready.meta, timings: prepared.timings };
+    const generation = prepared.answer(aborted.signal, reservation.forceFallback);
+    const spent = (tokens: number) => services.defer(settle(services, reservation, tokens));
+    yield* answerRecords(generation, prepared.plan, aborted.signal, spent, { request_id: services.requestId });
+  }
+  return generatorRecords(records(), () => aborted.abort(new Error("client disconnected")));
+}

@@ -1,0 +1,64 @@
+import type { ChunkHit, SearchScope } from "./search.ts";
+import type { StoredSession, TurnSource } from "./sessions.ts";
+
+// The pipeline's view of the database: a few small ports, each bound to one tenant when the
+// request's services are built (src/services.ts), so no query of the pipeline can name another
+// tenant. db/postgres.ts implements them on Postgres; tests pass in-memory ones.
+
+/** The tenant's chunks, as retrieval and context selection read them. */
+export interface ChunkSearch {
+  /** Nearest chunks by cosine similarity (score), within `scope`'s filters. */
+  semantic(scope: SearchScope, vector: Float32Array, limit: number, efSearch: number, timeoutMs: number): Promise<ChunkHit[]>;
+  /** Chunks ranked by BM25 (score) for the query's terms. */
+  keyword(scope: SearchScope, query: string, limit: number, timeoutMs: number): Promise<ChunkHit[]>;
+  /** Distinct speaker names within the scope. */
+  speakers(scope: SearchScope, timeoutMs: number): Promise<string[]>;
+  /** The chunks right before and after these (same conversation). */
+  neighbours(hits: { conversationId: string; orderIndex: number }[]): Promise<ChunkHit[]>;
+  /** Cosine similarity of every pair of these chunks, computed where the vectors are: "a b" (a < b) → similarity. */
+  similarities(ids: string[]): Promise<Map<string, number>>;
+}
+
+/** The tenant's chat sessions. */
+export interface SessionStore {
+  /** The summary and the last `turns` turns; undefined when there is no such session. */
+  load(sessionId: string, turns: number): Promise<StoredSession | undefined>;
+  /** Appends a turn (creating the session on its first), all or nothing. */
+  append(sessionId: string, turn: { question: string; standaloneQuestion: string; answer: string; sources: TurnSource[] }): Promise<number>;
+  /** Keeps a newer summary of the turns up to `through`. */
+  saveSummary(sessionId: string, summary: string, through: number): Promise<void>;
+}
+
+/** A cached question that may stand for a new one. */
+export interface SemanticCandidate {
+  id: string;
+  question: string;
+  similarity: number;
+}
+
+/** The tenant's semantic answer cache: questions with their vectors, by scope and embedding model. */
+export interface SemanticStore {
+  /** Up to `limit` cached questions of the scope at least `threshold` similar, best first (no answers: those are read for an accepted one). */
+  candidates(scopeKey: string, model: string, vector: Float32Array, threshold: number, limit: number): Promise<SemanticCandidate[]>;
+  /** The cached answer of a candidate; undefined if it expired meanwhile. */
+  entry(id: string): Promise<unknown>;
+  /** Caches a question's answer; the scope keeps at most `maxPerScope` entries (the oldest go). */
+  put(
+    scopeKey: string,
+    model: string,
+    question: string,
+    vector: Float32Array,
+    entry: unknown,
+    ttlSeconds: number,
+    maxPerScope: number,
+  ): Promise<void>;
+}
+
+/** The tenant's persistent embedding cache, by model and the text's SHA-256. */
+export interface EmbeddingStore {
+  get(model: string, hashes: string[]): Promise<Map<string, Float32Array>>;
+  put(model: string, entries: { hash: string; embedding: Float32Array }[]): Promise<void>;
+}
+
+/** Pairs key for ChunkSearch.similarities. */
+export const pairKey = (a: string, b: string) => (a < b ? `${a} ${b}` : `${b} ${a}`);

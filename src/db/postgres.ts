@@ -1,0 +1,48 @@
+import { chunkSimilarities } from "./chunks.ts";
+import type { Sql } from "./client.ts";
+import { getCachedEmbeddings, putCachedEmbeddings } from "./embedding-cache.ts";
+import type { ChunkSearch, EmbeddingStore, SemanticStore, SessionStore } from "./ports.ts";
+import { keywordSearch, neighbourChunks, semanticSearch, speakersInScope } from "./search.ts";
+import { putSemanticEntry, semanticCandidates, semanticEntry } from "./semantic-cache.ts";
+import { appendTurn, loadSession, saveSummary } from "./sessions.ts";
+
+/** The pipeline's ports on Postgres, bound to `tenantId`: a scope that names another tenant is overridden. */
+export interface Stores {
+  chunks: ChunkSearch;
+  sessions: SessionStore;
+  semantic: SemanticStore;
+  embeddings: EmbeddingStore;
+}
+
+/** `sql` is called on a port's first use: a request served from the cache opens no client. */
+export function postgresStores(sql: () => Sql, tenantId: string): Stores {
+  return {
+    embeddings: postgresEmbeddingStore(sql, tenantId),
+    chunks: {
+      semantic: (scope, vector, limit, efSearch, timeoutMs) =>
+        semanticSearch(sql(), { ...scope, tenantId }, vector, limit, efSearch, timeoutMs),
+      keyword: (scope, query, limit, timeoutMs) => keywordSearch(sql(), { ...scope, tenantId }, query, limit, timeoutMs),
+      speakers: (scope, timeoutMs) => speakersInScope(sql(), { ...scope, tenantId }, timeoutMs),
+      neighbours: (hits) => neighbourChunks(sql(), tenantId, hits),
+      similarities: (ids) => chunkSimilarities(sql(), tenantId, ids),
+    },
+    sessions: {
+      load: (sessionId, turns) => loadSession(sql(), tenantId, sessionId, turns),
+      append: (sessionId, turn) => appendTurn(sql(), tenantId, sessionId, turn),
+      saveSummary: (sessionId, summary, through) => saveSummary(sql(), tenantId, sessionId, summary, through),
+    },
+    semantic: {
+      candidates: (scopeKey, model, vector, threshold, limit) =>
+        semanticCandidates(sql(), tenantId, scopeKey, model, vector, threshold, limit),
+      entry: (id) => semanticEntry(sql(), tenantId, id),
+      put: (scopeKey, model, question, vector, entry, ttlSeconds, maxPerScope) =>
+        putSemanticEntry(sql(), tenantId, scopeKey, model, question, vector, entry, ttlSeconds, maxPerScope),
+    },
+  };
+}
+
+/** The tenant's embedding cache on Postgres. */
+export const postgresEmbeddingStore = (sql: () => Sql, tenantId: string): EmbeddingStore => ({
+  get: (model, hashes) => getCachedEmbeddings(sql(), tenantId, model, hashes),
+  put: (model, entries) => putCachedEmbeddings(sql(), tenantId, model, entries),
+});

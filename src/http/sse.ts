@@ -1,0 +1,110 @@
+import type { Context } from "hono";
+import { streamSSE } from "hono/streaming";
+import type { CachedAnswer } from "../answer-cache/answer-cache.ts";
+import type { AppEnv } from "../app-env.ts";
+import type { AskOutcome } from "../ask/ask-service.ts";
+import { ApiError, problemBody } from "../errors.ts";
+import { type AskRecord, fromProblem, toProblem } from "../generate/records.ts";
+import { counters } from "../observability/counters.ts";
+
+// Writing an answer: as Server-Sent Events (meta, delta…, done, or error after a failure
+// mid-stream) or as one JSON body. A cached answer is replayed in one write.
+
+/** `Server-Timing` from step timings (ms). */
+export const serverTiming = (timings: Record<string, number>) =>
+  Object.entries(timings)
+    .map(([k, v]) => `${k};dur=${v}`)
+    .join(", ");
+
+const event = (name: string, data: unknown) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+
+/** A cached answer with this request's id, cache status and timings, as SSE (one chunk) or JSON. */
+export function replayAnswer(c: Context<AppEnv>, cached: CachedAnswer, status: string, stream: boolean, startedAt: number): Response {
+  const meta = { request_id: c.var.requestId, cache: status, ...cached.meta };
+  const elapsed = Number((performance.now() - startedAt).toFixed(2));
+  const done = { ...cached.done, timings: { cache: elapsed, ttft: elapsed, total: elapsed } };
+  const headers = { "x-cache": status, "server-timing": `cache;dur=${elapsed}, total;dur=${elapsed}` };
+  if (!stream) return c.json({ answer: cached.pieces.join(""), ...meta, ...done }, 200, headers);
+  let body = event("meta", meta);
+  for (const text of cached.pieces) body += event("delta", { text });
+  body += event("done", done);
+  return c.body(body, 200, { ...headers, "content-type": "text/event-stream", "cache-control": "no-cache" });
+}
+
+/**
+ * Sends an answer being generated. The one request the records name as writer caches a whole
+ * answer once it is sent. An SSE stream tells the request's observer when it has ended.
+ */
+export async function writeAnswer(c: Context<AppEnv>, answer: Extract<AskOutcome, { kind: "answer" }>, stream: boolean) {
+  const { source, idleMs, early } = answer;
+  const first = answer.meta;
+  const meta = { request_id: c.var.requestId, cache: answer.status, ...first.meta };
+  const pieces: string[] = [];
+  const remember = (record: Extract<AskRecord, { type: "done" }>) => {
+    if (record.writer && record.cacheable) answer.remember?.({ meta: first.meta, pieces, done: record.done });
+  };
+  c.header("x-cache", answer.status);
+  if (answer.role !== "local") c.header("x-coalesced", answer.role);
+  // Server-Timing: cache (lookups), embed (the question's vectors), retrieve, select, and for a
+  // JSON answer ttft and total; an SSE answer has them in its `done` event (headers go first).
+  const timing = (t: Record<string, number>) =>
+    serverTiming({ ...early, ...(t.retrieve_embed !== undefined && early.embed === undefined ? { embed: t.retrieve_embed } : {}), ...t });
+  c.header("server-timing", timing(first.timings));
+
+  if (!stream) {
+    for (;;) {
+      const record = await source.next(idleMs);
+      if (record?.type === "delta") pieces.push(record.text);
+      else if (record?.type === "done") {
+        remember(record);
+        const done = record.done as { timings: Record<string, number> };
+        return c.json({ answer: pieces.join(""), ...meta, ...record.done }, 200, { "server-timing": timing(done.timings) });
+      } else if (record?.type === "error") throw fromProblem(record.problem);
+      else throw new ApiError(502, "generation-failed", "the answer ended before it was complete");
+    }
+  }
+
+  const ended = c.var.claimEnd?.();
+  return streamSSE(c, async (sse) => {
+    let aborted = false;
+    sse.onAbort(() => {
+      aborted = true;
+      void source.cancel(new Error("client disconnected"));
+    });
+    try {
+      await sse.writeSSE({ event: "meta", data: JSON.stringify(meta) });
+      for (;;) {
+        let record: AskRecord | undefined;
+        try {
+          record = await source.next(idleMs);
+        } catch (err) {
+          if (aborted) return;
+          await source.cancel(err);
+          counters.inc("rag_errors_total", { kind: "stream" });
+          record = {
+            type: "error",
+            problem: toProblem(new ApiError(503, "answer-unavailable", "the answer stopped arriving; retry", [], { "retry-after": "1" })),
+          };
+        }
+        if (aborted) return;
+        if (record?.type === "delta") {
+          pieces.push(record.text);
+          await sse.writeSSE({ event: "delta", data: JSON.stringify({ text: record.text }) });
+        } else if (record?.type === "done") {
+          await sse.writeSSE({ event: "done", data: JSON.stringify(record.done) });
+          if (!aborted) remember(record);
+          return;
+        } else {
+          const problem =
+            record?.type === "error"
+              ? record.problem
+              : toProblem(new ApiError(502, "generation-failed", "the answer ended before it was complete"));
+          await sse.writeSSE({ event: "error", data: JSON.stringify(problemBody(fromProblem(problem), c.req.path)) });
+          return;
+        }
+      }
+    } finally {
+      ended?.();
+    }
+  });
+}

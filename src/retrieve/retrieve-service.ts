@@ -1,0 +1,109 @@
+import { scopeVersion } from "../cache/index.ts";
+import { cacheKey, normaliseQuery } from "../cache/keys.ts";
+import type { CacheStatus } from "../cache/multilevel.ts";
+import { selectWithinBudget } from "../context/budget.ts";
+import type { RetrieveBody } from "../routes/retrieve-schema.ts";
+import { type RetrievalScope, retrievalUnavailable } from "../routes/scope.ts";
+import type { Services } from "../services.ts";
+import { tiktoken } from "../tokens/tokenizer.ts";
+import { AllStrategiesFailed, type RetrievedChunk, retrieve } from "./retrieve.ts";
+
+const present = (c: RetrievedChunk) => ({
+  id: c.id,
+  conversation_id: c.conversationId,
+  message_ids: c.messageIds,
+  authors: c.authors,
+  start: c.start.toISOString(),
+  end: c.end.toISOString(),
+  text: c.text,
+  tokens: c.tokens,
+  score: Number(c.score.toFixed(6)),
+  ranks: c.ranks,
+  ...(c.expandedFrom ? { expanded_from: c.expandedFrom } : {}),
+  ...(c.excerpt ? { excerpt: true } : {}),
+});
+
+export interface RetrieveOutcome {
+  /** The response body without its timings. */
+  payload: Record<string, unknown>;
+  status: CacheStatus;
+  timings: Record<string, number>;
+}
+
+/**
+ * POST /retrieve's work: the response cache (same tiers and data versions as answers, for
+ * CACHE_RETRIEVAL_TTL_SECONDS), else retrieval, then selection to the caller's token budget.
+ */
+export async function retrieveForRequest(
+  services: Services,
+  body: RetrieveBody,
+  scope: RetrievalScope,
+  startedAt: number,
+): Promise<RetrieveOutcome> {
+  const { config, tenantId } = services;
+  const elapsed = () => Number((performance.now() - startedAt).toFixed(2));
+  let key: string | undefined;
+  let status: CacheStatus = "BYPASS";
+  if (config.cache.enabled) {
+    const version = await scopeVersion(services.versions, tenantId, scope.scope.conversationIds, config.cache.tierTimeoutMs * 4);
+    if (version !== undefined) {
+      key = cacheKey("retrieve", tenantId, version, {
+        ...body,
+        query: normaliseQuery(body.query),
+        config: [config.retrieval, config.embedding.model],
+      });
+      const hit = await services.cache.get(key, "retrieve");
+      if (hit) {
+        const total = elapsed();
+        return { payload: JSON.parse(hit.value) as Record<string, unknown>, status: hit.status, timings: { cache: total, total } };
+      }
+      status = "MISS";
+    }
+  }
+  const cacheMs = elapsed();
+  const query = body.query.trim();
+  try {
+    const result = await retrieve(
+      { chunks: services.stores.chunks, embedder: services.embedder, now: new Date() },
+      {
+        ...scope,
+        query,
+        tokenBudget: body.token_budget,
+        strategies: body.strategies ?? scope.strategies,
+        rrfK: body.rrf_k ?? scope.rrfK,
+        efSearch: body.ef_search ?? scope.efSearch,
+        expandNeighbours: body.expand_neighbors ?? false,
+      },
+    );
+    const selectStarted = performance.now();
+    const { kept, tokens } = await selectWithinBudget(result.chunks, {
+      query,
+      budget: body.token_budget,
+      compress: body.focus !== false,
+      tokenizer: tiktoken,
+    });
+    const timings = {
+      ...(config.cache.enabled ? { cache: cacheMs } : {}),
+      ...result.timings,
+      select: Number((performance.now() - selectStarted).toFixed(2)),
+      total: elapsed(),
+    };
+    const payload = {
+      chunks: kept.map(present),
+      usage: { context_tokens: tokens },
+      failed_strategies: result.failedStrategies,
+      query: {
+        speakers: result.analysis.speakers,
+        time: result.analysis.time
+          ? { from: result.analysis.time.from.toISOString(), to: result.analysis.time.to.toISOString(), match: result.analysis.time.match }
+          : null,
+      },
+    };
+    // A partial result (a strategy failed) is not cached: the next request may do better.
+    if (key && result.failedStrategies.length === 0)
+      services.cache.put(key, JSON.stringify(payload), "retrieve", config.cache.retrievalTtlSeconds);
+    return { payload, status, timings };
+  } catch (err) {
+    throw err instanceof AllStrategiesFailed ? retrievalUnavailable(err) : err;
+  }
+}
