@@ -6,10 +6,12 @@
 // and embedding/model calls per 1,000 asks (from /metrics), and the top functions of the uncached
 // ask. Under wrangler dev the Durable Objects run in the Worker's isolate, so their CPU counts too.
 //   options: --requests 200 --concurrency 6 --conversations 30 --messages 60 --var NAME:value…
+
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startDevStack } from "./lib/dev-stack.ts";
 import { connectInspector } from "./lib/inspector.ts";
-import { type CpuReport, profileIsolate } from "./lib/isolate-profile.ts";
+import { type CpuReport, devBundleMap, profileIsolate } from "./lib/isolate-profile.ts";
 import { PEOPLE, SUBJECTS, syntheticMessage } from "./lib/synthetic-archive.ts";
 
 process.env.WRANGLER_SEND_METRICS = "false";
@@ -124,9 +126,13 @@ async function main() {
       await run(url, kind, Math.max(10, Math.round(N / 10))); // warm-up (and the cached question's first answer)
       const before = await metrics(url);
       let tally = new Map<string, number>();
-      const report = await profileIsolate(inspector, async () => {
-        tally = await run(url, kind, N);
-      });
+      const report = await profileIsolate(
+        inspector,
+        async () => {
+          tally = await run(url, kind, N);
+        },
+        { map: devBundleMap(join(import.meta.dirname, "..")) },
+      );
       const after = await metrics(url);
       if (kind.name.startsWith("uncached ask")) {
         const delta = (name: string) => counter(after, name) - counter(before, name);
@@ -154,6 +160,10 @@ async function main() {
     const uncached = rows.find((r) => r.kind.name === "uncached ask, JSON")!;
     console.log(`\nTop functions (self time) of "${uncached.kind.name}", ms per request:`);
     for (const { name, ms } of uncached.report.top) console.log(`  ${(ms / N).toFixed(3)}  ${name}`);
+    for (const row of rows.filter((r) => r.kind.name.startsWith("uncached") || r.kind === rows[0]!.kind)) {
+      console.log(`\nBy source file or package (self time) of "${row.kind.name}", ms per request:`);
+      for (const { file, ms } of row.report.byFile) console.log(`  ${(ms / N).toFixed(3)}  ${file}`);
+    }
   } finally {
     inspector.close();
     await stack.stop();
