@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { createClient } from "redis";
 import { freePort } from "./free-port.ts";
+import { stopWithThisProcess } from "./watchdog.ts";
 
 export interface UpstashBridge {
   url: string;
@@ -36,6 +37,7 @@ export async function startUpstashBridge(token = "test-upstash-token"): Promise<
       redis.once("error", reject);
       setTimeout(resolve, 300);
     });
+    stopWithThisProcess(redis.pid!);
   } catch (err) {
     throw new Error(
       `redis-server could not start (${String(err)}); install Debian's redis-server package: the Upstash cache tests run against a real Redis`,

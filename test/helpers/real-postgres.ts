@@ -3,10 +3,11 @@
 // statement_timeout is stored there but never fires. initdb refuses to run as root, so under root
 // the server runs as the package's `postgres` user.
 import { execFileSync } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { stopWithThisProcess } from "../../scripts/lib/watchdog.ts";
 
 export interface RealPostgres {
   url: string;
@@ -51,6 +52,9 @@ export async function startRealPostgres(): Promise<RealPostgres> {
   run("initdb", ["-D", dir, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"]);
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
   run("pg_ctl", ["-D", dir, "-o", options, "-l", join(dir, "server.log"), "-w", "start"]);
+  // SIGQUIT: the postmaster's immediate shutdown, as pg_ctl -m immediate sends it.
+  const postmaster = Number(readFileSync(join(dir, "postmaster.pid"), "utf8").split("\n")[0]);
+  stopWithThisProcess(postmaster, { signal: "SIGQUIT", dir });
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     async stop() {
