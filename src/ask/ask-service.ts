@@ -1,8 +1,8 @@
-import { admit, type Reservation, settle } from "../admission/admission.ts";
+import { admit, settle } from "../admission/admission.ts";
 import { budgetedChat } from "../admission/budgeted-chat.ts";
 import { type CachedAnswer, type Lookup, lookupAnswer, rememberAnswer } from "../answer-cache/answer-cache.ts";
 import type { SemanticDeps } from "../answer-cache/semantic.ts";
-import { shareAnswer } from "../coalesce/share-answer.ts";
+import { type Ready, shareAnswer } from "../coalesce/share-answer.ts";
 import { ApiError } from "../errors.ts";
 import { answerRecords } from "../generate/generation.ts";
 import { type PreparedAsk, prepareAsk } from "../generate/prepare.ts";
@@ -11,11 +11,11 @@ import type { AskRecord, RecordSource } from "../generate/records.ts";
 import { fromProblem, generatorRecords } from "../generate/records.ts";
 import { createChatModels } from "../providers/index.ts";
 import { AllStrategiesFailed, queryTexts } from "../retrieve/retrieve.ts";
-import type { AskBody } from "../routes/ask-schema.ts";
-import { type RetrievalScope, retrievalUnavailable } from "../routes/scope.ts";
+import { type RetrievalScope, retrievalUnavailable } from "../retrieve/scope.ts";
 import type { Services } from "../services.ts";
 import { elapsedMs } from "../timeouts.ts";
 import { tokenizerForModel } from "../tokens/tokenizer.ts";
+import type { AskBody } from "./ask-schema.ts";
 
 // One ask, from a validated request to its answer: the answer cache (exact, then by meaning),
 // then preparation (history, retrieval, context selection, prompt), admission (quota, rate
@@ -38,13 +38,6 @@ export type AskOutcome =
       /** Caches a whole answer (set when the ask is cacheable and missed). */
       remember: ((entry: CachedAnswer) => void) | undefined;
     };
-
-/** A prepared answer and its reservation: what generation needs, here or in the AskCoalescer. */
-export interface Ready {
-  prepared: PreparedAsk;
-  meta: Record<string, unknown>;
-  reservation: Reservation;
-}
 
 export async function answerAsk(services: Services, body: AskBody, scope: RetrievalScope, startedAt: number): Promise<AskOutcome> {
   const { config } = services;

@@ -1,12 +1,20 @@
-import type { Ready } from "../ask/ask-service.ts";
+import type { Reservation } from "../admission/admission.ts";
 import type { JoinResult } from "../durable/ask-coalescer.ts";
 import { durableFallback, durableRequest } from "../durable/calls.ts";
+import type { PreparedAsk } from "../generate/prepare.ts";
 import { type RecordSource, streamRecords, toProblem } from "../generate/records.ts";
 import { counters } from "../observability/counters.ts";
 import type { Services } from "../services.ts";
 import { race } from "../timeouts.ts";
 import { toApiError } from "../to-api-error.ts";
 import { coalescerFor } from "./coalescer-client.ts";
+
+/** A prepared answer and its reservation: what generation needs, here or in the AskCoalescer. */
+export interface Ready {
+  prepared: PreparedAsk;
+  meta: Record<string, unknown>;
+  reservation: Reservation;
+}
 
 export interface Opened {
   source: RecordSource;

@@ -1,11 +1,17 @@
-import type { AskBody } from "../routes/ask-schema.ts";
 import type { GenerationDone, PreparedAsk } from "./prepare.ts";
 
 // The ask's response bodies, shared by the request that prepares an answer and the AskCoalescer
 // that may generate it: `meta` (what was retrieved) and `done` (how the answer finished).
 
 /** The `meta` event without the request's own id and cache status: identical for identical asks. */
-export const present = (prepared: PreparedAsk, body: AskBody) => ({
+/** The request fields the `meta` event repeats. */
+export interface MetaRequest {
+  model: string;
+  strategy: string;
+  session_id?: string | undefined;
+}
+
+export const present = (prepared: PreparedAsk, body: MetaRequest) => ({
   model: body.model,
   provider: prepared.provider,
   strategy: body.strategy,

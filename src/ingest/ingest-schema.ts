@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { type Config, perConfig } from "../config.ts";
-import { timestamp } from "../http/timestamp.ts";
+import { timestamp } from "../text/timestamp.ts";
 
 const trimmed = (max: number) =>
   z

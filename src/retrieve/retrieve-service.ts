@@ -2,11 +2,11 @@ import { scopeVersion } from "../cache/index.ts";
 import { cacheKey, normaliseQuery } from "../cache/keys.ts";
 import type { CacheStatus } from "../cache/multilevel.ts";
 import { selectWithinBudget } from "../context/budget.ts";
-import type { RetrieveBody } from "../routes/retrieve-schema.ts";
-import { type RetrievalScope, retrievalUnavailable } from "../routes/scope.ts";
 import type { Services } from "../services.ts";
 import { tiktoken } from "../tokens/tokenizer.ts";
 import { AllStrategiesFailed, type RetrievedChunk, retrieve } from "./retrieve.ts";
+import type { RetrieveBody } from "./retrieve-schema.ts";
+import { type RetrievalScope, retrievalUnavailable } from "./scope.ts";
 
 const present = (c: RetrievedChunk) => ({
   id: c.id,

@@ -1,11 +1,11 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env.ts";
+import { askSchema } from "../ask/ask-schema.ts";
 import { answerAsk } from "../ask/ask-service.ts";
 import { readJson } from "../http/read-json.ts";
 import { replayAnswer, writeAnswer } from "../http/sse.ts";
 import { parseBody } from "../http/validate.ts";
-import { askSchema } from "./ask-schema.ts";
-import { checkQueryLength, retrievalOptions } from "./scope.ts";
+import { checkQueryLength, retrievalOptions } from "../retrieve/scope.ts";
 
 /**
  * POST /api/rag/ask: parse, answer (ask/ask-service.ts: cache, prepare, admit, generate), write

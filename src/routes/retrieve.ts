@@ -3,10 +3,10 @@ import type { AppEnv } from "../app-env.ts";
 import { readJson } from "../http/read-json.ts";
 import { serverTiming } from "../http/sse.ts";
 import { parseBody } from "../http/validate.ts";
+import { retrieveSchema } from "../retrieve/retrieve-schema.ts";
 import { retrieveForRequest } from "../retrieve/retrieve-service.ts";
+import { checkQueryLength, retrievalOptions } from "../retrieve/scope.ts";
 import { askHandler } from "./ask.ts";
-import { retrieveSchema } from "./retrieve-schema.ts";
-import { checkQueryLength, retrievalOptions } from "./scope.ts";
 
 /** /api/rag: retrieval and answers (the ask handler is in ask.ts). */
 export const ragRoutes = new Hono<AppEnv>()

@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config";
 import type { StoredMessage } from "../../src/db/messages";
 import { findUnstorableStrings } from "../../src/http/read-json";
-import { parseTimestamp } from "../../src/http/timestamp";
 import { mergeMessages } from "../../src/ingest/ingest-service";
+import { parseTimestamp } from "../../src/text/timestamp";
 
 describe("parseTimestamp", () => {
   it.each([

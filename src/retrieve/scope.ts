@@ -1,7 +1,7 @@
 import type { Config } from "../config.ts";
 import { ApiError, badRequest } from "../errors.ts";
-import type { AllStrategiesFailed, RetrieveOptions } from "../retrieve/retrieve.ts";
 import { tiktoken } from "../tokens/tokenizer.ts";
+import type { AllStrategiesFailed, RetrieveOptions } from "./retrieve.ts";
 
 // Request handling shared by the retrieve and ask handlers.
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { type Config, perConfig, STRATEGIES } from "../config.ts";
-import { timestamp } from "../http/timestamp.ts";
+import { timestamp } from "../text/timestamp.ts";
 
 const names = (max: number) => z.array(z.string().trim().min(1, "must not be empty").max(256)).min(1, "must not be empty").max(max);
 

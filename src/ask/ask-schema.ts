@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { type Config, perConfig, SELECTION_STRATEGIES } from "../config.ts";
-import { checkTimeRange, filtersSchema, querySchema } from "./retrieve-schema.ts";
+import { checkTimeRange, filtersSchema, querySchema } from "../retrieve/retrieve-schema.ts";
 
 /** Body of POST /api/rag/ask, with the configured limits; built once per Config. */
 export const askSchema = perConfig(buildAskSchema);
