@@ -2,6 +2,7 @@ import { admit, settle } from "../admission/admission.ts";
 import { budgetedChat } from "../admission/budgeted-chat.ts";
 import { type CachedAnswer, type Lookup, lookupAnswer, rememberAnswer } from "../answer-cache/answer-cache.ts";
 import type { SemanticDeps } from "../answer-cache/semantic.ts";
+import { InIsolate } from "../coalesce/in-isolate.ts";
 import { type Ready, shareAnswer } from "../coalesce/share-answer.ts";
 import { ApiError } from "../errors.ts";
 import { answerRecords } from "../generate/generation.ts";
@@ -9,11 +10,12 @@ import { type PreparedAsk, prepareAsk } from "../generate/prepare.ts";
 import { present } from "../generate/present.ts";
 import type { AskRecord, RecordSource } from "../generate/records.ts";
 import { fromProblem, generatorRecords } from "../generate/records.ts";
+import { counters } from "../observability/counters.ts";
 import { createChatModels } from "../providers/index.ts";
 import { AllStrategiesFailed, queryTexts } from "../retrieve/retrieve.ts";
 import { type RetrievalScope, retrievalUnavailable } from "../retrieve/scope.ts";
 import type { Services } from "../services.ts";
-import { elapsedMs } from "../timeouts.ts";
+import { elapsedMs, race } from "../timeouts.ts";
 import { tokenizerForModel } from "../tokens/tokenizer.ts";
 import type { AskBody } from "./ask-schema.ts";
 
@@ -23,6 +25,8 @@ import type { AskBody } from "./ask-schema.ts";
 
 export type AskOutcome =
   | { kind: "cached"; status: "HIT-L1" | "HIT-L2" | "HIT-SEMANTIC"; entry: CachedAnswer }
+  /** The whole answer of an identical ask that was in flight in this isolate. */
+  | { kind: "shared"; status: "MISS"; entry: CachedAnswer }
   | {
       kind: "answer";
       status: "MISS" | "BYPASS";
@@ -37,7 +41,15 @@ export type AskOutcome =
       early: Record<string, number>;
       /** Caches a whole answer (set when the ask is cacheable and missed). */
       remember: ((entry: CachedAnswer) => void) | undefined;
+      /** Called once the response has ended, however it ended. */
+      finished(): void;
     };
+
+/**
+ * Identical extractive asks in flight in this isolate share one answer (the AskCoalescer would
+ * cost more than the answer). Kept for a few seconds after it ends, until the cache serves it.
+ */
+const inIsolate = new InIsolate<CachedAnswer>(5_000, 60_000);
 
 export async function answerAsk(services: Services, body: AskBody, scope: RetrievalScope, startedAt: number): Promise<AskOutcome> {
   const { config } = services;
@@ -67,6 +79,41 @@ export async function answerAsk(services: Services, body: AskBody, scope: Retrie
   const { chat, durable } = config;
   // Safety nets around the answer's own deadlines (first token, idle), so no client waits forever.
   const idleMs = Math.max(chat.firstTokenTimeoutMs, chat.idleTimeoutMs) + 5_000;
+  let lead: ((entry: CachedAnswer | undefined) => void) | undefined;
+  if (miss && durable.coalesceAsks && chat.provider === "extractive") {
+    const joined = inIsolate.join(miss.key);
+    if (joined.role === "leader") lead = joined.finish;
+    else {
+      // A lead that never finishes (its request was cancelled) only delays this one: it answers alone.
+      const entry = await race(joined.value, idleMs, () => new Error("timed out")).catch(() => undefined);
+      if (entry) {
+        counters.inc("rag_coalesced_requests_total");
+        return { kind: "shared", status: "MISS", entry };
+      }
+    }
+  }
+  try {
+    return await openAnswer(services, body, scope, startedAt, lookup.status, miss, early, idleMs, lead);
+  } catch (err) {
+    lead?.(undefined);
+    throw err;
+  }
+}
+
+async function openAnswer(
+  services: Services,
+  body: AskBody,
+  scope: RetrievalScope,
+  startedAt: number,
+  status: Lookup["status"],
+  miss: Extract<Lookup, { status: "MISS" }> | undefined,
+  early: Record<string, number>,
+  idleMs: number,
+  lead: ((entry: CachedAnswer | undefined) => void) | undefined,
+): Promise<AskOutcome> {
+  const { durable } = services.config;
+  const finish = (role: "local" | "leader" | "follower", source: RecordSource, first: AskRecord | undefined) =>
+    finishOpening(status, role, source, first, idleMs, early, miss && remember(services, miss, body, lead), () => lead?.(undefined));
   const prepare = () => prepareReady(services, body, scope, startedAt);
   const local = async (ready?: Ready) => localRecords(services, ready ?? (await prepare()));
   const opened = await shareAnswer(services, miss?.key, prepare, local);
@@ -79,9 +126,9 @@ export async function answerAsk(services: Services, body: AskBody, scope: Retrie
     // The shared answer broke before it began: answer this request on its own.
     opened.fallback(err);
     const source = await local();
-    return finishOpening(lookup.status, "local", source, await source.next(idleMs), idleMs, early, miss && remember(services, miss, body));
+    return finish("local", source, await source.next(idleMs));
   }
-  return finishOpening(lookup.status, opened.role, opened.source, first, idleMs, early, miss && remember(services, miss, body));
+  return finish(opened.role, opened.source, first);
 }
 
 function finishOpening(
@@ -92,14 +139,30 @@ function finishOpening(
   idleMs: number,
   early: Record<string, number>,
   rememberEntry: ((entry: CachedAnswer) => void) | undefined,
+  finished: () => void,
 ): AskOutcome {
   if (first?.type === "error") throw fromProblem(first.problem);
   if (first?.type !== "meta") throw new ApiError(502, "generation-failed", "the answer ended before it began");
-  return { kind: "answer", status: status as "MISS" | "BYPASS", role, meta: first, source, idleMs, early, remember: rememberEntry };
+  return {
+    kind: "answer",
+    status: status as "MISS" | "BYPASS",
+    role,
+    meta: first,
+    source,
+    idleMs,
+    early,
+    remember: rememberEntry,
+    finished,
+  };
 }
 
-const remember = (services: Services, miss: Extract<Lookup, { status: "MISS" }>, body: AskBody) => (entry: CachedAnswer) =>
-  rememberAnswer({ ...answerCacheDeps(services), config: services.config }, miss, body.query, entry);
+/** Caches a whole answer and hands it to identical asks waiting in this isolate. */
+const remember =
+  (services: Services, miss: Extract<Lookup, { status: "MISS" }>, body: AskBody, lead: ((entry: CachedAnswer) => void) | undefined) =>
+  (entry: CachedAnswer) => {
+    rememberAnswer({ ...answerCacheDeps(services), config: services.config }, miss, body.query, entry);
+    lead?.(entry);
+  };
 
 function answerCacheDeps(services: Services, scope?: RetrievalScope, question?: string) {
   const { config } = services;

@@ -19,11 +19,18 @@ export const serverTiming = (timings: Record<string, number>) =>
 const event = (name: string, data: unknown) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
 
 /** A cached answer with this request's id, cache status and timings, as SSE (one chunk) or JSON. */
-export function replayAnswer(c: Context<AppEnv>, cached: CachedAnswer, status: string, stream: boolean, startedAt: number): Response {
+export function replayAnswer(
+  c: Context<AppEnv>,
+  cached: CachedAnswer,
+  status: string,
+  stream: boolean,
+  startedAt: number,
+  extraHeaders: Record<string, string> = {},
+): Response {
   const meta = { request_id: c.var.requestId, cache: status, ...cached.meta };
   const elapsed = Number((performance.now() - startedAt).toFixed(2));
   const done = { ...cached.done, timings: { cache: elapsed, ttft: elapsed, total: elapsed } };
-  const headers = { "x-cache": status, "server-timing": `cache;dur=${elapsed}, total;dur=${elapsed}` };
+  const headers = { ...extraHeaders, "x-cache": status, "server-timing": `cache;dur=${elapsed}, total;dur=${elapsed}` };
   if (!stream) return c.json({ answer: cached.pieces.join(""), ...meta, ...done }, 200, headers);
   let body = event("meta", meta);
   for (const text of cached.pieces) body += event("delta", { text });
@@ -52,15 +59,19 @@ export async function writeAnswer(c: Context<AppEnv>, answer: Extract<AskOutcome
   c.header("server-timing", timing(first.timings));
 
   if (!stream) {
-    for (;;) {
-      const record = await source.next(idleMs);
-      if (record?.type === "delta") pieces.push(record.text);
-      else if (record?.type === "done") {
-        remember(record);
-        const done = record.done as { timings: Record<string, number> };
-        return c.json({ answer: pieces.join(""), ...meta, ...record.done }, 200, { "server-timing": timing(done.timings) });
-      } else if (record?.type === "error") throw fromProblem(record.problem);
-      else throw new ApiError(502, "generation-failed", "the answer ended before it was complete");
+    try {
+      for (;;) {
+        const record = await source.next(idleMs);
+        if (record?.type === "delta") pieces.push(record.text);
+        else if (record?.type === "done") {
+          remember(record);
+          const done = record.done as { timings: Record<string, number> };
+          return c.json({ answer: pieces.join(""), ...meta, ...record.done }, 200, { "server-timing": timing(done.timings) });
+        } else if (record?.type === "error") throw fromProblem(record.problem);
+        else throw new ApiError(502, "generation-failed", "the answer ended before it was complete");
+      }
+    } finally {
+      answer.finished();
     }
   }
 
@@ -104,6 +115,7 @@ export async function writeAnswer(c: Context<AppEnv>, answer: Extract<AskOutcome
         }
       }
     } finally {
+      answer.finished();
       ended?.();
     }
   });

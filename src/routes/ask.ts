@@ -19,5 +19,7 @@ export async function askHandler(c: Context<AppEnv>) {
   c.set("model", body.model);
   const outcome = await answerAsk(services, body, retrievalOptions(config, services.tenantId, body, body.top_k), startedAt);
   if (outcome.kind === "cached") return replayAnswer(c, outcome.entry, outcome.status, body.stream, startedAt);
+  if (outcome.kind === "shared")
+    return replayAnswer(c, outcome.entry, outcome.status, body.stream, startedAt, { "x-coalesced": "isolate" });
   return writeAnswer(c, outcome, body.stream);
 }
