@@ -7,13 +7,21 @@ import { spawn } from "node:child_process";
 const WATCHDOG = `
 const [owner, child, signal, dir] = [Number(process.argv[1]), Number(process.argv[2]), process.argv[3], process.argv[4]];
 const alive = (pid) => { try { process.kill(pid, 0); return true; } catch (e) { return e.code === "EPERM"; } };
-setInterval(() => {
-  if (!alive(child)) process.exit(0);
-  if (alive(owner)) return;
+const watch = setInterval(() => {
+  if (alive(owner)) {
+    if (!alive(child)) process.exit(0);
+    return;
+  }
+  clearInterval(watch);
   try { process.kill(child, signal); } catch {}
-  const done = () => { if (dir) require("node:fs").rmSync(dir, { recursive: true, force: true }); process.exit(0); };
-  const wait = setInterval(() => { if (!alive(child)) { clearInterval(wait); done(); } }, 100);
-  setTimeout(() => { try { process.kill(child, "SIGKILL"); } catch {} done(); }, 10_000);
+  const finish = () => { if (dir) require("node:fs").rmSync(dir, { recursive: true, force: true }); process.exit(0); };
+  const deadline = Date.now() + 10_000;
+  const wait = setInterval(() => {
+    if (alive(child) && Date.now() < deadline) return;
+    clearInterval(wait);
+    try { process.kill(child, "SIGKILL"); } catch {}
+    finish();
+  }, 100);
 }, 500);
 `;
 
