@@ -1,3 +1,6 @@
+import type { NewChunk, StoredChunkRef } from "./chunks.ts";
+import type { ConversationWrite } from "./conversations.ts";
+import type { StoredMessage } from "./messages.ts";
 import type { ChunkHit, SearchScope } from "./search.ts";
 import type { StoredSession, TurnSource } from "./sessions.ts";
 
@@ -58,6 +61,33 @@ export interface SemanticStore {
 export interface EmbeddingStore {
   get(model: string, hashes: string[]): Promise<Map<string, Float32Array>>;
   put(model: string, entries: { hash: string; embedding: Float32Array }[]): Promise<void>;
+}
+
+/** One conversation of the tenant, inside an ingest's transaction. */
+export interface ConversationTx {
+  /** Creates the conversation if it does not exist; its stored title and metadata (JSON text). */
+  ensure(): Promise<{ created: boolean; title: string | null; metadata: string }>;
+  messages(): Promise<StoredMessage[]>;
+  deleteMessages(ids: string[]): Promise<void>;
+  upsertMessages(messages: StoredMessage[]): Promise<void>;
+  chunkRefs(): Promise<StoredChunkRef[]>;
+  /** Deletes chunks, and the embedding-cache rows of their text unless a kept chunk has it. */
+  deleteChunks(ids: string[], keepTextHashes: string[]): Promise<void>;
+  reorderChunks(moves: { id: string; orderIndex: number }[]): Promise<void>;
+  insertChunks(model: string, chunks: NewChunk[]): Promise<void>;
+  /** The tenant's embedding cache, in the same transaction. */
+  embeddings: EmbeddingStore;
+  /** Title, metadata, counts and (when changed) a new version; returns the version. */
+  finish(write: ConversationWrite & { changed: boolean; created: boolean }): Promise<number>;
+}
+
+/** The tenant's conversations, as ingestion writes them. */
+export interface ConversationStore {
+  /**
+   * Runs `work` in one transaction that holds the conversation's lock (concurrent ingests of it
+   * wait for each other) with `timeoutMs` as its statement timeout: all of it is stored, or none.
+   */
+  transaction<T>(conversationId: string, timeoutMs: number, work: (tx: ConversationTx) => Promise<T>): Promise<T>;
 }
 
 /** Pairs key for ChunkSearch.similarities. */

@@ -1,13 +1,16 @@
-import { chunkSimilarities } from "./chunks.ts";
-import type { Sql } from "./client.ts";
+import { chunkSimilarities, deleteChunks, insertChunks, listChunkRefs, reorderChunks } from "./chunks.ts";
+import { type Sql, setLocal, type Tx } from "./client.ts";
+import { ensureConversation, finishConversation } from "./conversations.ts";
 import { getCachedEmbeddings, putCachedEmbeddings } from "./embedding-cache.ts";
-import type { ChunkSearch, EmbeddingStore, SemanticStore, SessionStore } from "./ports.ts";
+import { deleteMessages, listMessages, upsertMessages } from "./messages.ts";
+import type { ChunkSearch, ConversationStore, ConversationTx, EmbeddingStore, SemanticStore, SessionStore } from "./ports.ts";
 import { keywordSearch, neighbourChunks, semanticSearch, speakersInScope } from "./search.ts";
 import { putSemanticEntry, semanticCandidates, semanticEntry } from "./semantic-cache.ts";
 import { appendTurn, loadSession, saveSummary } from "./sessions.ts";
 
 /** The pipeline's ports on Postgres, bound to `tenantId`: a scope that names another tenant is overridden. */
 export interface Stores {
+  conversations: ConversationStore;
   chunks: ChunkSearch;
   sessions: SessionStore;
   semantic: SemanticStore;
@@ -17,6 +20,14 @@ export interface Stores {
 /** `sql` is called on a port's first use: a request served from the cache opens no client. */
 export function postgresStores(sql: () => Sql, tenantId: string): Stores {
   return {
+    conversations: {
+      transaction: (conversationId, timeoutMs, work) =>
+        sql().begin(async (tx) => {
+          await tx.unsafe(setLocal({ statement_timeout: timeoutMs }));
+          await tx`SELECT pg_advisory_xact_lock(hashtextextended(${`${tenantId}/${conversationId}`}, 0))`;
+          return work(conversationTx(tx, tenantId, conversationId));
+        }) as Promise<Awaited<ReturnType<typeof work>>>,
+    },
     embeddings: postgresEmbeddingStore(sql, tenantId),
     chunks: {
       semantic: (scope, vector, limit, efSearch, timeoutMs) =>
@@ -46,3 +57,21 @@ export const postgresEmbeddingStore = (sql: () => Sql, tenantId: string): Embedd
   get: (model, hashes) => getCachedEmbeddings(sql(), tenantId, model, hashes),
   put: (model, entries) => putCachedEmbeddings(sql(), tenantId, model, entries),
 });
+
+function conversationTx(tx: Tx, tenantId: string, id: string): ConversationTx {
+  return {
+    ensure: () => ensureConversation(tx, tenantId, id),
+    messages: () => listMessages(tx, tenantId, id),
+    deleteMessages: (ids) => deleteMessages(tx, tenantId, id, ids),
+    upsertMessages: (messages) => upsertMessages(tx, tenantId, id, messages),
+    chunkRefs: () => listChunkRefs(tx, tenantId, id),
+    deleteChunks: (ids, keepTextHashes) => deleteChunks(tx, tenantId, id, ids, keepTextHashes),
+    reorderChunks: (moves) => reorderChunks(tx, tenantId, moves),
+    insertChunks: (model, chunks) => insertChunks(tx, tenantId, id, model, chunks),
+    embeddings: {
+      get: (model, hashes) => getCachedEmbeddings(tx, tenantId, model, hashes),
+      put: (model, entries) => putCachedEmbeddings(tx, tenantId, model, entries),
+    },
+    finish: (write) => finishConversation(tx, tenantId, id, write),
+  };
+}

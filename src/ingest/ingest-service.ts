@@ -1,8 +1,6 @@
-import { deleteChunks, insertChunks, listChunkRefs, type NewChunk, reorderChunks } from "../db/chunks.ts";
-import { type Db, type Sql, setLocal } from "../db/client.ts";
-import { ensureConversation, finishConversation } from "../db/conversations.ts";
-import { getCachedEmbeddings, putCachedEmbeddings } from "../db/embedding-cache.ts";
-import { deleteMessages, listMessages, type StoredMessage, upsertMessages } from "../db/messages.ts";
+import type { NewChunk } from "../db/chunks.ts";
+import type { StoredMessage } from "../db/messages.ts";
+import type { ConversationStore, ConversationTx } from "../db/ports.ts";
 import { sha256Hex } from "../hash.ts";
 import type { Embedder } from "../providers/embedder.ts";
 import type { Tokenizer } from "../tokens/tokenizer.ts";
@@ -10,7 +8,8 @@ import { type Chunk, type ChunkOptions, chunkMessages } from "./chunker.ts";
 import type { IngestMessage, IngestRequest } from "./ingest-schema.ts";
 
 export interface IngestDeps {
-  sql: Sql;
+  /** The tenant's conversations (the port is bound to the tenant). */
+  conversations: ConversationStore;
   embedder: Embedder;
   tokenizer: Tokenizer;
   chunking: ChunkOptions;
@@ -60,12 +59,10 @@ export function mergeMessages(existing: StoredMessage[], incoming: IngestMessage
  * stored, or nothing is. Concurrent ingests of the same conversation are serialised by an
  * advisory lock; unchanged chunks keep their rows and vectors.
  */
-export async function ingestConversation(deps: IngestDeps, tenantId: string, body: IngestRequest): Promise<IngestResult> {
-  return deps.sql.begin(async (tx) => {
-    await tx.unsafe(setLocal({ statement_timeout: deps.statementTimeoutMs }));
-    await tx`SELECT pg_advisory_xact_lock(hashtextextended(${`${tenantId}/${body.id}`}, 0))`;
-    const conversation = await ensureConversation(tx, tenantId, body.id);
-    const existing = await listMessages(tx, tenantId, body.id);
+export async function ingestConversation(deps: IngestDeps, body: IngestRequest): Promise<IngestResult> {
+  return deps.conversations.transaction(body.id, deps.statementTimeoutMs, async (tx) => {
+    const conversation = await tx.ensure();
+    const existing = await tx.messages();
     const merged = mergeMessages(existing, body.messages, body.mode);
 
     const before = new Map(existing.map((m) => [m.id, m]));
@@ -78,10 +75,10 @@ export async function ingestConversation(deps: IngestDeps, tenantId: string, bod
     const updated = merged.filter((m) => before.has(m.id) && before.get(m.id)!.contentHash !== m.contentHash).length;
     const deletedIds = existing.filter((m) => !keptIds.has(m.id)).map((m) => m.id);
 
-    await deleteMessages(tx, tenantId, body.id, deletedIds);
-    await upsertMessages(tx, tenantId, body.id, writes);
+    await tx.deleteMessages(deletedIds);
+    await tx.upsertMessages(writes);
 
-    const chunks = await syncChunks(tx, deps, tenantId, body.id, merged);
+    const chunks = await syncChunks(tx, deps, merged);
 
     const metadataChanged = body.metadata !== undefined && stableJson(body.metadata) !== stableJson(JSON.parse(conversation.metadata));
     const titleChanged = body.title !== undefined && body.title !== conversation.title;
@@ -90,12 +87,7 @@ export async function ingestConversation(deps: IngestDeps, tenantId: string, bod
       inserted + updated + deletedIds.length + chunks.inserted + chunks.deleted > 0 ||
       metadataChanged ||
       titleChanged;
-    const version = await finishConversation(tx, tenantId, body.id, {
-      title: body.title,
-      metadata: body.metadata,
-      changed,
-      created: conversation.created,
-    });
+    const version = await tx.finish({ title: body.title, metadata: body.metadata, changed, created: conversation.created });
 
     return {
       id: body.id,
@@ -106,7 +98,7 @@ export async function ingestConversation(deps: IngestDeps, tenantId: string, bod
       chunks: { total: chunks.total, inserted: chunks.inserted, deleted: chunks.deleted, unchanged: chunks.total - chunks.inserted },
       embeddings: chunks.embeddings,
     };
-  }) as Promise<IngestResult>;
+  });
 }
 
 /** JSON with object keys sorted: jsonb reorders keys, so metadata is compared by value. */
@@ -118,14 +110,14 @@ function stableJson(value: unknown): string {
   );
 }
 
-async function syncChunks(tx: Db, deps: IngestDeps, tenantId: string, conversationId: string, messages: StoredMessage[]) {
+async function syncChunks(tx: ConversationTx, deps: IngestDeps, messages: StoredMessage[]) {
   const { embedder } = deps;
   const wanted = chunkMessages(messages, deps.tokenizer, deps.chunking).map((c) => ({
     ...c,
     textHash: sha256Hex(c.text),
     contentHash: sha256Hex(embedder.model, c.text, ...c.messageIds),
   }));
-  const stored = await listChunkRefs(tx, tenantId, conversationId);
+  const stored = await tx.chunkRefs();
 
   // Chunks are matched by content: an unchanged chunk keeps its row and vector, even if it moved.
   const available = new Map<string, { id: string; orderIndex: number }[]>();
@@ -138,23 +130,17 @@ async function syncChunks(tx: Db, deps: IngestDeps, tenantId: string, conversati
     else if (match.orderIndex !== c.orderIndex) moves.push({ id: match.id, orderIndex: c.orderIndex });
   }
   const obsolete = [...available.values()].flat().map((s) => s.id);
-  await deleteChunks(
-    tx,
-    tenantId,
-    conversationId,
+  await tx.deleteChunks(
     obsolete,
     wanted.map((c) => c.textHash),
   );
-  await reorderChunks(tx, tenantId, moves);
+  await tx.reorderChunks(moves);
 
   const embeddings = { computed: 0, cached: 0, provider_calls: 0 };
   for (let i = 0; i < missing.length; i += embedder.batchSize) {
     const batch = missing.slice(i, i + embedder.batchSize);
-    const vectors = await embedBatch(tx, tenantId, embedder, batch, embeddings);
-    await insertChunks(
-      tx,
-      tenantId,
-      conversationId,
+    const vectors = await embedBatch(tx, embedder, batch, embeddings);
+    await tx.insertChunks(
       embedder.model,
       batch.map((c, j): NewChunk => ({ ...c, embedding: vectors[j]! })),
     );
@@ -164,13 +150,12 @@ async function syncChunks(tx: Db, deps: IngestDeps, tenantId: string, conversati
 
 /** Vectors for a batch of chunks: from the embedding cache where present, else one provider call. */
 async function embedBatch(
-  tx: Db,
-  tenantId: string,
+  tx: ConversationTx,
   embedder: Embedder,
   batch: (Chunk & { textHash: string })[],
   counts: IngestResult["embeddings"],
 ): Promise<Float32Array[]> {
-  const cached = await getCachedEmbeddings(tx, tenantId, embedder.model, [...new Set(batch.map((c) => c.textHash))]);
+  const cached = await tx.embeddings.get(embedder.model, [...new Set(batch.map((c) => c.textHash))]);
   const toEmbed = new Map<string, string>();
   for (const c of batch) if (!cached.has(c.textHash)) toEmbed.set(c.textHash, c.text);
   if (toEmbed.size > 0) {
@@ -178,7 +163,7 @@ async function embedBatch(
     counts.provider_calls++;
     const fresh = [...toEmbed.keys()].map((hash, i) => ({ hash, embedding: vectors[i]! }));
     for (const f of fresh) cached.set(f.hash, f.embedding);
-    await putCachedEmbeddings(tx, tenantId, embedder.model, fresh);
+    await tx.embeddings.put(embedder.model, fresh);
   }
   counts.computed += toEmbed.size;
   counts.cached += batch.length - toEmbed.size;

@@ -56,13 +56,12 @@ export const conversationRoutes = new Hono<AppEnv>()
     const body = parseBody(ingestSchema(config), await readJson(c, config.maxBodyBytes), "conversation");
     const result = await ingestConversation(
       {
-        sql: c.var.sql(),
+        conversations: c.var.services.stores.conversations,
         embedder: createEmbedder(config),
         tokenizer: await tiktoken(),
         chunking: { maxTokens: config.chunkMaxTokens, sessionGapMs: config.chunkSessionGapMinutes * 60_000 },
         statementTimeoutMs: config.statementTimeoutMs,
       },
-      c.var.auth.tenantId,
       body,
     );
     // Cached answers and retrievals over this conversation become unreachable at once.

@@ -2,6 +2,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config";
 import { createSql } from "../../src/db/client";
+import { postgresStores } from "../../src/db/postgres";
 import { ingestSchema } from "../../src/ingest/ingest-schema";
 import { type IngestDeps, ingestConversation } from "../../src/ingest/ingest-service";
 import { type Embedder, EmbeddingError } from "../../src/providers/embedder";
@@ -27,9 +28,10 @@ function failingEmbedder(failOn: number): Embedder & { calls: number } {
   return embedder;
 }
 
-async function deps(embedder: Embedder): Promise<IngestDeps> {
+async function deps(embedder: Embedder, tenantId: string): Promise<IngestDeps> {
+  const client = createSql(env.HYPERDRIVE);
   return {
-    sql: createSql(env.HYPERDRIVE),
+    conversations: postgresStores(() => client, tenantId).conversations,
     embedder,
     tokenizer: await tiktoken(),
     chunking: { maxTokens: 40, sessionGapMs: 3_600_000 },
@@ -51,7 +53,7 @@ describe("ingest atomicity", () => {
     const body = ingestSchema(config).parse(conversation(uid("conv"), 20));
     const embedder = failingEmbedder(3);
     // Messages and the first two chunk batches are written before the third embedding call fails.
-    await expect(ingestConversation(await deps(embedder), tenant, body)).rejects.toThrow(EmbeddingError);
+    await expect(ingestConversation(await deps(embedder, tenant), body)).rejects.toThrow(EmbeddingError);
     expect(embedder.calls).toBe(3);
     expect(await stored(tenant, body.id)).toEqual({ conversations: 0, messages: 0, chunks: 0 });
   });
@@ -61,7 +63,7 @@ describe("ingest atomicity", () => {
     const original = conversation(uid("conv"), 10);
     const body = ingestSchema(config).parse(original);
     const ok = failingEmbedder(Infinity);
-    await ingestConversation(await deps(ok), tenant, body);
+    await ingestConversation(await deps(ok, tenant), body);
     const before = await sql`SELECT id, text, content_hash FROM messages WHERE tenant_id = ${tenant} ORDER BY order_index`;
     const chunksBefore = await sql`SELECT id FROM conversation_chunks WHERE tenant_id = ${tenant} ORDER BY order_index`;
 
@@ -69,7 +71,7 @@ describe("ingest atomicity", () => {
     for (const m of edited.messages) m.text += " (edited)";
     const flaky = failingEmbedder(2);
     await expect(
-      ingestConversation(await deps({ ...flaky, model: ok.model, embed: flaky.embed }), tenant, ingestSchema(config).parse(edited)),
+      ingestConversation(await deps({ ...flaky, model: ok.model, embed: flaky.embed }, tenant), ingestSchema(config).parse(edited)),
     ).rejects.toThrow();
 
     expect(await sql`SELECT id, text, content_hash FROM messages WHERE tenant_id = ${tenant} ORDER BY order_index`).toEqual(before);

@@ -2,6 +2,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config";
 import { createSql } from "../../src/db/client";
+import { postgresStores } from "../../src/db/postgres";
 import { ingestSchema } from "../../src/ingest/ingest-schema";
 import { ingestConversation } from "../../src/ingest/ingest-service";
 import { createEmbedder } from "../../src/providers";
@@ -105,14 +106,14 @@ describe("openai embedder (real SDK against a local OpenAI-compatible server)", 
     const good = scenario();
     const { tenant } = await newTenantKey("oa");
     const body = ingestSchema(config).parse(conversation(uid("conv"), 24));
-    const deps = (baseURL: string) => ({
-      sql: createSql(env.HYPERDRIVE),
+    const deps = (baseURL: string, tenantId: string) => ({
+      conversations: postgresStores(() => createSql(env.HYPERDRIVE), tenantId).conversations,
       embedder: embedderFor(baseURL, { EMBEDDING_MODEL: `model-${crypto.randomUUID()}` }),
       tokenizer,
       chunking: { maxTokens: 40, sessionGapMs: 3_600_000 },
       statementTimeoutMs: 10_000,
     });
-    const result = await ingestConversation(deps(good.baseURL), tenant, body);
+    const result = await ingestConversation(deps(good.baseURL, tenant), body);
     const calls = await good.calls();
     expect(calls.length).toBe(Math.ceil(result.chunks.total / 3));
     expect(calls.every((c) => c.body.input.length <= 3)).toBe(true);
@@ -121,7 +122,7 @@ describe("openai embedder (real SDK against a local OpenAI-compatible server)", 
     const bad = scenario();
     await bad.failAfter(2);
     const { tenant: other } = await newTenantKey("oa-fail");
-    await expect(ingestConversation(deps(bad.baseURL), other, body)).rejects.toThrow(EmbeddingError);
+    await expect(ingestConversation(deps(bad.baseURL, other), body)).rejects.toThrow(EmbeddingError);
     const [row] =
       await sql`SELECT (SELECT count(*) FROM messages WHERE tenant_id = ${other})::int AS m, (SELECT count(*) FROM conversations WHERE tenant_id = ${other})::int AS c`;
     expect(row).toEqual({ m: 0, c: 0 });
