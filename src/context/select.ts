@@ -133,8 +133,15 @@ function fitByCompression<T extends SelectableChunk>(pool: Selected<T>[], option
 export function truncateChunk<T extends SelectableChunk>(chunk: T, maxTokens: number, tokenizer: Tokenizer): Selected<T> | undefined {
   const lines = chunk.text.split("\n");
   const mapped = lines.length === chunk.messageIds.length;
+  // The most leading lines that fit: a prefix's count only grows with its length, so a binary search
+  // counts log(lines) prefixes instead of every one.
   let n = 0;
-  while (n < lines.length && tokenizer.count(lines.slice(0, n + 1).join("\n")) <= maxTokens) n++;
+  let over = lines.length + 1;
+  while (over - n > 1) {
+    const mid = (n + over) >> 1;
+    if (tokenizer.count(lines.slice(0, mid).join("\n")) <= maxTokens) n = mid;
+    else over = mid;
+  }
   const text = n > 0 ? lines.slice(0, n).join("\n") : tokenizer.truncate(chunk.text, maxTokens, "start");
   if (!text) return undefined;
   const messageIds = mapped ? chunk.messageIds.slice(0, Math.max(1, n)) : chunk.messageIds;
