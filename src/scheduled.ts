@@ -3,6 +3,7 @@ import { configFor } from "./config.ts";
 import { createSql } from "./db/client.ts";
 import { existingConversationIds } from "./db/conversations.ts";
 import { cacheTableSizes, pruneEmbeddingCache, pruneSemanticCache, pruneSessions } from "./db/housekeeping.ts";
+import { logLine } from "./log.ts";
 
 /** KV key of the latest housekeeping snapshot (read by GET /api/admin/cache/stats). */
 export const SNAPSHOT_KEY = "stats:snapshot";
@@ -25,6 +26,6 @@ export async function housekeeping(env: Env): Promise<{ embeddings: number; sess
   const versions = await kvVersions(env.CACHE_KV).compact((tenantId, ids) => existingConversationIds(sql, tenantId, ids), longestTtlMs);
   const pruned = { embeddings, sessions, semantic, versions };
   await env.CACHE_KV.put(SNAPSHOT_KEY, JSON.stringify({ at: new Date().toISOString(), pruned, stores: await cacheTableSizes(sql) }));
-  console.log(JSON.stringify({ level: "info", event: "housekeeping", pruned }));
+  logLine("info", { event: "housekeeping", pruned });
   return pruned;
 }

@@ -1,4 +1,5 @@
 import type { SemanticStore } from "../db/ports.ts";
+import { errorText, logLine } from "../log.ts";
 import { counters } from "../observability/counters.ts";
 import type { Embedder } from "../providers/embedder.ts";
 import { elapsedMs } from "../timeouts.ts";
@@ -58,7 +59,7 @@ export async function semanticLookup(
     return { probe, embedMs };
   } catch (err) {
     counters.inc("rag_cache_errors_total", { cache_level: "semantic", op: "get", reason: "error" });
-    console.warn(JSON.stringify({ level: "warn", event: "semantic_cache_failed", error: String(err).slice(0, 300) }));
+    logLine("warn", { event: "semantic_cache_failed", error: errorText(err) });
     return undefined;
   }
 }

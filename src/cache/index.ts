@@ -1,4 +1,5 @@
 import type { Config } from "../config.ts";
+import { errorText, logLine } from "../log.ts";
 import { counters } from "../observability/counters.ts";
 import { cacheApiTier } from "./cache-api-tier.ts";
 import { kvTier } from "./kv-tier.ts";
@@ -68,8 +69,6 @@ export async function dataChanged(versions: Versions, tenantId: string, conversa
     await versions.conversationChanged(tenantId, conversationId);
   } catch (err) {
     counters.inc("rag_cache_errors_total", { cache_level: "versions", op: "bump", reason: "error" });
-    console.error(
-      JSON.stringify({ level: "error", event: "version_bump_failed", request_id: requestId, error: String(err).slice(0, 300) }),
-    );
+    logLine("error", { event: "version_bump_failed", request_id: requestId, error: errorText(err) });
   }
 }

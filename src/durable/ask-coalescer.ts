@@ -7,6 +7,7 @@ import { ApiError } from "../errors.ts";
 import { answerRecords, runGeneration } from "../generate/generation.ts";
 import type { GenerationPlan } from "../generate/prepare.ts";
 import { type AskRecord, encodeRecord, type Problem, toProblem } from "../generate/records.ts";
+import { errorText, logLine } from "../log.ts";
 import { counters } from "../observability/counters.ts";
 import { flushMetrics } from "../observability/flush.ts";
 import { ChatError } from "../providers/chat-model.ts";
@@ -257,7 +258,7 @@ class CoalescedAnswer {
       );
     } catch (err) {
       counters.inc("rag_errors_total", { kind: "stream" });
-      console.warn(JSON.stringify({ level: "warn", event: "ask_stream_failed", coalesced: true, error: String(err).slice(0, 300) }));
+      logLine("warn", { event: "ask_stream_failed", coalesced: true, error: errorText(err) });
       this.finish({ type: "error", problem: toProblem(toApiError(err)) }, { kind: "idle" });
     } finally {
       await settling;

@@ -1,3 +1,4 @@
+import { errorText, logLine } from "../log.ts";
 import { counters } from "../observability/counters.ts";
 
 // How requests reach the Durable Objects: every call is counted, and a call that fails or takes
@@ -8,7 +9,7 @@ import { counters } from "../observability/counters.ts";
 /** A Durable Object call failed or took too long: the caller does the work itself, and it is counted. */
 export function durableFallback(object: string, err: unknown) {
   counters.inc("rag_fallbacks_total", { kind: `durable_${object}` });
-  console.warn(JSON.stringify({ level: "warn", event: "durable_object_fallback", object, error: String(err).slice(0, 300) }));
+  logLine("warn", { event: "durable_object_fallback", object, error: errorText(err) });
 }
 
 /** Counts a request to a Durable Object (what a deployment pays for, besides the Worker's own requests). */

@@ -1,3 +1,4 @@
+import { errorText, logLine } from "../log.ts";
 import { counters } from "../observability/counters.ts";
 import { ChatError, type ChatFinish, type ChatModels } from "../providers/chat-model.ts";
 import { elapsedMs, FirstTokenTimeout, firstWithin, nextWithin } from "../timeouts.ts";
@@ -128,7 +129,7 @@ async function* generate(
 
 export function fallbackSeen(kind: string, err: unknown, reason?: string) {
   counters.inc("rag_fallbacks_total", { kind });
-  console.warn(JSON.stringify({ level: "warn", event: "fallback", kind, reason, error: String(err).slice(0, 300) }));
+  logLine("warn", { event: "fallback", kind, reason, error: errorText(err) });
 }
 
 /**
@@ -165,7 +166,7 @@ export async function* answerRecords(
   } catch (err) {
     if (signal.aborted) return;
     counters.inc("rag_errors_total", { kind: "stream" });
-    console.warn(JSON.stringify({ level: "warn", event: "ask_stream_failed", ...log, error: String(err).slice(0, 300) }));
+    logLine("warn", { event: "ask_stream_failed", ...log, error: errorText(err) });
     yield { type: "error", problem: toProblem(toApiError(err)) };
   } finally {
     if (signal.aborted) await generation.return(undefined as never).catch(() => {});

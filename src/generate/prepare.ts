@@ -1,6 +1,7 @@
 import { compressHistory, type History } from "../context/history.ts";
 import { type Selected, type SelectionStrategy, type SelectOptions, selectContext } from "../context/select.ts";
 import { type ChunkSearch, pairKey, type SessionStore } from "../db/ports.ts";
+import { errorText, logLine } from "../log.ts";
 import { counters } from "../observability/counters.ts";
 import type { AnswerSource, ChatFinish, ChatModel, ChatModels, ChatRequest } from "../providers/chat-model.ts";
 import type { Embedder } from "../providers/embedder.ts";
@@ -245,7 +246,7 @@ async function saveTurn(
     if (history.newSummary) await sessions.saveSummary(sessionId, history.newSummary.text, history.newSummary.through);
     return true;
   } catch (err) {
-    console.error(JSON.stringify({ level: "error", event: "session_write_failed", error: String(err).slice(0, 300) }));
+    logLine("error", { event: "session_write_failed", error: errorText(err) });
     counters.inc("rag_errors_total", { kind: "session_write" });
     return false;
   }

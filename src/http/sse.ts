@@ -6,6 +6,7 @@ import type { AskOutcome } from "../ask/ask-service.ts";
 import { ApiError, problemBody } from "../errors.ts";
 import { type AskRecord, fromProblem, toProblem } from "../generate/records.ts";
 import { counters } from "../observability/counters.ts";
+import { elapsedMs } from "../timeouts.ts";
 
 // Writing an answer: as Server-Sent Events (meta, delta…, done, or error after a failure
 // mid-stream) or as one JSON body. A cached answer is replayed in one write.
@@ -28,7 +29,7 @@ export function replayAnswer(
   extraHeaders: Record<string, string> = {},
 ): Response {
   const meta = { request_id: c.var.requestId, cache: status, ...cached.meta };
-  const elapsed = Number((performance.now() - startedAt).toFixed(2));
+  const elapsed = elapsedMs(startedAt);
   const done = { ...cached.done, timings: { cache: elapsed, ttft: elapsed, total: elapsed } };
   const headers = { ...extraHeaders, "x-cache": status, "server-timing": `cache;dur=${elapsed}, total;dur=${elapsed}` };
   if (!stream) return c.json({ answer: cached.pieces.join(""), ...meta, ...done }, 200, headers);

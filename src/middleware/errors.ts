@@ -1,6 +1,7 @@
 import type { Context, ErrorHandler } from "hono";
 import type { AppEnv } from "../app-env.ts";
 import { type ApiError, problemBody } from "../errors.ts";
+import { logLine } from "../log.ts";
 import { counters } from "../observability/counters.ts";
 import { toApiError } from "../to-api-error.ts";
 
@@ -17,11 +18,9 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
   if (apiError.status >= 500) counters.inc("rag_errors_total", { kind: apiError.code });
   // Unexpected errors keep their stack for debugging; expected unavailability (503) is one line.
   if (apiError.status === 500) {
-    console.error(
-      JSON.stringify({ level: "error", request_id: c.var.requestId, code: apiError.code, error: String(err), stack: (err as Error).stack }),
-    );
+    logLine("error", { request_id: c.var.requestId, code: apiError.code, error: String(err), stack: (err as Error).stack });
   } else if (apiError.status > 500) {
-    console.warn(JSON.stringify({ level: "warn", request_id: c.var.requestId, code: apiError.code, detail: apiError.detail }));
+    logLine("warn", { request_id: c.var.requestId, code: apiError.code, detail: apiError.detail });
   }
   return problemResponse(c, apiError);
 };

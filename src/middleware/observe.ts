@@ -2,6 +2,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env.ts";
 import { metrics } from "../observability/counters.ts";
 import { flushMetrics } from "../observability/flush.ts";
+import { elapsedMs } from "../timeouts.ts";
 
 /** The operation a request performs: a fixed set, so metric labels stay few and carry no ids. */
 export function operationOf(method: string, path: string): string {
@@ -50,8 +51,7 @@ export function observe(): MiddlewareHandler<AppEnv> {
     // returns, and says so itself; every other response has ended.
     if (claimed && c.res.body) return;
     // Every response says at least how long it took; handlers that measure steps say more.
-    if (!c.res.headers.has("server-timing"))
-      c.res.headers.set("server-timing", `total;dur=${Math.round((performance.now() - started) * 100) / 100}`);
+    if (!c.res.headers.has("server-timing")) c.res.headers.set("server-timing", `total;dur=${elapsedMs(started)}`);
     end();
   };
 }

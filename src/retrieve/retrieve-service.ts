@@ -3,6 +3,7 @@ import { cacheKey, normaliseQuery } from "../cache/keys.ts";
 import type { CacheStatus } from "../cache/multilevel.ts";
 import { selectWithinBudget } from "../context/budget.ts";
 import type { Services } from "../services.ts";
+import { elapsedMs } from "../timeouts.ts";
 import { tiktoken } from "../tokens/tokenizer.ts";
 import { AllStrategiesFailed, type RetrievedChunk, retrieve } from "./retrieve.ts";
 import type { RetrieveBody } from "./retrieve-schema.ts";
@@ -41,7 +42,7 @@ export async function retrieveForRequest(
   startedAt: number,
 ): Promise<RetrieveOutcome> {
   const { config, tenantId } = services;
-  const elapsed = () => Number((performance.now() - startedAt).toFixed(2));
+  const elapsed = () => elapsedMs(startedAt);
   let key: string | undefined;
   let status: CacheStatus = "BYPASS";
   if (config.cache.enabled) {
@@ -85,7 +86,7 @@ export async function retrieveForRequest(
     const timings = {
       ...(config.cache.enabled ? { cache: cacheMs } : {}),
       ...result.timings,
-      select: Number((performance.now() - selectStarted).toFixed(2)),
+      select: elapsedMs(selectStarted),
       total: elapsed(),
     };
     const payload = {

@@ -1,7 +1,9 @@
 import type { StrategyName } from "../config.ts";
 import type { ChunkSearch } from "../db/ports.ts";
 import type { ChunkHit, SearchScope } from "../db/search.ts";
+import { errorText, logLine } from "../log.ts";
 import type { Embedder } from "../providers/embedder.ts";
+import { elapsedMs, race } from "../timeouts.ts";
 import { analyseQuery, type QueryAnalysis } from "./query-analysis.ts";
 import { rrf } from "./rrf.ts";
 import { scopeSpeakers } from "./speakers.ts";
@@ -52,14 +54,6 @@ const TIME_BOOST = 1.25;
 
 class StrategyTimeout extends Error {}
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>(
-    (_, reject) => (timer = setTimeout(() => reject(new StrategyTimeout(`timed out after ${ms} ms`)), ms)),
-  );
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 /**
  * The texts retrieval will embed for a query: the query, and multi_query's variants. A caller
  * that embeds them up front, in one call, saves retrieval its own calls (and lets the embedding
@@ -89,7 +83,7 @@ export async function retrieve(deps: RetrieveDeps, options: RetrieveOptions): Pr
     try {
       return await work();
     } finally {
-      timings[name] = Math.round((performance.now() - started) * 100) / 100;
+      timings[name] = elapsedMs(started);
     }
   };
   const { chunks: search, embedder } = deps;
@@ -129,7 +123,11 @@ export async function retrieve(deps: RetrieveDeps, options: RetrieveOptions): Pr
   };
 
   const settled = await Promise.allSettled(
-    options.strategies.map((name) => time(name, () => withTimeout(strategies[name](), options.strategyTimeoutMs))),
+    options.strategies.map((name) =>
+      time(name, () =>
+        race(strategies[name](), options.strategyTimeoutMs, () => new StrategyTimeout(`timed out after ${options.strategyTimeoutMs} ms`)),
+      ),
+    ),
   );
   const succeeded: { name: StrategyName; hits: ChunkHit[] }[] = [];
   const failedStrategies: StrategyName[] = [];
@@ -138,7 +136,7 @@ export async function retrieve(deps: RetrieveDeps, options: RetrieveOptions): Pr
     if (result.status === "fulfilled") succeeded.push({ name, hits: result.value });
     else {
       failedStrategies.push(name);
-      console.warn(JSON.stringify({ level: "warn", event: "strategy_failed", strategy: name, error: String(result.reason).slice(0, 300) }));
+      logLine("warn", { event: "strategy_failed", strategy: name, error: errorText(result.reason) });
     }
   });
   if (succeeded.length === 0) throw new AllStrategiesFailed(failedStrategies);
