@@ -166,9 +166,14 @@ const remember =
 
 function answerCacheDeps(services: Services, scope?: RetrievalScope, question?: string) {
   const { config } = services;
+  // Getters: an exact hit builds neither the database ports nor the embedder.
   const semantic: SemanticDeps = {
-    store: services.stores.semantic,
-    embedder: services.embedder,
+    get store() {
+      return services.stores.semantic;
+    },
+    get embedder() {
+      return services.embedder;
+    },
     threshold: config.cache.semantic.threshold,
     // For a remote provider, the texts retrieval will embed go in the same call as the question.
     alsoEmbed: async () =>

@@ -1,5 +1,5 @@
 import { chunkSimilarities, deleteChunks, insertChunks, listChunkRefs, reorderChunks } from "./chunks.ts";
-import { type Sql, setLocal, type Tx } from "./client.ts";
+import { type Db, type Sql, setLocal, type Tx } from "./client.ts";
 import { ensureConversation, finishConversation } from "./conversations.ts";
 import { getCachedEmbeddings, putCachedEmbeddings } from "./embedding-cache.ts";
 import { deleteMessages, listMessages, upsertMessages } from "./messages.ts";
@@ -53,7 +53,7 @@ export function postgresStores(sql: () => Sql, tenantId: string): Stores {
 }
 
 /** The tenant's embedding cache on Postgres. */
-export const postgresEmbeddingStore = (sql: () => Sql, tenantId: string): EmbeddingStore => ({
+export const postgresEmbeddingStore = (sql: () => Db, tenantId: string): EmbeddingStore => ({
   get: (model, hashes) => getCachedEmbeddings(sql(), tenantId, model, hashes),
   put: (model, entries) => putCachedEmbeddings(sql(), tenantId, model, entries),
 });
@@ -68,10 +68,7 @@ function conversationTx(tx: Tx, tenantId: string, id: string): ConversationTx {
     deleteChunks: (ids, keepTextHashes) => deleteChunks(tx, tenantId, id, ids, keepTextHashes),
     reorderChunks: (moves) => reorderChunks(tx, tenantId, moves),
     insertChunks: (model, chunks) => insertChunks(tx, tenantId, id, model, chunks),
-    embeddings: {
-      get: (model, hashes) => getCachedEmbeddings(tx, tenantId, model, hashes),
-      put: (model, entries) => putCachedEmbeddings(tx, tenantId, model, entries),
-    },
+    embeddings: postgresEmbeddingStore(() => tx, tenantId),
     finish: (write) => finishConversation(tx, tenantId, id, write),
   };
 }
