@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { type Config, perConfig, SELECTION_STRATEGIES } from "../config.ts";
-import { checkTimeRange, filtersSchema, querySchema } from "../retrieve/retrieve-schema.ts";
+import { checkTimeRange, filtersSchema, querySchema, strategiesSchema } from "../retrieve/retrieve-schema.ts";
 
 /** Body of POST /api/rag/ask, with the configured limits; built once per Config. */
 export const askSchema = perConfig(buildAskSchema);
@@ -8,7 +8,7 @@ export const askSchema = perConfig(buildAskSchema);
 function buildAskSchema(config: Config) {
   const { chat, ask } = config;
   return z
-    .object({
+    .strictObject({
       query: querySchema(config),
       conversation_id: z.string().trim().min(1).max(256).optional(),
       session_id: z
@@ -16,6 +16,8 @@ function buildAskSchema(config: Config) {
         .regex(/^[A-Za-z0-9._:-]{1,128}$/, "must be 1 to 128 characters: letters, digits, '.', '_', ':' or '-'")
         .optional(),
       filters: filtersSchema.optional(),
+      /** Which retrieval strategies find the candidates (default: the configured ones). */
+      strategies: strategiesSchema.optional(),
       top_k: z.number().int("must be an integer").min(1, "must be between 1 and 50").max(50, "must be between 1 and 50").default(ask.topK),
       strategy: z.enum(SELECTION_STRATEGIES, { message: `must be one of ${SELECTION_STRATEGIES.join(", ")}` }).default(ask.strategy),
       max_context_tokens: z

@@ -64,6 +64,7 @@ export async function answerAsk(services: Services, body: AskBody, scope: Retrie
       parts: {
         filters: { ...scope.scope, tenantId: undefined },
         top_k: body.top_k,
+        strategies: scope.strategies,
         strategy: body.strategy,
         max_context_tokens: body.max_context_tokens,
         model: body.model,
@@ -227,7 +228,7 @@ async function prepareReady(services: Services, body: AskBody, scope: RetrievalS
     throw err instanceof AllStrategiesFailed ? retrievalUnavailable(err) : err;
   }
   const reservation = await admit(services, prepared.provider, prepared.plan.usage.promptTokens + body.max_tokens);
-  return { prepared, meta: present(prepared, body), reservation };
+  return { prepared, meta: present(prepared, { ...body, strategies: scope.strategies }), reservation };
 }
 
 /** The answer generated in this request, as records: meta, then the generation's. */

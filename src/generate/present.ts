@@ -8,6 +8,8 @@ import type { GenerationDone, PreparedAsk } from "./prepare.ts";
 export interface MetaRequest {
   model: string;
   strategy: string;
+  /** The retrieval strategies that ran (the request's, or the configured ones). */
+  strategies: string[];
   session_id?: string | undefined;
 }
 
@@ -15,6 +17,7 @@ export const present = (prepared: PreparedAsk, body: MetaRequest) => ({
   model: body.model,
   provider: prepared.provider,
   strategy: body.strategy,
+  strategies: body.strategies,
   session_id: body.session_id ?? null,
   query: { text: prepared.query.text, standalone: prepared.query.standalone, rewritten_by: prepared.query.rewrittenBy },
   history: { turns: prepared.history.recent.length, summarised_by: prepared.history.summarisedBy ?? null, tokens: prepared.history.tokens },

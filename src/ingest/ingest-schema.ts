@@ -44,7 +44,7 @@ const metadataObject = z.custom<Record<string, unknown>>(
 export const ingestSchema = perConfig(buildIngestSchema);
 
 function buildIngestSchema(config: Config) {
-  const message = z.object({
+  const message = z.strictObject({
     id: id(256),
     author_name: authorName,
     author_type: z
@@ -59,7 +59,7 @@ function buildIngestSchema(config: Config) {
   });
 
   return z
-    .object({
+    .strictObject({
       // It travels as a URL path segment: '/' would split it, '.' and '..' are removed by URL
       // normalisation (also when percent-encoded), so none of them could be read back.
       id: id(256)

@@ -70,7 +70,6 @@ export async function retrieveForRequest(
         ...scope,
         query,
         tokenBudget: body.token_budget,
-        strategies: body.strategies ?? scope.strategies,
         rrfK: body.rrf_k ?? scope.rrfK,
         efSearch: body.ef_search ?? scope.efSearch,
         expandNeighbours: body.expand_neighbors ?? false,

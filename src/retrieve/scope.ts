@@ -8,6 +8,7 @@ import type { AllStrategiesFailed, RetrieveOptions } from "./retrieve.ts";
 interface ScopeBody {
   query: string;
   conversation_id?: string | undefined;
+  strategies?: RetrieveOptions["strategies"] | undefined;
   filters?: { conversation_ids?: string[]; author_names?: string[]; author_types?: string[]; from?: Date; to?: Date } | undefined;
 }
 
@@ -39,7 +40,7 @@ export function retrievalOptions(config: Config, tenantId: string, body: ScopeBo
       to: body.filters?.to,
     },
     topK,
-    strategies: config.retrieval.defaultStrategies,
+    strategies: body.strategies ?? config.retrieval.defaultStrategies,
     rrfK: config.retrieval.rrfK,
     efSearch: config.retrieval.efSearch,
     candidates: Math.max(config.retrieval.candidates, topK),

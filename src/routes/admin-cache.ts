@@ -4,16 +4,16 @@ import type { AppEnv } from "../app-env.ts";
 import { cacheTableSizes, tenantCacheEntries } from "../db/housekeeping.ts";
 import { ApiError } from "../errors.ts";
 import { readJson } from "../http/read-json.ts";
-import { parseBody } from "../http/validate.ts";
+import { noQuery, parseBody } from "../http/validate.ts";
 import { actingTenant } from "../middleware/auth.ts";
 import { counters } from "../observability/counters.ts";
 import { SNAPSHOT_KEY } from "../scheduled.ts";
 
 const tenant = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "must be a tenant id");
 const invalidateBody = z.union([
-  z.object({ scope: z.literal("all") }).strict(),
-  z.object({ tenant }).strict(),
-  z.object({ tenant, conversation_id: z.string().trim().min(1).max(256) }).strict(),
+  z.strictObject({ scope: z.literal("all") }),
+  z.strictObject({ tenant }),
+  z.strictObject({ tenant, conversation_id: z.string().trim().min(1).max(256) }),
 ]);
 
 /**
@@ -25,6 +25,7 @@ const invalidateBody = z.union([
  */
 export const adminCacheRoutes = new Hono<AppEnv>()
   .post("/invalidate", async (c) => {
+    noQuery(c.req.query());
     const body = parseBody(invalidateBody, await readJson(c, 16 * 1024), "invalidate request");
     const { versions } = c.var.services;
     if ("scope" in body && c.var.auth.role !== "operator")
@@ -36,6 +37,7 @@ export const adminCacheRoutes = new Hono<AppEnv>()
     return c.json({ invalidated: body });
   })
   .get("/stats", async (c) => {
+    noQuery(c.req.query());
     if (c.var.auth.role !== "operator") {
       return c.json({
         counters_scope: "none: the counters count every tenant's requests (an operator key reads them)",

@@ -8,7 +8,7 @@ import { sharedTier } from "../cache/index.ts";
 import { insertApiKey, listApiKeys, revokeApiKey } from "../db/api-keys.ts";
 import { notFound } from "../errors.ts";
 import { readJson } from "../http/read-json.ts";
-import { parseBody } from "../http/validate.ts";
+import { noQuery, parseBody } from "../http/validate.ts";
 import { actingTenant } from "../middleware/auth.ts";
 
 const tenantId = z
@@ -16,7 +16,7 @@ const tenantId = z
   .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "must be 1-63 characters of a-z, 0-9, '_' and '-', starting with a letter or digit");
 
 // Operator keys are never created over HTTP (npm run create-key -- --role operator).
-const createBody = z.object({ tenant: tenantId.optional(), role: z.enum(["user", "admin"]).default("user") });
+const createBody = z.strictObject({ tenant: tenantId.optional(), role: z.enum(["user", "admin"]).default("user") });
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -25,6 +25,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 export const adminKeyRoutes = new Hono<AppEnv>()
   .post("/", async (c) => {
+    noQuery(c.req.query());
     const body = parseBody(createBody, await readJson(c, 16 * 1024), "key request");
     const tenant = actingTenant(c.var.auth, body.tenant);
     const key = generateApiKey();
@@ -32,10 +33,11 @@ export const adminKeyRoutes = new Hono<AppEnv>()
     return c.json({ id: record.id, key, tenant: record.tenant, role: record.role, created_at: record.created_at }, 201);
   })
   .get("/", async (c) => {
-    const query = parseBody(z.object({ tenant: tenantId.optional() }), c.req.query(), "query string");
+    const query = parseBody(z.strictObject({ tenant: tenantId.optional() }), c.req.query(), "query string");
     return c.json({ keys: await listApiKeys(c.var.sql(), actingTenant(c.var.auth, query.tenant)) });
   })
   .delete("/:id", async (c) => {
+    noQuery(c.req.query());
     const id = c.req.param("id");
     // An admin can revoke only its own tenant's keys; another tenant's is "does not exist", as for any unknown id.
     const keyHash = UUID.test(id)

@@ -4,7 +4,7 @@ import { askSchema } from "../ask/ask-schema.ts";
 import { answerAsk } from "../ask/ask-service.ts";
 import { readJson } from "../http/read-json.ts";
 import { replayAnswer, writeAnswer } from "../http/sse.ts";
-import { parseBody } from "../http/validate.ts";
+import { noQuery, parseBody } from "../http/validate.ts";
 import { checkQueryLength, retrievalOptions } from "../retrieve/scope.ts";
 
 /**
@@ -14,6 +14,7 @@ import { checkQueryLength, retrievalOptions } from "../retrieve/scope.ts";
 export async function askHandler(c: Context<AppEnv>) {
   const startedAt = performance.now();
   const { config, services } = c.var;
+  noQuery(c.req.query());
   const body = parseBody(askSchema(config), await readJson(c, 256 * 1024), "ask request");
   await checkQueryLength(config, body.query, "ask request");
   c.set("model", body.model);

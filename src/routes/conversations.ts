@@ -5,14 +5,14 @@ import { dataChanged } from "../cache/index.ts";
 import { type ConversationSummary, deleteConversation, getConversation, listConversations } from "../db/conversations.ts";
 import { badRequest, notFound } from "../errors.ts";
 import { isStorable, readJson } from "../http/read-json.ts";
-import { parseBody } from "../http/validate.ts";
+import { noQuery, parseBody } from "../http/validate.ts";
 import { ingestSchema } from "../ingest/ingest-schema.ts";
 import { ingestConversation } from "../ingest/ingest-service.ts";
 import { createEmbedder } from "../providers/index.ts";
 import { forgetSpeakers } from "../retrieve/speakers.ts";
 import { tiktoken } from "../tokens/tokenizer.ts";
 
-const listQuery = z.object({
+const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1, "must be at least 1").max(100, "must be at most 100").default(20),
   cursor: z.string().max(400).optional(),
 });
@@ -52,6 +52,7 @@ const noSuchConversation = (id: string) =>
 /** /api/conversations: ingest (idempotent upsert), list, read, delete; all scoped to the key's tenant. */
 export const conversationRoutes = new Hono<AppEnv>()
   .post("/", async (c) => {
+    noQuery(c.req.query());
     const config = c.var.config;
     const body = parseBody(ingestSchema(config), await readJson(c, config.maxBodyBytes), "conversation");
     const result = await ingestConversation(
@@ -87,12 +88,14 @@ export const conversationRoutes = new Hono<AppEnv>()
     });
   })
   .get("/:id", async (c) => {
+    noQuery(c.req.query());
     const id = pathId(c.req.param("id"));
     const conversation = id === undefined ? undefined : await getConversation(c.var.sql(), c.var.auth.tenantId, id);
     if (!conversation) throw noSuchConversation(c.req.param("id"));
     return c.json(present(conversation));
   })
   .delete("/:id", async (c) => {
+    noQuery(c.req.query());
     const id = pathId(c.req.param("id"));
     if (id === undefined || !(await deleteConversation(c.var.sql(), c.var.auth.tenantId, id))) throw noSuchConversation(c.req.param("id"));
     forgetSpeakers(c.var.auth.tenantId);
