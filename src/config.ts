@@ -147,6 +147,7 @@ const ask = z
     CONTEXT_HYBRID_LAMBDA: z.coerce.number().min(0).max(1).default(0.95),
     CONTEXT_REDUNDANCY: z.coerce.number().min(0).max(1).default(0.9),
     CONTEXT_TRUNCATE_MIN_TOKENS: int(0, 100_000).default(100),
+    RELEVANCE_FLOOR: z.coerce.number().min(0).max(1).default(0.3),
   })
   .transform((v) => ({
     topK: v.ASK_TOP_K,
@@ -162,6 +163,8 @@ const ask = z
     /** Cosine similarity above which a chunk counts as a duplicate of a better one. */
     redundancy: v.CONTEXT_REDUNDANCY,
     truncateMin: v.CONTEXT_TRUNCATE_MIN_TOKENS,
+    /** Term coverage (context/relevance.ts) the best source needs for an answer; below it the answer says nothing relevant was found. */
+    relevanceFloor: v.RELEVANCE_FLOOR,
   }));
 
 const retention = z

@@ -214,6 +214,7 @@ async function prepareReady(services: Services, body: AskBody, scope: RetrievalS
           redundancy: config.ask.redundancy,
           truncateMin: config.ask.truncateMin,
         },
+        relevanceFloor: config.ask.relevanceFloor,
         model: body.model,
         temperature: body.temperature,
         maxTokens: body.max_tokens,
@@ -227,7 +228,12 @@ async function prepareReady(services: Services, body: AskBody, scope: RetrievalS
   } catch (err) {
     throw err instanceof AllStrategiesFailed ? retrievalUnavailable(err) : err;
   }
-  const reservation = await admit(services, prepared.provider, prepared.plan.usage.promptTokens + body.max_tokens);
+  // Nothing relevant: no model is called, so nothing is reserved.
+  const reservation = await admit(
+    services,
+    prepared.plan.nothingRelevant ? "extractive" : prepared.provider,
+    prepared.plan.usage.promptTokens + body.max_tokens,
+  );
   return { prepared, meta: present(prepared, { ...body, strategies: scope.strategies }), reservation };
 }
 

@@ -55,3 +55,33 @@ export async function deleteMessages(db: Db, tenantId: string, conversationId: s
   if (ids.length === 0) return;
   await db`DELETE FROM messages WHERE tenant_id = ${tenantId} AND conversation_id = ${conversationId} AND id IN (SELECT jsonb_array_elements_text(${json(db, ids)}::jsonb))`;
 }
+
+/** Who sent a message and when: what a cited source shows beside the text it sent to the model. */
+export interface MessageDetails {
+  authorName: string;
+  authorType: string;
+  timestamp: Date;
+}
+
+/** `conversation id NUL message id`: the key of messageDetails' map. */
+export const messageKey = (conversationId: string, id: string) => `${conversationId}\u0000${id}`;
+
+/** The author and exact time of the given messages, in one query; a message that is gone is absent. */
+export async function messageDetails(
+  db: Db,
+  tenantId: string,
+  refs: { conversationId: string; messageIds: string[] }[],
+): Promise<Map<string, MessageDetails>> {
+  const out = new Map<string, MessageDetails>();
+  const wanted = refs.flatMap((r) => r.messageIds.map((id) => ({ c: r.conversationId, m: id })));
+  if (wanted.length === 0) return out;
+  const rows = await db<{ conversation_id: string; id: string; author_name: string; author_type: string; ts: Date }[]>`
+    SELECT m.conversation_id, m.id, m.author_name, m.author_type, m."timestamp" AS ts
+    FROM messages m JOIN jsonb_to_recordset(${json(db, wanted)}::jsonb) AS w(c text, m text)
+      ON m.conversation_id = w.c AND m.id = w.m
+    WHERE m.tenant_id = ${tenantId}`;
+  for (const r of rows) {
+    out.set(messageKey(r.conversation_id, r.id), { authorName: r.author_name, authorType: r.author_type, timestamp: new Date(r.ts) });
+  }
+  return out;
+}

@@ -1,6 +1,6 @@
 import type { NewChunk, StoredChunkRef } from "./chunks.ts";
 import type { ConversationWrite } from "./conversations.ts";
-import type { StoredMessage } from "./messages.ts";
+import type { MessageDetails, StoredMessage } from "./messages.ts";
 import type { ChunkHit, SearchScope } from "./search.ts";
 import type { StoredSession, TurnSource } from "./sessions.ts";
 
@@ -20,6 +20,8 @@ export interface ChunkSearch {
   neighbours(hits: { conversationId: string; orderIndex: number }[]): Promise<ChunkHit[]>;
   /** Cosine similarity of every pair of these chunks, computed where the vectors are: "a b" (a < b) → similarity. */
   similarities(ids: string[]): Promise<Map<string, number>>;
+  /** Author and time of these messages, keyed by messageKey(conversation id, message id). */
+  messages(refs: { conversationId: string; messageIds: string[] }[]): Promise<Map<string, MessageDetails>>;
 }
 
 /** The tenant's chat sessions. */

@@ -2,7 +2,7 @@ import { chunkSimilarities, deleteChunks, insertChunks, listChunkRefs, reorderCh
 import { type Db, type Sql, setLocal, type Tx } from "./client.ts";
 import { ensureConversation, finishConversation } from "./conversations.ts";
 import { getCachedEmbeddings, putCachedEmbeddings } from "./embedding-cache.ts";
-import { deleteMessages, listMessages, upsertMessages } from "./messages.ts";
+import { deleteMessages, listMessages, messageDetails, upsertMessages } from "./messages.ts";
 import type { ChunkSearch, ConversationStore, ConversationTx, EmbeddingStore, SemanticStore, SessionStore } from "./ports.ts";
 import { keywordSearch, neighbourChunks, semanticSearch, speakersInScope } from "./search.ts";
 import { putSemanticEntry, semanticCandidates, semanticEntry } from "./semantic-cache.ts";
@@ -36,6 +36,7 @@ export function postgresStores(sql: () => Sql, tenantId: string): Stores {
       speakers: (scope, timeoutMs) => speakersInScope(sql(), { ...scope, tenantId }, timeoutMs),
       neighbours: (hits) => neighbourChunks(sql(), tenantId, hits),
       similarities: (ids) => chunkSimilarities(sql(), tenantId, ids),
+      messages: (refs) => messageDetails(sql(), tenantId, refs),
     },
     sessions: {
       load: (sessionId, turns) => loadSession(sql(), tenantId, sessionId, turns),

@@ -4,7 +4,7 @@ import { ChatError, type ChatFinish, type ChatModels } from "../providers/chat-m
 import { elapsedMs, FirstTokenTimeout, firstWithin, nextWithin } from "../timeouts.ts";
 import { toApiError } from "../to-api-error.ts";
 import type { Tokenizer } from "../tokens/tokenizer.ts";
-import { citationFilter, citedNumbers } from "./citations.ts";
+import { citationFilter, resolveCitations } from "./citations.ts";
 import type { AskDone, GenerationDone, GenerationPlan } from "./prepare.ts";
 import { doneBody } from "./present.ts";
 import type { AskRecord } from "./records.ts";
@@ -24,6 +24,7 @@ export async function* runGeneration(
   signal: AbortSignal,
   at: { startedAt: number; forceFallback?: string | undefined },
 ): AsyncGenerator<string, GenerationDone> {
+  if (plan.nothingRelevant) return yield* nothingRelevant(plan, at.startedAt);
   const upstream = new AbortController();
   const onAbort = () => upstream.abort(signal.reason);
   signal.addEventListener("abort", onAbort);
@@ -46,11 +47,38 @@ export async function* runGeneration(
         completionTokens,
       },
       timings,
-      citations: citedNumbers(answer),
+      ...citationsOf(answer, plan),
+      nothingRelevant: false,
     };
   } finally {
     signal.removeEventListener("abort", onAbort);
   }
+}
+
+/** The answer when no source reaches the relevance floor: said at once, no model called, nothing quoted. */
+export const NOTHING_RELEVANT = "I found nothing relevant to this in the conversations.";
+
+async function* nothingRelevant(plan: GenerationPlan, startedAt: number): AsyncGenerator<string, GenerationDone> {
+  const ttft = elapsedMs(startedAt);
+  yield NOTHING_RELEVANT;
+  return {
+    answer: NOTHING_RELEVANT,
+    finishReason: "stop",
+    fallback: false,
+    fallbackReason: undefined,
+    usage: { ...plan.usage, tokensSaved: plan.usage.naiveContextTokens, completionTokens: 0 },
+    timings: { ...plan.timings, ttft, total: elapsedMs(startedAt) },
+    citations: [],
+    uncited: plan.sourceNumbers,
+    nothingRelevant: true,
+  };
+}
+
+/** The answer's citations resolved to messages, and the sources it does not cite. */
+function citationsOf(answer: string, plan: GenerationPlan) {
+  const citations = resolveCitations(answer, plan.request.sources);
+  const cited = new Set(citations.map((c) => c.n));
+  return { citations, uncited: plan.sourceNumbers.filter((n) => !cited.has(n)) };
 }
 
 /**

@@ -1,11 +1,14 @@
 import { compressHistory, type History } from "../context/history.ts";
+import { termCoverage } from "../context/relevance.ts";
 import { type Selected, type SelectionStrategy, type SelectOptions, selectContext } from "../context/select.ts";
+import { type MessageDetails, messageKey } from "../db/messages.ts";
 import { type ChunkSearch, pairKey, type SessionStore } from "../db/ports.ts";
 import { errorText, logLine } from "../log.ts";
 import { counters } from "../observability/counters.ts";
-import type { AnswerSource, ChatFinish, ChatModel, ChatModels, ChatRequest } from "../providers/chat-model.ts";
+import type { AnswerSource, ChatFinish, ChatModel, ChatModels, ChatRequest, SourceMessage } from "../providers/chat-model.ts";
 import type { Embedder } from "../providers/embedder.ts";
 import { type RetrievedChunk, type RetrieveOptions, retrieve } from "../retrieve/retrieve.ts";
+import { parseSourceLines } from "../text/source-lines.ts";
 import { queryTerms } from "../text/words.ts";
 import { elapsedMs, withDeadline } from "../timeouts.ts";
 import type { Tokenizer } from "../tokens/tokenizer.ts";
@@ -35,6 +38,11 @@ export interface AskOptions {
   /** Budget of the prompt's context: the sources and the session history together. */
   maxContextTokens: number;
   selection: Omit<SelectOptions, "budget" | "terms" | "tokenizer" | "strategy"> & { strategy: SelectionStrategy };
+  /**
+   * Below this term coverage (context/relevance.ts) for its best source, an ask answers that
+   * nothing relevant was found, without calling the model; 0 turns the floor off.
+   */
+  relevanceFloor: number;
   firstTokenTimeoutMs: number;
   idleTimeoutMs: number;
   helperTimeoutMs: number;
@@ -57,6 +65,21 @@ export interface ContextUsage {
   completionTokens: number;
 }
 
+/** How relevant the best source was, against the floor; `best` is undefined when the question had no content terms. */
+export interface Relevance {
+  floor: number;
+  best: number | undefined;
+  /** The best source is below the floor: the answer says nothing relevant was found. */
+  nothingRelevant: boolean;
+}
+
+/** One citation of an answer: the source number, the source, and the messages of it the answer draws on. */
+export interface Citation {
+  n: number;
+  sourceId: string;
+  messageIds: string[];
+}
+
 export interface AskDone {
   answer: string;
   finishReason: ChatFinish["finishReason"];
@@ -64,7 +87,10 @@ export interface AskDone {
   fallbackReason: string | undefined;
   usage: ContextUsage & { tokensSaved: number };
   timings: Record<string, number>;
-  citations: number[];
+  citations: Citation[];
+  /** Numbers of the sources the answer does not cite. */
+  uncited: number[];
+  nothingRelevant: boolean;
   sessionSaved: boolean | undefined;
 }
 
@@ -81,13 +107,18 @@ export interface GenerationPlan {
   idleTimeoutMs: number;
   /** Time from the request's arrival to the end of preparation: time to first token counts from arrival. */
   preparedAfterMs: number;
+  /** Nothing retrieved is relevant enough: the answer says so, and no model is called. */
+  nothingRelevant: boolean;
+  /** Numbers of every source listed in `meta` (the prompt's sources are empty when nothing is relevant). */
+  sourceNumbers: number[];
 }
 
 export type GenerationDone = Omit<AskDone, "sessionSaved">;
 
 export interface PreparedAsk {
   query: AskQuery;
-  sources: (AnswerSource & { chunk: Selected<RetrievedChunk> })[];
+  sources: (AnswerSource & { chunk: Selected<RetrievedChunk>; relevance: number | undefined })[];
+  relevance: Relevance;
   history: History;
   failedStrategies: string[];
   provider: ChatModel["provider"];
@@ -157,39 +188,66 @@ export async function prepareAsk(deps: AskDeps, options: AskOptions): Promise<Pr
   });
   timings.select = elapsedMs(started);
 
+  // Relevance is measured on what the model would read, against the other candidates' texts.
+  const coverage = termCoverage(
+    query.standalone,
+    selection.chunks.map((c) => c.text),
+  );
+  started = performance.now();
+  const details = await deps.chunks.messages(selection.chunks.map((c) => ({ conversationId: c.conversationId, messageIds: c.messageIds })));
+  timings.messages = elapsedMs(started);
   const sources = selection.chunks.map((chunk, i) => ({
     n: i + 1,
+    id: chunk.id,
     conversationId: chunk.conversationId,
     speakers: chunk.authors,
     start: chunk.start,
     end: chunk.end,
     text: chunk.text,
+    messages: sourceMessages(chunk, details),
+    relevance: coverage?.[i],
     chunk,
   }));
+  const best = coverage && coverage.length > 0 ? Math.max(...coverage) : undefined;
+  const relevance: Relevance = {
+    floor: options.relevanceFloor,
+    best,
+    nothingRelevant: sources.length > 0 && best !== undefined && best < options.relevanceFloor,
+  };
+  // Nothing relevant: the model reads no excerpts and is not called (generation says so itself).
+  const promptSources = relevance.nothingRelevant ? [] : sources;
   // The LLM reads the history, so it gets the question as asked unless it rewrote it itself.
   const promptQuestion = query.rewrittenBy === "llm" ? query.standalone : options.question;
   const request: ChatRequest = {
-    messages: buildPrompt(promptQuestion, sources, history),
+    messages: buildPrompt(promptQuestion, promptSources, history),
     question: query.standalone,
-    sources,
+    sources: promptSources,
     model: options.model,
     temperature: options.temperature,
     maxTokens: options.maxTokens,
   };
-  const promptTokens = request.messages.reduce((sum, m) => sum + tokenizer.count(m.content) + 4, 3);
+  const promptTokens = relevance.nothingRelevant ? 0 : request.messages.reduce((sum, m) => sum + tokenizer.count(m.content) + 4, 3);
 
   const plan: GenerationPlan = {
     request,
-    usage: { contextTokens: selection.tokens, historyTokens: history.tokens, naiveContextTokens: selection.naiveTokens, promptTokens },
+    usage: {
+      contextTokens: relevance.nothingRelevant ? 0 : selection.tokens,
+      historyTokens: relevance.nothingRelevant ? 0 : history.tokens,
+      naiveContextTokens: selection.naiveTokens,
+      promptTokens,
+    },
     timings,
     firstTokenTimeoutMs: options.firstTokenTimeoutMs,
     idleTimeoutMs: options.idleTimeoutMs,
     preparedAfterMs: elapsedMs(options.startedAt),
+    nothingRelevant: relevance.nothingRelevant,
+    sourceNumbers: sources.map((s) => s.n),
   };
 
   return {
     query,
     sources,
+    relevance,
     history,
     failedStrategies: retrieved.failedStrategies,
     provider: primary.provider,
@@ -202,6 +260,24 @@ export async function prepareAsk(deps: AskDeps, options: AskOptions): Promise<Pr
       return { ...done, sessionSaved };
     },
   };
+}
+
+/**
+ * A source's messages, one per line of its text (compression and truncation keep that mapping),
+ * with each message's author and exact time from the database and the text exactly as the model
+ * reads it.
+ */
+function sourceMessages(
+  chunk: { conversationId: string; messageIds: string[]; text: string; authors: string[]; start: Date },
+  details: Map<string, MessageDetails>,
+): SourceMessage[] {
+  const lines = parseSourceLines(chunk.text, chunk.authors, chunk.start.toISOString().slice(0, 10));
+  return chunk.messageIds.flatMap((id, i) => {
+    const found = details.get(messageKey(chunk.conversationId, id));
+    const line = lines[i];
+    if (!found || !line) return [];
+    return [{ id, authorName: found.authorName, authorType: found.authorType, timestamp: found.timestamp.toISOString(), text: line.text }];
+  });
 }
 
 async function standaloneQuery(

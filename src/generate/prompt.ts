@@ -2,7 +2,7 @@ import type { History } from "../context/history.ts";
 import type { AnswerSource, ChatMessage } from "../providers/chat-model.ts";
 
 /** Part of every answer cache key: a change to the prompt must not serve answers made with the old one. */
-export const PROMPT_VERSION = "ask-v2";
+export const PROMPT_VERSION = "ask-v3";
 
 export const SYSTEM_PROMPT = [
   "Answer questions about the user's conversations using only the numbered excerpts in the last message.",

@@ -4,6 +4,7 @@ import type { CachedAnswer } from "../answer-cache/answer-cache.ts";
 import type { AppEnv } from "../app-env.ts";
 import type { AskOutcome } from "../ask/ask-service.ts";
 import { ApiError, problemBody } from "../errors.ts";
+import { answerBody } from "../generate/present.ts";
 import { type AskRecord, fromProblem, toProblem } from "../generate/records.ts";
 import { counters } from "../observability/counters.ts";
 import { elapsedMs } from "../timeouts.ts";
@@ -17,9 +18,20 @@ export const serverTiming = (timings: Record<string, number>) =>
     .map(([k, v]) => `${k};dur=${v}`)
     .join(", ");
 
-const event = (name: string, data: unknown) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+// Every event has an id: 0 for meta, then one per delta, then done (or error). A replay of the same
+// answer (the cache, an Idempotency-Key) numbers its events the same way, so a client resuming with
+// Last-Event-ID gets what it missed.
+const event = (name: string, data: unknown, id: number) => `event: ${name}\ndata: ${JSON.stringify(data)}\nid: ${id}\n\n`;
 
-/** A cached answer with this request's id, cache status and timings, as SSE (one chunk) or JSON. */
+/** The Last-Event-ID a reconnecting client sent: events up to it are not sent again. */
+export function lastEventId(header: string | undefined): number | undefined {
+  return header !== undefined && /^\d{1,9}$/.test(header.trim()) ? Number(header.trim()) : undefined;
+}
+
+/**
+ * A stored answer with this request's id, cache status and timings, as SSE (one chunk) or JSON.
+ * `after`: the Last-Event-ID of a resuming client (the events after it are sent).
+ */
 export function replayAnswer(
   c: Context<AppEnv>,
   cached: CachedAnswer,
@@ -27,29 +39,42 @@ export function replayAnswer(
   stream: boolean,
   startedAt: number,
   extraHeaders: Record<string, string> = {},
+  after = -1,
 ): Response {
   const meta = { request_id: c.var.requestId, cache: status, ...cached.meta };
   const elapsed = elapsedMs(startedAt);
   const done = { ...cached.done, timings: { cache: elapsed, ttft: elapsed, total: elapsed } };
   const headers = { ...extraHeaders, "x-cache": status, "server-timing": `cache;dur=${elapsed}, total;dur=${elapsed}` };
-  if (!stream) return c.json({ answer: cached.pieces.join(""), ...meta, ...done }, 200, headers);
-  let body = event("meta", meta);
-  for (const text of cached.pieces) body += event("delta", { text });
-  body += event("done", done);
+  if (!stream) return c.json(answerBody(cached.pieces.join(""), meta, done), 200, headers);
+  let body = after < 0 ? event("meta", meta, 0) : "";
+  cached.pieces.forEach((text, i) => {
+    if (i + 1 > after) body += event("delta", { text }, i + 1);
+  });
+  body += event("done", done, cached.pieces.length + 1);
   return c.body(body, 200, { ...headers, "content-type": "text/event-stream", "cache-control": "no-cache" });
 }
+
+/** Called once when an answer's response ends: with the whole answer when it completed, else without. */
+export type OnAnswerEnd = (completed?: { status: string; entry: CachedAnswer }) => void;
 
 /**
  * Sends an answer being generated. The one request the records name as writer caches a whole
  * answer once it is sent. An SSE stream tells the request's observer when it has ended.
  */
-export async function writeAnswer(c: Context<AppEnv>, answer: Extract<AskOutcome, { kind: "answer" }>, stream: boolean) {
+export async function writeAnswer(
+  c: Context<AppEnv>,
+  answer: Extract<AskOutcome, { kind: "answer" }>,
+  stream: boolean,
+  onEnd: OnAnswerEnd = () => {},
+) {
   const { source, idleMs, early } = answer;
   const first = answer.meta;
   const meta = { request_id: c.var.requestId, cache: answer.status, ...first.meta };
   const pieces: string[] = [];
   const remember = (record: Extract<AskRecord, { type: "done" }>) => {
-    if (record.writer && record.cacheable) answer.remember?.({ meta: first.meta, pieces, done: record.done });
+    const entry = { meta: first.meta, pieces, done: record.done };
+    onEnd({ status: answer.status, entry });
+    if (record.writer && record.cacheable) answer.remember?.(entry);
   };
   c.header("x-cache", answer.status);
   if (answer.role !== "local") c.header("x-coalesced", answer.role);
@@ -67,11 +92,12 @@ export async function writeAnswer(c: Context<AppEnv>, answer: Extract<AskOutcome
         else if (record?.type === "done") {
           remember(record);
           const done = record.done as { timings: Record<string, number> };
-          return c.json({ answer: pieces.join(""), ...meta, ...record.done }, 200, { "server-timing": timing(done.timings) });
+          return c.json(answerBody(pieces.join(""), meta, record.done), 200, { "server-timing": timing(done.timings) });
         } else if (record?.type === "error") throw fromProblem(record.problem);
         else throw new ApiError(502, "generation-failed", "the answer ended before it was complete");
       }
     } finally {
+      onEnd();
       answer.finished();
     }
   }
@@ -84,7 +110,8 @@ export async function writeAnswer(c: Context<AppEnv>, answer: Extract<AskOutcome
       void source.cancel(new Error("client disconnected"));
     });
     try {
-      await sse.writeSSE({ event: "meta", data: JSON.stringify(meta) });
+      let id = 0;
+      await sse.writeSSE({ event: "meta", data: JSON.stringify(meta), id: String(id) });
       for (;;) {
         let record: AskRecord | undefined;
         try {
@@ -101,9 +128,9 @@ export async function writeAnswer(c: Context<AppEnv>, answer: Extract<AskOutcome
         if (aborted) return;
         if (record?.type === "delta") {
           pieces.push(record.text);
-          await sse.writeSSE({ event: "delta", data: JSON.stringify({ text: record.text }) });
+          await sse.writeSSE({ event: "delta", data: JSON.stringify({ text: record.text }), id: String(++id) });
         } else if (record?.type === "done") {
-          await sse.writeSSE({ event: "done", data: JSON.stringify(record.done) });
+          await sse.writeSSE({ event: "done", data: JSON.stringify(record.done), id: String(++id) });
           if (!aborted) remember(record);
           return;
         } else {
@@ -111,11 +138,12 @@ export async function writeAnswer(c: Context<AppEnv>, answer: Extract<AskOutcome
             record?.type === "error"
               ? record.problem
               : toProblem(new ApiError(502, "generation-failed", "the answer ended before it was complete"));
-          await sse.writeSSE({ event: "error", data: JSON.stringify(problemBody(fromProblem(problem), c.req.path)) });
+          await sse.writeSSE({ event: "error", data: JSON.stringify(problemBody(fromProblem(problem), c.req.path)), id: String(++id) });
           return;
         }
       }
     } finally {
+      onEnd();
       answer.finished();
       ended?.();
     }

@@ -4,15 +4,28 @@ export interface ChatMessage {
   content: string;
 }
 
+/** One message of a source: who sent it, when (ISO 8601), and its text exactly as the model read it. */
+export interface SourceMessage {
+  id: string;
+  authorName: string;
+  authorType: string;
+  timestamp: string;
+  text: string;
+}
+
 /** A retrieved excerpt as an answerer sees it: its citation number, who spoke, when, and the text. */
 export interface AnswerSource {
   n: number;
+  /** The source's id (its chunk's). */
+  id: string;
   conversationId: string;
   speakers: string[];
   start: Date;
   end: Date;
   /** The chunk text: one "[date time] Speaker: text" line per message. */
   text: string;
+  /** The messages of `text`, one per line, in order. */
+  messages: SourceMessage[];
 }
 
 export interface ChatRequest {

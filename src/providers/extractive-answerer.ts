@@ -1,7 +1,7 @@
 import { ASKS_WHEN, DATE_LIKE } from "../text/dates.ts";
 import { sentences } from "../text/sentences.ts";
 import { parseSourceLines } from "../text/source-lines.ts";
-import { STOPWORDS, stem, words } from "../text/words.ts";
+import { FRAMING, STOPWORDS, stem, words } from "../text/words.ts";
 import type { Tokenizer } from "../tokens/tokenizer.ts";
 import type { AnswerSource, ChatFinish, ChatModel, ChatRequest } from "./chat-model.ts";
 
@@ -22,26 +22,7 @@ interface Candidate {
 }
 
 const WORDS_PER_PIECE = 4;
-/** Words that frame a question about a conversation ("what did X say about…") rather than name its topic. */
-const FRAMING = new Set([
-  "say",
-  "said",
-  "says",
-  "tell",
-  "told",
-  "mention",
-  "mentioned",
-  "talk",
-  "talked",
-  "discuss",
-  "discussed",
-  "think",
-  "thought",
-  "conversation",
-  "chat",
-  "message",
-  "messages",
-]);
+const NOTHING_FOUND = "I found nothing in the conversations about this.";
 /** A sentence keeps this share of the score of the sentence before it from the same speaker: answers often follow the sentence that names the topic. */
 const CARRY = 0.5;
 /** Sentences scoring below this share of the best one are left out. */
@@ -78,7 +59,7 @@ export function extractiveAnswerer(options: ExtractiveOptions): ChatModel {
 
 /** The whole extractive answer for a question over its sources. */
 export function composeAnswer(question: string, sources: AnswerSource[], maxPoints: number): string {
-  if (sources.length === 0) return "I found nothing in the conversations about this.";
+  if (sources.length === 0) return NOTHING_FOUND;
   const candidates = sources.flatMap((source, rank) =>
     parseSourceLines(source.text, source.speakers, source.start.toISOString().slice(0, 10)).flatMap((line, li) =>
       sentences(line.text).map((sentence, si) => ({
@@ -91,7 +72,7 @@ export function composeAnswer(question: string, sources: AnswerSource[], maxPoin
       })),
     ),
   );
-  if (candidates.length === 0) return "I found nothing in the conversations about this.";
+  if (candidates.length === 0) return NOTHING_FOUND;
 
   const questionWords = words(question);
   const speakerWords = new Map(sources.flatMap((s) => s.speakers).map((name) => [name, new Set(words(name))]));
@@ -106,7 +87,8 @@ export function composeAnswer(question: string, sources: AnswerSource[], maxPoin
   candidates.forEach((c, i) => {
     const before = candidates[i - 1];
     const carried = before && before.n === c.n && before.speaker === c.speaker ? CARRY * own[i - 1]! : 0;
-    c.score = own[i]! + carried;
+    // A question that only names a speaker ("what did Priya say?") is answered by that speaker's sentences.
+    c.score = terms.length === 0 && named.has(c.speaker) ? 1 : own[i]! + carried;
     if (named.has(c.speaker)) c.score *= 1.5;
     if (asksWhen && DATE_LIKE.test(c.sentence)) c.score *= 1.3;
   });
@@ -122,6 +104,9 @@ export function composeAnswer(question: string, sources: AnswerSource[], maxPoin
     picked.push(c);
   }
   if (picked.length === 0) {
+    // The question's topic is in none of the sentences: quoting the nearest one would present
+    // unrelated text as an answer.
+    if (terms.length > 0) return NOTHING_FOUND;
     const first = candidates[0]!;
     return `None of the retrieved messages answers this directly. The closest excerpt:\n${point(first)}`;
   }

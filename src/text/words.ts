@@ -8,6 +8,27 @@ export const STOPWORDS = new Set(
   ).split(" "),
 );
 
+/** Words that frame a question about a conversation ("what did X say about…") rather than name its topic. */
+export const FRAMING = new Set([
+  "say",
+  "said",
+  "says",
+  "tell",
+  "told",
+  "mention",
+  "mentioned",
+  "talk",
+  "talked",
+  "discuss",
+  "discussed",
+  "think",
+  "thought",
+  "conversation",
+  "chat",
+  "message",
+  "messages",
+]);
+
 /** Lower-cases, strips accents and splits into word tokens (letters and digits, any script). */
 export function words(text: string): string[] {
   return (

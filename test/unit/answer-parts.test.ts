@@ -46,7 +46,9 @@ describe("citation filter", () => {
       [
         {
           n: 1,
+          id: "s",
           conversationId: "c",
+          messages: [],
           speakers: ["Ann"],
           start: new Date("2025-03-03T10:00:00Z"),
           end: new Date("2025-03-03T10:00:00Z"),
@@ -85,7 +87,9 @@ describe("citation filter", () => {
 describe("extractive answer", () => {
   const source = (n: number, text: string, speakers: string[]) => ({
     n,
+    id: "s",
     conversationId: "c",
+    messages: [],
     speakers,
     start: new Date("2025-03-03T10:00:00Z"),
     end: new Date("2025-03-03T11:00:00Z"),
@@ -125,9 +129,21 @@ describe("extractive answer", () => {
 
   it("says so when nothing matches or nothing was found", () => {
     expect(composeAnswer("Where is the party?", [], 4)).toMatch(/found nothing/);
-    expect(composeAnswer("Where is the party?", [source(1, "[2025-03-03 10:00] John: Hello.", ["John"])], 4)).toMatch(
+    // The topic is in no sentence: quoting the nearest one would present unrelated text as the answer.
+    expect(composeAnswer("Where is the party?", [source(1, "[2025-03-03 10:00] John: Hello.", ["John"])], 4)).toBe(
+      "I found nothing in the conversations about this.",
+    );
+    // A question without a topic gets the closest excerpt, said to be no direct answer.
+    expect(composeAnswer("What was said?", [source(1, "[2025-03-03 10:00] John: Hello.", ["John"])], 4)).toMatch(
       /^None of the retrieved messages answers this directly/,
     );
+    // A question naming only a speaker is answered with that speaker's sentences.
+    const named = composeAnswer(
+      "What did Priya say?",
+      [source(1, "[2025-03-03 10:00] John: Hello.\n[10:01] Priya: Ship it Friday.", ["John", "Priya"])],
+      4,
+    );
+    expect(named).toBe("From the conversations:\n- Priya (2025-03-03): “Ship it Friday.” [1]");
   });
 });
 
@@ -282,7 +298,9 @@ describe("prompt", () => {
   it("puts rules first, history next, and excerpts as escaped JSON lines before the question", () => {
     const src = {
       n: 1,
+      id: "s",
       conversationId: "c",
+      messages: [],
       speakers: ["Eve"],
       start: new Date("2025-03-03T10:00:00Z"),
       end: new Date("2025-03-03T10:00:00Z"),

@@ -5,6 +5,7 @@ import { type CachedAnswer, lookupAnswer, rememberAnswer } from "../../src/answe
 import type { MultiLevelCache } from "../../src/cache/multilevel";
 import type { Versions } from "../../src/cache/versions";
 import { parseConfig } from "../../src/config";
+import { type MessageDetails, messageKey } from "../../src/db/messages";
 import { type ChunkSearch, pairKey, type SemanticCandidate, type SemanticStore, type SessionStore } from "../../src/db/ports";
 import type { ChunkHit } from "../../src/db/search";
 import { prepareAsk } from "../../src/generate/prepare";
@@ -58,6 +59,15 @@ function memoryChunks(options: { semanticOrder?: string[]; failSemantic?: boolea
       calls.similarities.push(ids);
       const out = new Map<string, number>();
       for (const a of ids) for (const b of ids) if (a < b) out.set(pairKey(a, b), 0.1);
+      return out;
+    },
+    async messages(refs) {
+      const out = new Map<string, MessageDetails>();
+      for (const ref of refs)
+        for (const id of ref.messageIds) {
+          const chunk = CHUNKS.find((c) => c.messageIds.includes(id))!;
+          out.set(messageKey(ref.conversationId, id), { authorName: chunk.authors[0]!, authorType: "human", timestamp: chunk.start });
+        }
       return out;
     },
   };
@@ -216,6 +226,7 @@ describe("preparing an ask against in-memory ports", () => {
     retrieval: { ...scope(["keyword"]), topK: 4 },
     maxContextTokens: 1024,
     selection: { strategy, lambda: 0.7, hybridLambda: 0.95, redundancy: 0.9, truncateMin: 100 },
+    relevanceFloor: 0.3,
     model: "extractive-v1",
     temperature: 0,
     maxTokens: 256,
@@ -245,9 +256,64 @@ describe("preparing an ask against in-memory ports", () => {
       step = await generation.next();
     }
     expect(text).toMatch(/John .*June 2.*\[1\]/s);
-    expect(step.value.citations).toContain(1);
+    // The citation resolves to the message it quotes; the other sources are marked uncited.
+    expect(step.value.citations[0]).toEqual({ n: 1, sourceId: "k1", messageIds: ["m-k1"] });
+    const cited = new Set(step.value.citations.map((c) => c.n));
+    expect(step.value.uncited).toEqual(prepared.sources.map((s) => s.n).filter((n) => !cited.has(n)));
+    expect(step.value.uncited.length).toBeGreaterThan(0);
+    expect(prepared.sources[0]!.messages).toEqual([
+      {
+        id: "m-k1",
+        authorName: "John",
+        authorType: "human",
+        timestamp: at(1).toISOString(),
+        text: "The launch moves to June 2 because the load tests failed.",
+      },
+    ]);
     expect(step.value.sessionSaved).toBe(true);
     expect(turns).toEqual([{ sessionId: "s1", question: "What did John say about the launch?", answer: text }]);
+  });
+
+  it("below the relevance floor answers that nothing relevant was found, quoting nothing and calling no model", async () => {
+    const { search } = memoryChunks();
+    let calls = 0;
+    const counting = createChatModels(config, tiktoken);
+    const primary = {
+      ...counting.primary,
+      stream: (...args: Parameters<typeof counting.primary.stream>) => {
+        calls++;
+        return counting.primary.stream(...args);
+      },
+    };
+    const deps = {
+      chunks: search,
+      sessions: sessions().store,
+      embedder,
+      tokenizer: tiktoken,
+      chat: { ...counting, primary },
+      now: new Date(),
+    };
+    // "launch" is in two of four chunks; "contingency" and "audit" in none.
+    const question = "What is the contingency plan if the audit of the launch fails?";
+    const prepared = await prepareAsk(deps, { ...options("relevance"), question });
+    expect(prepared.sources.length).toBeGreaterThan(0);
+    expect(prepared.relevance.best).toBeLessThan(0.3);
+    expect(prepared.relevance.nothingRelevant).toBe(true);
+    expect(prepared.plan.request.sources).toEqual([]);
+    const generation = prepared.answer(new AbortController().signal);
+    let text = "";
+    let step = await generation.next();
+    while (!step.done) {
+      text += step.value;
+      step = await generation.next();
+    }
+    expect(text).toBe("I found nothing relevant to this in the conversations.");
+    expect(step.value).toMatchObject({ citations: [], nothingRelevant: true, uncited: prepared.sources.map((s) => s.n) });
+    expect(calls).toBe(0);
+    // With the floor off, the same ask answers from the sources as before.
+    const open = await prepareAsk(deps, { ...options("relevance"), question, relevanceFloor: 0 });
+    expect(open.relevance.nothingRelevant).toBe(false);
+    expect(open.plan.request.sources.length).toBe(open.sources.length);
   });
 
   it("asks the database for no similarities when the context is chosen by relevance alone", async () => {
