@@ -1,3 +1,5 @@
+import { DURATION_BUCKETS, type Labels, METRICS } from "./catalog.ts";
+
 /**
  * This isolate's metrics: counters, histograms (as their `_bucket`, `_sum` and `_count` counters)
  * and gauges, keyed by name and labels. `/metrics` shows every isolate's: each one sends what
@@ -11,8 +13,6 @@ const pending = new Map<string, number>();
 /** This isolate's current gauge values. */
 const gauges = new Map<string, number>();
 
-export type Labels = Record<string, string>;
-
 const escapeLabel = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 
 /** The series key, in Prometheus' own notation: `name{a="1",b="2"}` (labels sorted). */
@@ -22,9 +22,6 @@ export const seriesKey = (name: string, labels: Labels) => {
 };
 
 const add = (map: Map<string, number>, key: string, by: number) => map.set(key, (map.get(key) ?? 0) + by);
-
-/** Upper bounds (seconds) of the request-duration histogram. */
-export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export const counters = {
   inc(name: string, labels: Labels = {}, by = 1): void {
@@ -41,8 +38,9 @@ export const counters = {
 };
 
 export const metrics = {
-  /** One observation of a histogram with the given upper bounds. */
-  observe(name: string, labels: Labels, value: number, buckets: number[] = DURATION_BUCKETS): void {
+  /** One observation of a histogram, into the buckets its catalog entry declares (`/metrics` relies on them). */
+  observe(name: string, labels: Labels, value: number): void {
+    const buckets = METRICS[name]?.buckets ?? DURATION_BUCKETS;
     for (const le of buckets) if (value <= le) counters.inc(`${name}_bucket`, { ...labels, le: String(le) });
     counters.inc(`${name}_bucket`, { ...labels, le: "+Inf" });
     counters.inc(`${name}_sum`, labels, value);

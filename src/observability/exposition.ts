@@ -1,45 +1,5 @@
-/** What each metric means and its Prometheus type; a metric not listed is exposed as `untyped`. */
-export const METRICS: Record<string, { type: "counter" | "gauge" | "histogram"; help: string }> = {
-  rag_request_duration_seconds: {
-    type: "histogram",
-    help: "Time from a request's arrival to the end of its response body (SSE streams included).",
-  },
-  rag_active_requests: { type: "gauge", help: "Requests being served now, across isolates that reported in the last minute." },
-  rag_tokens_used_total: {
-    type: "counter",
-    help: "Tokens of generated answers: type=input (prompt) or output (completion), as the provider reported or as counted.",
-  },
-  rag_cache_hits_total: { type: "counter", help: "Cache hits by level (l1, l2, semantic) and kind (answer, retrieve)." },
-  rag_cache_misses_total: { type: "counter", help: "Cache misses by level (l1, l2, semantic) and kind (answer, retrieve)." },
-  rag_cache_errors_total: { type: "counter", help: "Cache tier failures and timeouts (each counted as a miss)." },
-  rag_llm_calls_total: { type: "counter", help: "Answer generations by provider, the offline extractive answerer included." },
-  rag_embedding_calls_total: { type: "counter", help: "Embedding provider calls (not texts)." },
-  rag_embedding_batches_total: { type: "counter", help: "Batches the EmbeddingBatcher sent." },
-  rag_embedding_batch_requests_total: { type: "counter", help: "Requests merged into embedding batches." },
-  rag_embedding_batch_texts_total: { type: "counter", help: "Distinct texts in embedding batches." },
-  rag_embedding_cache_total: { type: "counter", help: "Persistent embedding cache lookups by result (hit, miss)." },
-  rag_coalesced_requests_total: { type: "counter", help: "Asks that followed an identical ask's answer instead of generating their own." },
-  rag_tenant_quota_rejections_total: {
-    type: "counter",
-    help: "Chat calls refused because the tenant used its daily chat-token budget, by call: answer (the ask gets 429), helper (the heuristic is used).",
-  },
-  rag_rate_limited_total: { type: "counter", help: "Requests refused with 429 by the per-key rate limit." },
-  rag_rate_budget_rejections_total: {
-    type: "counter",
-    help: "Chat calls refused by the rate budget, by call (answer, helper) and policy.",
-  },
-  rag_fallbacks_total: {
-    type: "counter",
-    help: "Fallbacks by kind: chat (extractive answer), rewrite, summary, rate_budget, durable_<object> (work done in the request).",
-  },
-  rag_errors_total: { type: "counter", help: "Server-side errors by kind (problem code of 5xx responses, stream failures)." },
-  rag_semantic_guard_rejections_total: { type: "counter", help: "Semantic cache candidates rejected by a guard, by reason." },
-  rag_durable_object_requests_total: {
-    type: "counter",
-    help: "Requests sent to Durable Objects, by object (embedding_batcher, ask_coalescer, rate_budget, tenant_quota, metrics).",
-  },
-  rag_db_clients_total: { type: "counter", help: "Postgres clients opened (one per request that needs the database)." },
-};
+import { type Labels, METRICS } from "./catalog.ts";
+import { seriesKey } from "./counters.ts";
 
 const SUFFIXES = ["_bucket", "_sum", "_count"];
 
@@ -54,15 +14,55 @@ function familyOf(name: string): string {
   return name;
 }
 
+const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
+const unescapeLabel = (v: string) => v.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
+const parseLabels = (text: string): Labels => Object.fromEntries([...text.matchAll(LABEL)].map((m) => [m[1]!, unescapeLabel(m[2]!)]));
+
+/**
+ * The series to expose: the given ones, plus every documented counter and gauge at 0 for its
+ * label sets known in advance, plus each histogram label set's buckets that nothing has fallen in
+ * yet (its lower bounds), so that every series a scrape shows is shown again by the next one.
+ */
+function complete(series: Record<string, number>): Record<string, number> {
+  const out = { ...series };
+  const histograms = new Map<string, Map<string, Labels>>();
+  for (const key of Object.keys(series)) {
+    const brace = key.indexOf("{");
+    const family = familyOf(brace === -1 ? key : key.slice(0, brace));
+    if (METRICS[family]?.type !== "histogram") continue;
+    const { le: _, ...labels } = parseLabels(brace === -1 ? "" : key.slice(brace + 1, -1));
+    if (!histograms.has(family)) histograms.set(family, new Map());
+    histograms.get(family)!.set(seriesKey("", labels), labels);
+  }
+  for (const [name, spec] of Object.entries(METRICS)) {
+    for (const labels of spec.zero ?? []) out[seriesKey(name, labels)] ??= 0;
+    for (const labels of histograms.get(name)?.values() ?? []) {
+      // Buckets are cumulative: one that is missing holds what the bucket below it holds.
+      let below = 0;
+      for (const le of spec.buckets ?? []) below = out[seriesKey(`${name}_bucket`, { ...labels, le: String(le) })] ??= below;
+      const inf = seriesKey(`${name}_bucket`, { ...labels, le: "+Inf" });
+      const count = seriesKey(`${name}_count`, labels);
+      out[inf] ??= out[count] ?? below;
+      out[count] ??= out[inf];
+      out[seriesKey(`${name}_sum`, labels)] ??= 0;
+    }
+  }
+  return out;
+}
+
 const formatValue = (v: number) => (Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(12))));
 
 /**
  * Renders series (`name{labels}` → value) in the Prometheus text exposition format 0.0.4: one
- * HELP and TYPE line per metric, its series together, histogram buckets in ascending order.
+ * HELP and TYPE line per metric, its series together, histogram buckets in ascending order. Every
+ * metric of the catalog is there from start-up (`complete`), with no samples when none of its
+ * label sets is known before it counts something.
  */
 export function renderPrometheus(series: Record<string, number>): string {
-  const families = new Map<string, { key: string; name: string; labels: string; value: number }[]>();
-  for (const [key, value] of Object.entries(series)) {
+  const families = new Map<string, { key: string; name: string; labels: string; value: number }[]>(
+    Object.keys(METRICS).map((name) => [name, []]),
+  );
+  for (const [key, value] of Object.entries(complete(series))) {
     const brace = key.indexOf("{");
     const name = brace === -1 ? key : key.slice(0, brace);
     const labels = brace === -1 ? "" : key.slice(brace + 1, -1);
