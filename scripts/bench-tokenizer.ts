@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./lib/free-port.ts";
+import { localWranglerEnv } from "./lib/wrangler-dev.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -74,7 +75,7 @@ async function workerdProbe(lib: string, enc: string) {
       persist,
       "--show-interactive-dev-session=false",
     ],
-    { cwd: ROOT, detached: true, stdio: "ignore", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
+    { cwd: ROOT, detached: true, stdio: "ignore", env: { ...process.env, ...localWranglerEnv() } },
   );
   const base = `http://127.0.0.1:${port}`;
   try {

@@ -5,6 +5,17 @@ import { join } from "node:path";
 const ROOT = join(import.meta.dirname, "../..");
 const WRANGLER = join(ROOT, "node_modules/wrangler/bin/wrangler.js");
 
+/**
+ * The environment every local `wrangler dev` of the project runs with. Miniflare fetches a real
+ * `request.cf` from workers.cloudflare.com at start (twice, and warns with a stack trace when
+ * offline); locally it gets Miniflare's fixed placeholder instead (colo DFW, country US), which is
+ * what an offline start fell back to anyway. `CLOUDFLARE_CF_FETCH_ENABLED=true` fetches the real one.
+ */
+export const localWranglerEnv = (): Record<string, string> => ({
+  WRANGLER_SEND_METRICS: "false",
+  CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? "false",
+});
+
 export interface WranglerDev {
   child: ChildProcess;
   url: string;
@@ -43,7 +54,7 @@ export function startWranglerDev(options: {
     stdio: options.quiet ? ["ignore", "ignore", "inherit"] : ["ignore", "inherit", "inherit"],
     env: {
       ...process.env,
-      WRANGLER_SEND_METRICS: "false",
+      ...localWranglerEnv(),
       // wrangler dev's local trace store (for its local explorer) keeps every request's logs and
       // spans on disk with no limit (≈ 5 MB per 1,000 requests) and costs CPU per request: off,
       // unless asked for with X_LOCAL_OBSERVABILITY=true. [observability] in production is unaffected.
