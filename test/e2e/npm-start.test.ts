@@ -1,26 +1,20 @@
 // Runs `npm start`'s script as a user would, then every curl example of the README against it,
 // then Ctrl-C (SIGINT), and checks that everything it started has stopped.
-import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { execFile, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../scripts/lib/free-port.ts";
+import { DURATION_BUCKETS, METRICS } from "../../src/observability/catalog.ts";
+import { readmeCurlCommands, readmeStreamingAsk } from "../helpers/readme-commands.ts";
+import { parsePrometheus } from "../worker/support/prometheus.ts";
 
 const run = promisify(execFile);
 
-/** The curl commands of the README's sh blocks, continuation lines joined. */
-function readmeCurlCommands(): string[] {
-  const readme = readFileSync(join(import.meta.dirname, "../../README.md"), "utf8");
-  const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
-  const commands: string[] = [];
-  for (const block of blocks) {
-    const joined = block.replace(/\\\n\s*/g, " ").replace(/\n\s+(?=[{"\]])/g, " ");
-    commands.push(...joined.split("\n").filter((line) => line.startsWith("curl ")));
-  }
-  return commands;
-}
+const promtool = !spawnSync("promtool", ["--version"]).error;
+if (!promtool) console.warn("\n[e2e] promtool is not installed (Debian: apt-get install prometheus): /metrics is not checked with it.\n");
 
 describe("npm start", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "convo-rag-e2e-"));
@@ -45,6 +39,18 @@ describe("npm start", () => {
       await new Promise((r) => setTimeout(r, 200));
     }
   }
+
+  /** An ask as JSON: its x-cache and x-coalesced headers and its answer. */
+  const askWithHeaders = async (body: Record<string, unknown>) => {
+    const res = await fetch(`http://127.0.0.1:${port}/api/rag/ask`, {
+      method: "POST",
+      headers: { authorization: "Bearer dev-local-key", "content-type": "application/json" },
+      body: JSON.stringify({ stream: false, ...body }),
+    });
+    expect(res.status).toBe(200);
+    const { answer } = (await res.json()) as { answer: string };
+    return { cache: res.headers.get("x-cache"), coalesced: res.headers.get("x-coalesced"), answer };
+  };
 
   const ask = async (body: Record<string, unknown>) => {
     const res = await fetch(`http://127.0.0.1:${port}/api/rag/ask`, {
@@ -78,16 +84,77 @@ describe("npm start", () => {
     expect(body.conversations.map((c) => c.id)).toEqual(["support-4711", "team-sync-42"]);
   });
 
+  it("starts without fetching request.cf from the network (no warning offline)", () => {
+    expect(output).not.toContain("Request.cf");
+  });
+
   it("answers every curl example of the README with a 2xx", async () => {
     const commands = readmeCurlCommands();
     expect(commands.length).toBeGreaterThanOrEqual(7);
     for (const command of commands) {
       const local = command.replaceAll("127.0.0.1:8787", `127.0.0.1:${port}`);
-      const { stdout } = await run("bash", ["-c", `${local} -sS -o /dev/null -w '%{http_code}'`]);
+      // A pipeline's request alone, for its status; then the whole pipeline must succeed and print.
+      const [request] = local.split(" | ");
+      const { stdout } = await run("bash", ["-c", `${request} -sS -o /dev/null -w '%{http_code}'`]);
       expect(Number(stdout), command).toBeGreaterThanOrEqual(200);
       expect(Number(stdout), command).toBeLessThan(300);
+      if (request !== local) expect((await run("bash", ["-o", "pipefail", "-c", local])).stdout.trim(), command).not.toBe("");
     }
   }, 60_000);
+
+  it("prints just the answer text with the README's streaming pipeline", async () => {
+    const { curl, filter } = readmeStreamingAsk();
+    // A question of its own, so that the answer is generated and streamed rather than replayed.
+    const question = `What did John say about the project timeline (${crypto.randomUUID().slice(0, 8)})?`;
+    const command = `${curl.replaceAll("127.0.0.1:8787", `127.0.0.1:${port}`).replace("What did John say about the project timeline?", question)} | ${filter}`;
+    expect(command).toContain(question);
+    const { stdout, stderr } = await run("bash", ["-o", "pipefail", "-c", command]);
+    expect(stderr).toBe("");
+    const { answer } = await askWithHeaders({ query: question });
+    expect(answer).toMatch(/\[1\]/);
+    expect(stdout).toBe(`${answer}\n`);
+  });
+
+  it("answers a repeated question from the cache (MISS, then HIT-L2), and never caches a session's asks", async () => {
+    const query = `Who needs the timeline doc before the beta review (${crypto.randomUUID().slice(0, 8)})?`;
+    const first = await askWithHeaders({ query });
+    expect(first.cache).toBe("MISS");
+    // Until its cache write lands, the isolate replays a finished answer to identical asks for a
+    // few seconds (x-coalesced: isolate, docs/API.md); once it has, only the cache may answer.
+    let again = await askWithHeaders({ query });
+    for (let i = 0; i < 100 && again.cache === "MISS" && again.coalesced === "isolate"; i++) {
+      expect(again.answer).toBe(first.answer);
+      await new Promise((r) => setTimeout(r, 100));
+      again = await askWithHeaders({ query });
+    }
+    expect(again).toEqual({ cache: "HIT-L2", coalesced: null, answer: first.answer });
+    expect((await askWithHeaders({ query, session_id: "e2e-cache" })).cache).toBe("BYPASS");
+  });
+
+  it("serves /metrics with every documented metric, each histogram label set with all its buckets", async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: "Bearer dev-admin-key" } });
+    expect(res.status).toBe(200);
+    const families = parsePrometheus(await res.text());
+    for (const [name, spec] of Object.entries(METRICS)) expect(families.find((f) => f.name === name)?.type, name).toBe(spec.type);
+    const durations = families.find((f) => f.name === "rag_request_duration_seconds")!.samples;
+    const labelSet = ({ le: _, ...rest }: Record<string, string>) => JSON.stringify(rest);
+    const labelSets = new Set(durations.map((s) => labelSet(s.labels)));
+    expect(labelSets.size).toBeGreaterThan(1);
+    for (const set of labelSets) {
+      const buckets = durations.filter((s) => s.name.endsWith("_bucket") && labelSet(s.labels) === set);
+      expect(
+        buckets.map((s) => s.labels.le),
+        set,
+      ).toEqual([...DURATION_BUCKETS.map(String), "+Inf"]);
+    }
+  });
+
+  it.skipIf(!promtool)("serves /metrics that `promtool check metrics` accepts", async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: "Bearer dev-admin-key" } });
+    const check = spawnSync("promtool", ["check", "metrics"], { input: await res.text(), encoding: "utf8" });
+    expect(check.stdout + check.stderr).toBe("");
+    expect(check.status).toBe(0);
+  });
 
   it("records a session turn before the restart", async () => {
     const first = await ask({ query: "Why did the CSV export fail?", session_id: "e2e-session" });
