@@ -7,6 +7,7 @@ export const EXPECTED_MIGRATIONS = [
   "0003_semantic_cache",
   "0004_embedding_cache_per_tenant",
   "0005_operator_role",
+  "0006_messages_time_order",
 ] as const;
 
 export interface SchemaStatus {

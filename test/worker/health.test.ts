@@ -12,7 +12,14 @@ describe("GET /health", () => {
       status: "ok",
       database: { reachable: true },
       migrations: {
-        applied: ["0001_init", "0002_sessions", "0003_semantic_cache", "0004_embedding_cache_per_tenant", "0005_operator_role"],
+        applied: [
+          "0001_init",
+          "0002_sessions",
+          "0003_semantic_cache",
+          "0004_embedding_cache_per_tenant",
+          "0005_operator_role",
+          "0006_messages_time_order",
+        ],
         pending: [],
       },
       embedding: { provider: "local", dimensions: 384, schema_dimensions: 384 },
