@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { AppEnv } from "../app-env.ts";
 import { dataChanged } from "../cache/index.ts";
 import { type ConversationSummary, deleteConversation, getConversation, listConversations } from "../db/conversations.ts";
+import { type Anchor, type PageMessage, readMessageWindow } from "../db/message-pages.ts";
 import { badRequest, notFound } from "../errors.ts";
 import { isStorable, readJson } from "../http/read-json.ts";
 import { noQuery, parseBody } from "../http/validate.ts";
@@ -11,6 +12,8 @@ import { ingestConversation } from "../ingest/ingest-service.ts";
 import { createEmbedder } from "../providers/index.ts";
 import { forgetSpeakers } from "../retrieve/speakers.ts";
 import { tiktoken } from "../tokens/tokenizer.ts";
+import { encodeMessageCursor } from "./message-cursor.ts";
+import { type MessageBody, type MessagePageBody, type MessagesQuery, messagesQuerySchema } from "./messages-schema.ts";
 
 const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1, "must be at least 1").max(100, "must be at most 100").default(20),
@@ -41,13 +44,30 @@ const decodeCursor = (cursor: string) => {
 };
 
 /**
- * The conversation id in the path. One that no ingest could have stored (longer than ids may be,
- * or with a NUL or a lone surrogate, which Postgres would refuse with an error) is a 404 like any
- * unknown id, without a query.
+ * A conversation or message id from the URL (path or query string). One that no ingest could have
+ * stored (longer than ids may be, or with a NUL or a lone surrogate, which Postgres would refuse
+ * with an error) is a 404 like any unknown id, without a query.
  */
 const pathId = (id: string) => (id.length <= 256 && isStorable(id) ? id : undefined);
-const noSuchConversation = (id: string) =>
-  notFound(`conversation '${id.slice(0, 256).toWellFormed().replaceAll("\u0000", "\ufffd")}' does not exist`);
+const shown = (id: string) => id.slice(0, 256).toWellFormed().replaceAll("\u0000", "\ufffd");
+const noSuchConversation = (id: string) => notFound(`conversation '${shown(id)}' does not exist`);
+
+const presentMessage = (m: PageMessage): MessageBody => ({
+  id: m.id,
+  author_name: m.authorName,
+  author_type: m.authorType,
+  text: m.text,
+  timestamp: m.timestamp.toISOString(),
+});
+
+/** How many messages to read on each side of where the request starts. */
+function windowOf(query: MessagesQuery): { anchor: Anchor; before: number; after: number } {
+  if (query.around) return { anchor: { kind: "around", messageId: query.around.messageId }, ...query.around };
+  const cursor = query.cursor;
+  if (!cursor) return { anchor: { kind: "start" }, before: 0, after: query.limit };
+  const anchor = { kind: cursor.direction, messageId: cursor.messageId, timestamp: cursor.timestamp } as const;
+  return cursor.direction === "after" ? { anchor, before: 0, after: query.limit } : { anchor, before: query.limit, after: 0 };
+}
 
 /** /api/conversations: ingest (idempotent upsert), list, read, delete; all scoped to the key's tenant. */
 export const conversationRoutes = new Hono<AppEnv>()
@@ -93,6 +113,39 @@ export const conversationRoutes = new Hono<AppEnv>()
     const conversation = id === undefined ? undefined : await getConversation(c.var.sql(), c.var.auth.tenantId, id);
     if (!conversation) throw noSuchConversation(c.req.param("id"));
     return c.json(present(conversation));
+  })
+  .get("/:id/messages", async (c) => {
+    const raw = c.req.query();
+    // The around id is checked like path ids (an unstorable one is a 404, not a 400): the query is validated with a printable copy.
+    const printable = raw.around === undefined ? raw : { ...raw, around: shown(raw.around) };
+    const query = parseBody(messagesQuerySchema, printable, "query string");
+    const id = pathId(c.req.param("id"));
+    if (id === undefined) throw noSuchConversation(c.req.param("id"));
+    const aroundId = raw.around === undefined ? undefined : pathId(raw.around);
+    const noSuchMessage = (why: string) => notFound(`message '${shown(raw.around ?? "")}' ${why}`);
+    if (query.around && aroundId === undefined) throw noSuchMessage(`does not exist in conversation '${shown(id)}'`);
+
+    const window = await readMessageWindow(c.var.sql(), c.var.auth.tenantId, id, {
+      ...windowOf(query),
+      filter: query.filter,
+    });
+    if (!window) throw noSuchConversation(id);
+    if (window.target === "missing") throw noSuchMessage(`does not exist in conversation '${shown(id)}'`);
+    if (window.target === "filtered") {
+      const given = (["author_name", "from", "to"] as const).filter((name) => raw[name] !== undefined);
+      throw noSuchMessage(`in conversation '${shown(id)}' does not match ${given.join(", ")}`);
+    }
+    const first = window.messages[0];
+    const last = window.messages.at(-1);
+    return c.json({
+      conversation_id: id,
+      ...(aroundId === undefined ? {} : { around: aroundId }),
+      messages: window.messages.map(presentMessage),
+      next_cursor:
+        window.more.after && last ? encodeMessageCursor({ direction: "after", timestamp: last.timestamp, messageId: last.id }) : null,
+      prev_cursor:
+        window.more.before && first ? encodeMessageCursor({ direction: "before", timestamp: first.timestamp, messageId: first.id }) : null,
+    } satisfies MessagePageBody);
   })
   .delete("/:id", async (c) => {
     noQuery(c.req.query());
