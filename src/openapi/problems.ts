@@ -20,13 +20,15 @@ export function problemSchema(id: string, status: number | number[], codes: stri
       type: z.enum(codes.map((code) => `urn:convo-rag:problem:${code}`) as [string, ...string[]]).meta({
         description: "Stable problem type: branch on it, not on the prose",
       }),
-      title: z.string().meta({ description: "The status's reason phrase", example: "Bad Request" }),
+      title: z.string().meta({ description: "The status's reason phrase" }),
       status: (statuses.length === 1 ? z.literal(statuses[0]!) : z.union(statuses.map((s) => z.literal(s)))).meta({
         description: "The HTTP status",
       }),
       detail: z.string().meta({ description: "What went wrong, for a person" }),
       instance: z.string().meta({ description: "The request path", example: "/api/conversations" }),
-      errors: z.array(fieldProblem).optional().meta({ description: "One entry per invalid field (400 only), at most 20" }),
+      ...(statuses.includes(400)
+        ? { errors: z.array(fieldProblem).optional().meta({ description: "One entry per invalid field, at most 20" }) }
+        : {}),
     })
     .meta({ id, description: `RFC 9457 problem details (\`application/problem+json\`), status ${statuses.join(" or ")}` });
 }
