@@ -8,6 +8,7 @@ import { cors } from "./middleware/cors.ts";
 import { onError } from "./middleware/errors.ts";
 import { observe } from "./middleware/observe.ts";
 import { schemaReady } from "./middleware/schema-ready.ts";
+import { openApiRoutes } from "./openapi/route.ts";
 import { adminCacheRoutes } from "./routes/admin-cache.ts";
 import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
@@ -28,6 +29,7 @@ export function createApp() {
   });
 
   app.route("/health", healthRoutes);
+  app.route("/openapi.json", openApiRoutes);
   // Metrics count every tenant's requests: operators only.
   app.use("/metrics", apiKeyAuth(), requireOperator());
   app.route("/metrics", metricsRoutes);

@@ -1,0 +1,108 @@
+import { z } from "zod";
+import { count, isoTime } from "./rag-schemas.ts";
+
+// Bodies of /health, /api/admin/keys and /api/admin/cache. The request schemas mirror the ones
+// src/routes/admin-keys.ts and admin-cache.ts validate with (not exported there yet).
+
+const tenantId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/)
+  .meta({ description: "Tenant id: 1–63 of `a-z 0-9 _ -`, starting with a letter or digit", example: "acme" });
+const role = z.enum(["user", "admin", "operator"]);
+
+export const healthResponse = z
+  .object({
+    status: z.enum(["ok", "not_ready"]),
+    database: z.object({ reachable: z.boolean(), latency_ms: count.optional() }),
+    migrations: z.object({ applied: z.array(z.string()), pending: z.array(z.string()) }).optional(),
+    embedding: z
+      .object({
+        provider: z.enum(["local", "openai"]),
+        model: z.string(),
+        dimensions: z.int().min(1).meta({ description: "EMBEDDING_DIMENSIONS" }),
+        schema_dimensions: z.int().nullable().meta({ description: "The size of the stored vectors; `null` before the first migration" }),
+        error: z.string().optional().meta({ description: "Why the two sizes do not fit" }),
+      })
+      .optional(),
+  })
+  .meta({ id: "Health", description: "`migrations` and `embedding` are absent when the database cannot be reached" });
+
+/** POST /api/admin/keys: as `createBody` in src/routes/admin-keys.ts. */
+export const createKeyBody = z.strictObject({
+  tenant: tenantId.optional().meta({ description: "Default: the key's own tenant; created on first use" }),
+  role: z.enum(["user", "admin"]).default("user").meta({ description: "Operator keys are never created over HTTP" }),
+});
+
+/** GET /api/admin/keys: as its query schema in src/routes/admin-keys.ts. */
+export const listKeysQuery = z.strictObject({ tenant: tenantId.optional().meta({ description: "Default: the key's own tenant" }) });
+
+export const createdKey = z
+  .object({
+    id: z.uuid(),
+    key: z.string().meta({ description: "The secret: shown only here (stored as a SHA-256 digest)" }),
+    tenant: z.string(),
+    role,
+    created_at: isoTime,
+  })
+  .meta({ id: "CreatedKey" });
+
+export const keyList = z
+  .object({
+    keys: z.array(
+      z
+        .object({
+          id: z.uuid(),
+          tenant: z.string(),
+          role,
+          prefix: z.string().meta({ description: "The start of the key, to recognise it" }),
+          created_at: isoTime,
+          revoked_at: isoTime.nullable(),
+        })
+        .meta({ id: "KeyRecord" }),
+    ),
+  })
+  .meta({ id: "KeyList" });
+
+/** POST /api/admin/cache/invalidate: as `invalidateBody` in src/routes/admin-cache.ts. */
+export const invalidateBody = z.union([
+  z.strictObject({ scope: z.literal("all").meta({ description: "Every tenant (operator keys only)" }) }),
+  z.strictObject({ tenant: tenantId }),
+  z.strictObject({ tenant: tenantId, conversation_id: z.string().trim().min(1).max(256) }),
+]);
+
+export const invalidated = z
+  .object({
+    invalidated: z.union([z.object({ scope: z.literal("all") }), z.object({ tenant: z.string(), conversation_id: z.string().optional() })]),
+  })
+  .meta({ id: "Invalidated", description: "The scope whose cached answers and retrievals became unreachable" });
+
+const store = z.object({ entries: count, bytes: count });
+const level = z.object({ hits: count, misses: count, hit_rate: z.number().min(0).max(1).nullable(), errors: count });
+
+export const cacheStats = z
+  .union([
+    z
+      .object({
+        counters_scope: z.string().meta({ description: "Whose requests the counters count", example: "this isolate" }),
+        levels: z.object({ l1: level, l2: level, semantic: level }),
+        semantic_guard_rejections: z.record(z.string(), count).meta({ description: "By reason" }),
+        stores: z.object({ semantic_cache: store, embedding_cache: store }),
+        last_housekeeping: z
+          .object({
+            at: isoTime,
+            pruned: z.object({ embeddings: count, sessions: count, semantic: count, versions: count }),
+            stores: z.object({ semantic_cache: store, embedding_cache: store }),
+          })
+          .nullable()
+          .meta({ description: "What the last daily housekeeping pruned and measured; `null` before it first ran" }),
+      })
+      .meta({ id: "OperatorCacheStats", description: "For an operator key" }),
+    z
+      .object({
+        counters_scope: z.string().meta({ example: "none: the counters count every tenant's requests (an operator key reads them)" }),
+        tenant: z.string(),
+        stores: z.object({ semantic_cache: z.object({ entries: count }), embedding_cache: z.object({ entries: count }) }),
+      })
+      .meta({ id: "TenantCacheStats", description: "For an admin key: its own tenant's entries only" }),
+  ])
+  .meta({ id: "CacheStats" });

@@ -1,0 +1,232 @@
+import { z } from "zod";
+import type { ZodOpenApiPathsObject, ZodOpenApiResponseObject } from "zod-openapi";
+import { askSchema } from "../ask/ask-schema.ts";
+import type { Config } from "../config.ts";
+import { ingestSchema } from "../ingest/ingest-schema.ts";
+import { retrieveSchema } from "../retrieve/retrieve-schema.ts";
+import {
+  cacheStats,
+  createdKey,
+  createKeyBody,
+  healthResponse,
+  invalidateBody,
+  invalidated,
+  keyList,
+  listKeysQuery,
+} from "./admin-schemas.ts";
+import { conversationList, conversationSummary, ingestResult, listQuery, messagePage, messagesQuery } from "./conversation-schemas.ts";
+import { commonHeaders, header } from "./headers.ts";
+import { operation } from "./operation.ts";
+import { askAnswer, askEvent, retrieveResponse } from "./rag-schemas.ts";
+
+const ok = (description: string, schema?: z.ZodType, headers: Record<string, z.ZodType> = {}): ZodOpenApiResponseObject => ({
+  description,
+  headers: z.object({ ...commonHeaders, ...headers }),
+  ...(schema ? { content: { "application/json": { schema } } } : {}),
+});
+
+const conversationId = z.object({
+  id: z.string().meta({ description: "The conversation id given at ingest (percent-encoded)", example: "team-sync-42" }),
+});
+
+/** Every route of src/app.ts, with the request schemas built for `config`. */
+export function paths(config: Config): ZodOpenApiPathsObject {
+  return {
+    "/health": {
+      get: operation({
+        id: "getHealth",
+        tag: "Operations",
+        summary: "Liveness and readiness",
+        description:
+          "`200` when the database answers, every migration is applied and the embedding size matches the schema; `503` otherwise, with the reason.",
+        access: "public",
+        responses: {
+          200: ok("Ready", healthResponse),
+          503: ok(
+            "Not ready: the database is unreachable (with `Retry-After`), a migration is pending or the embedding size does not fit",
+            healthResponse,
+            header.optionalRetryAfter,
+          ),
+        },
+      }),
+    },
+    "/metrics": {
+      get: operation({
+        id: "getMetrics",
+        tag: "Operations",
+        summary: "Prometheus metrics of every isolate",
+        description:
+          "Prometheus text exposition format 0.0.4; labels are fixed sets, never tenants' text, ids or keys (docs/API.md lists the metrics).",
+        access: "operator",
+        responses: {
+          200: {
+            description: "The metrics",
+            headers: z.object(commonHeaders),
+            content: { "text/plain; version=0.0.4": { schema: z.string().meta({ example: "rag_active_requests 1\n" }) } },
+          },
+        },
+      }),
+    },
+    "/openapi.json": {
+      get: operation({
+        id: "getOpenApi",
+        tag: "Operations",
+        summary: "This OpenAPI document",
+        description: "Generated from the schemas the routes validate with, and the running configuration's limits.",
+        access: "public",
+        responses: {
+          200: ok(
+            "OpenAPI 3.1 document",
+            z.looseObject({ openapi: z.string(), info: z.object({ title: z.string(), version: z.string() }) }),
+          ),
+        },
+      }),
+    },
+    "/api/conversations": {
+      post: operation({
+        id: "ingestConversation",
+        tag: "Conversations",
+        summary: "Ingest or update a conversation",
+        description:
+          "One transaction: messages, chunks and embeddings are all stored, or nothing is. Messages are matched by id (`mode: merge` keeps the others, `replace` deletes them); unchanged chunks keep their vectors, so sending the same conversation again changes nothing.",
+        access: "key",
+        body: { schema: ingestSchema(config), maxBytes: config.maxBodyBytes },
+        responses: { 200: ok("Updated (or unchanged)", ingestResult), 201: ok("Created", ingestResult) },
+      }),
+      get: operation({
+        id: "listConversations",
+        tag: "Conversations",
+        summary: "List conversations",
+        description: "Pages in id order; pass `next_cursor` back as `cursor` until it is `null`.",
+        access: "key",
+        query: listQuery,
+        errors: [400],
+        responses: { 200: ok("A page of conversations", conversationList) },
+      }),
+    },
+    "/api/conversations/{id}": {
+      get: operation({
+        id: "getConversation",
+        tag: "Conversations",
+        summary: "Read a conversation's summary",
+        access: "key",
+        path: conversationId,
+        errors: [400, 404],
+        responses: { 200: ok("The conversation", conversationSummary) },
+      }),
+      delete: operation({
+        id: "deleteConversation",
+        tag: "Conversations",
+        summary: "Delete a conversation",
+        description: "With its messages, chunks and the embedding-cache rows of its chunks; cached answers over it become unreachable.",
+        access: "key",
+        path: conversationId,
+        errors: [400, 404],
+        responses: { 204: ok("Deleted") },
+      }),
+    },
+    "/api/conversations/{id}/messages": {
+      get: operation({
+        id: "listMessages",
+        tag: "Conversations",
+        summary: "Read a conversation's messages",
+        description: "Pages in conversation order, optionally within a time range, by one speaker, or around, before or after a message.",
+        access: "key",
+        path: conversationId,
+        query: messagesQuery,
+        errors: [400, 404],
+        responses: { 200: ok("A page of messages", messagePage) },
+      }),
+    },
+    "/api/rag/retrieve": {
+      post: operation({
+        id: "retrieve",
+        tag: "Retrieval and answers",
+        summary: "Ranked context for a query, without generation",
+        description:
+          "Hybrid retrieval (semantic, keyword, multi-query, fused by RRF) within the caller's tenant and the given scope; with `token_budget`, fitted to it. A strategy that fails is named in `failed_strategies`; if all fail, `503 retrieval-unavailable`.",
+        access: "key",
+        body: { schema: retrieveSchema(config), maxBytes: 256 * 1024 },
+        responses: { 200: ok("The ranked chunks", retrieveResponse, header.cache) },
+      }),
+    },
+    "/api/rag/ask": {
+      post: operation({
+        id: "ask",
+        tag: "Retrieval and answers",
+        summary: "Answer a question from the conversations, with citations",
+        description:
+          "Streams Server-Sent Events by default (`meta`, `delta`…, `done`, or `error` after a failure mid-stream; each `data:` is JSON, each event has an `id:`); `stream: false` returns one JSON body with the same content. Errors before the stream starts are ordinary problem+json responses. Every `[n]` in the answer names a source in `meta.sources`.",
+        access: "key",
+        body: { schema: askSchema(config), maxBytes: 256 * 1024 },
+        errors: [502],
+        responses: {
+          200: {
+            description: "The answer: an event stream (`stream: true`, the default) or one JSON body (`stream: false`)",
+            headers: z.object({ ...commonHeaders, ...header.cache, ...header.coalesced }),
+            content: {
+              "text/event-stream": { schema: askEvent },
+              "application/json": { schema: askAnswer },
+            },
+          },
+        },
+      }),
+    },
+    "/api/admin/keys": {
+      post: operation({
+        id: "createKey",
+        tag: "Admin",
+        summary: "Create an API key",
+        description: "The secret is in this response only. An admin key creates keys for its own tenant.",
+        access: "admin",
+        body: { schema: createKeyBody, maxBytes: 16 * 1024 },
+        responses: { 201: ok("Created", createdKey) },
+      }),
+      get: operation({
+        id: "listKeys",
+        tag: "Admin",
+        summary: "List a tenant's keys, without secrets",
+        access: "admin",
+        query: listKeysQuery,
+        errors: [400],
+        responses: { 200: ok("The keys", keyList) },
+      }),
+    },
+    "/api/admin/keys/{id}": {
+      delete: operation({
+        id: "revokeKey",
+        tag: "Admin",
+        summary: "Revoke an API key",
+        description: "An admin key revokes its own tenant's keys only; another tenant's key is a `404`, as for an unknown id.",
+        access: "admin",
+        path: z.object({ id: z.string().meta({ description: "The key's id (a UUID)", example: "8a6e0804-2bd0-4672-b79d-d97027f9071a" }) }),
+        errors: [400, 404],
+        responses: { 204: ok("Revoked") },
+      }),
+    },
+    "/api/admin/cache/invalidate": {
+      post: operation({
+        id: "invalidateCache",
+        tag: "Admin",
+        summary: "Invalidate cached answers and retrievals",
+        description:
+          'Of one conversation, one tenant, or (`{"scope":"all"}`, operator keys only) everything: the scope\'s data version is bumped, so its entries become unreachable at once.',
+        access: "admin",
+        body: { schema: invalidateBody, maxBytes: 16 * 1024 },
+        responses: { 200: ok("Invalidated", invalidated) },
+      }),
+    },
+    "/api/admin/cache/stats": {
+      get: operation({
+        id: "getCacheStats",
+        tag: "Admin",
+        summary: "Cache statistics",
+        description:
+          "For an operator: hits, misses, hit rate and errors per level, semantic guard rejections and the Postgres-backed caches' sizes. For an admin: its own tenant's entries only.",
+        access: "admin",
+        errors: [400],
+        responses: { 200: ok("The statistics", cacheStats) },
+      }),
+    },
+  };
+}
