@@ -1,26 +1,15 @@
 import { z } from "zod";
-import { timestamp } from "../text/timestamp.ts";
+import { messagePageSchema } from "../routes/messages-schema.ts";
 import { count, isoTime } from "./rag-schemas.ts";
 
-// Query strings and response bodies of /api/conversations. The two query schemas mirror the
-// ones src/routes/conversations.ts validates with (not exported there yet).
+// Query strings and response bodies of /api/conversations. The list query mirrors the one
+// src/routes/conversations.ts validates with (not exported there); the messages route's schemas
+// are its own.
 
 /** GET /api/conversations: as `listQuery` in src/routes/conversations.ts. */
 export const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20).meta({ description: "Conversations per page" }),
   cursor: z.string().max(400).optional().meta({ description: "`next_cursor` of the previous page" }),
-});
-
-/** GET /api/conversations/{id}/messages. */
-export const messagesQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(200).default(50).meta({ description: "Messages per page" }),
-  cursor: z.string().max(400).optional().meta({ description: "`next_cursor` or `prev_cursor` of another page" }),
-  from: timestamp.optional().meta({ description: "Only messages at or after this time (ISO 8601)" }),
-  to: timestamp.optional().meta({ description: "Only messages at or before this time (ISO 8601)" }),
-  author_name: z.string().min(1).max(256).optional().meta({ description: "Only this speaker's messages" }),
-  around: z.string().min(1).max(256).optional().meta({ description: "A page centred on this message id" }),
-  before: z.string().min(1).max(256).optional().meta({ description: "The page ending just before this message id" }),
-  after: z.string().min(1).max(256).optional().meta({ description: "The page starting just after this message id" }),
 });
 
 export const ingestResult = z
@@ -61,13 +50,4 @@ export const conversationList = z
   })
   .meta({ id: "ConversationList" });
 
-export const messagePage = z
-  .object({
-    conversation_id: z.string(),
-    messages: z
-      .array(z.object({ id: z.string(), author_name: z.string(), author_type: z.string(), text: z.string(), timestamp: isoTime }))
-      .meta({ description: "In conversation order" }),
-    next_cursor: z.string().nullable().meta({ description: "The following page; `null` at the end" }),
-    prev_cursor: z.string().nullable().meta({ description: "The preceding page; `null` at the start" }),
-  })
-  .meta({ id: "MessagePage" });
+export const messagePage = messagePageSchema.meta({ id: "MessagePage" });

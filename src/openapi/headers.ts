@@ -15,6 +15,29 @@ export const requestIdParameter = z
     param: { id: "RequestId", in: "header", name: "x-request-id" },
   });
 
+/** `Idempotency-Key` of an ask: the same key again replays the answer the first ask received. */
+export const idempotencyKeyParameter = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,255}$/)
+  .optional()
+  .meta({
+    description:
+      "Makes the ask safe to repeat: an ask with a key this API key used before gets the answer the first one received, replayed (`idempotent-replayed: true`), not a second answer or a second session turn; for 24 hours. 1–255 visible ASCII characters. The same key with another body is a `422`; while the first ask is still being answered, a `409`.",
+    example: "3f9a1c2e-retry-1",
+    param: { id: "IdempotencyKey", in: "header", name: "Idempotency-Key" },
+  });
+
+/** `Last-Event-ID` of a resumed stream. */
+export const lastEventIdParameter = z
+  .string()
+  .regex(/^\d{1,9}$/)
+  .optional()
+  .meta({
+    description: "With an `Idempotency-Key` whose answer is complete: replay only the events after this `id:`.",
+    example: "12",
+    param: { id: "LastEventId", in: "header", name: "Last-Event-ID" },
+  });
+
 const requestId = z.string().meta({
   description: "The request's id: the incoming `x-request-id` when it was sane, else a generated UUID. Quote it when reporting a problem.",
   example: "1f0c7d9e-6b1a-4c52-9f4e-2d8a1b3c4d5e",
@@ -51,6 +74,8 @@ const wwwAuthenticate = z.string().meta({
   header: { id: "WWWAuthenticate" },
 });
 
+const replayed = z.literal("true").meta({ description: "The answer is the replay of an earlier ask with the same `Idempotency-Key`." });
+
 /** Headers of every response. */
 export const commonHeaders = { "x-request-id": requestId, "Server-Timing": serverTiming };
 
@@ -58,6 +83,7 @@ export const commonHeaders = { "x-request-id": requestId, "Server-Timing": serve
 export const header = {
   cache: { "x-cache": cacheStatus },
   coalesced: { "x-coalesced": coalesced.optional() },
+  replayed: { "idempotent-replayed": replayed.optional() },
   retryAfter: { "Retry-After": retryAfter },
   optionalRetryAfter: { "Retry-After": retryAfter.optional() },
   wwwAuthenticate: { "WWW-Authenticate": wwwAuthenticate },

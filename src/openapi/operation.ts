@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { ZodOpenApiOperationObject, ZodOpenApiResponseObject } from "zod-openapi";
+import type { ZodObjectInput, ZodOpenApiOperationObject, ZodOpenApiResponseObject } from "zod-openapi";
 import { requestIdParameter } from "./headers.ts";
 import { problems } from "./problems.ts";
 
@@ -16,8 +16,10 @@ interface OperationSpec {
   access: Access;
   /** A JSON body and the largest one accepted, in bytes. */
   body?: { schema: z.ZodType; maxBytes: number };
-  query?: z.ZodObject;
-  path?: z.ZodObject;
+  query?: ZodObjectInput;
+  /** Request headers besides `x-request-id`. */
+  headers?: z.ZodType[];
+  path?: ZodObjectInput;
   /** Problem statuses besides the ones access and body imply. */
   errors?: Status[];
   responses: Record<number, ZodOpenApiResponseObject>;
@@ -52,7 +54,7 @@ export function operation(spec: OperationSpec): ZodOpenApiOperationObject {
     summary: spec.summary,
     description: [spec.description, `**Access:** ${ROLE_NOTE[spec.access]}`].filter(Boolean).join("\n\n"),
     ...(spec.access === "public" ? { security: [] } : {}),
-    parameters: [requestIdParameter],
+    parameters: [requestIdParameter, ...(spec.headers ?? [])],
     ...(spec.query || spec.path
       ? { requestParams: { ...(spec.query ? { query: spec.query } : {}), ...(spec.path ? { path: spec.path } : {}) } }
       : {}),

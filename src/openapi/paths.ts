@@ -4,6 +4,7 @@ import { askSchema } from "../ask/ask-schema.ts";
 import type { Config } from "../config.ts";
 import { ingestSchema } from "../ingest/ingest-schema.ts";
 import { retrieveSchema } from "../retrieve/retrieve-schema.ts";
+import { messagesQuerySchema } from "../routes/messages-schema.ts";
 import {
   cacheStats,
   createdKey,
@@ -14,8 +15,8 @@ import {
   keyList,
   listKeysQuery,
 } from "./admin-schemas.ts";
-import { conversationList, conversationSummary, ingestResult, listQuery, messagePage, messagesQuery } from "./conversation-schemas.ts";
-import { commonHeaders, header } from "./headers.ts";
+import { conversationList, conversationSummary, ingestResult, listQuery, messagePage } from "./conversation-schemas.ts";
+import { commonHeaders, header, idempotencyKeyParameter, lastEventIdParameter } from "./headers.ts";
 import { operation } from "./operation.ts";
 import { askAnswer, askEvent, retrieveResponse } from "./rag-schemas.ts";
 
@@ -133,7 +134,7 @@ export function paths(config: Config): ZodOpenApiPathsObject {
         description: "Pages in conversation order, optionally within a time range, by one speaker, or around, before or after a message.",
         access: "key",
         path: conversationId,
-        query: messagesQuery,
+        query: messagesQuerySchema,
         errors: [400, 404],
         responses: { 200: ok("A page of messages", messagePage) },
       }),
@@ -156,14 +157,15 @@ export function paths(config: Config): ZodOpenApiPathsObject {
         tag: "Retrieval and answers",
         summary: "Answer a question from the conversations, with citations",
         description:
-          "Streams Server-Sent Events by default (`meta`, `delta`…, `done`, or `error` after a failure mid-stream; each `data:` is JSON, each event has an `id:`); `stream: false` returns one JSON body with the same content. Errors before the stream starts are ordinary problem+json responses. Every `[n]` in the answer names a source in `meta.sources`.",
+          "Streams Server-Sent Events by default (`meta`, `delta`…, `done`, or `error` after a failure mid-stream; each `data:` is JSON, each event has an `id:`); `stream: false` returns one JSON body with the same content. Errors before the stream starts are ordinary problem+json responses. Every `[n]` in the answer names a source in `meta.sources`. With an `Idempotency-Key`, asking again replays the same answer.",
         access: "key",
         body: { schema: askSchema(config), maxBytes: 256 * 1024 },
-        errors: [502],
+        headers: [idempotencyKeyParameter, lastEventIdParameter],
+        errors: [409, 422, 502],
         responses: {
           200: {
             description: "The answer: an event stream (`stream: true`, the default) or one JSON body (`stream: false`)",
-            headers: z.object({ ...commonHeaders, ...header.cache, ...header.coalesced }),
+            headers: z.object({ ...commonHeaders, ...header.cache, ...header.coalesced, ...header.replayed }),
             content: {
               "text/event-stream": { schema: askEvent },
               "application/json": { schema: askAnswer },

@@ -73,6 +73,13 @@ export const problems = {
     ["not-found"],
     "`not-found`: no such conversation or key for this tenant (another tenant's is indistinguishable from an unknown id), or no such route.",
   ),
+  409: problemResponse(
+    "Conflict",
+    409,
+    ["idempotency-key-in-flight"],
+    "`idempotency-key-in-flight`: an ask with this `Idempotency-Key` is still being answered; retry when it ends.",
+    header.retryAfter,
+  ),
   413: problemResponse(
     "ContentTooLarge",
     413,
@@ -84,6 +91,12 @@ export const problems = {
     415,
     ["unsupported-media-type"],
     "`unsupported-media-type`: the body is not `application/json`.",
+  ),
+  422: problemResponse(
+    "UnprocessableContent",
+    422,
+    ["idempotency-key-reused"],
+    "`idempotency-key-reused`: this `Idempotency-Key` was used for an ask with another body; use a new key.",
   ),
   429: problemResponse(
     "TooManyRequests",

@@ -49,26 +49,24 @@ const sourceMessage = z
   .object({ id: z.string(), author_name: z.string(), author_type: z.string(), timestamp: isoTime, text: z.string() })
   .meta({ id: "SourceMessage" });
 
-const source = z
-  .object({
-    n: z.int().min(1).meta({ description: "The number the answer cites as `[n]`" }),
-    id: z.string().meta({ description: "Source id (the chunk id), named by `citations[].source_id`" }),
-    chunk_id: z.string(),
-    conversation_id: z.string(),
-    message_ids: z.array(z.string()),
-    messages: z.array(sourceMessage).meta({ description: "The source's messages" }),
-    speakers: z.array(z.string()),
-    start: isoTime,
-    end: isoTime,
-    text: z.string().meta({ description: "The text as sent to the model" }),
-    tokens: count,
-    score: z.number(),
-    relevance: z.number().meta({ description: "How relevant the source is to the question" }),
-    cited: z.boolean().meta({ description: "Whether the answer cites it" }),
-    compressed: z.literal(true).optional().meta({ description: "Compressed to its key sentences to fit the budget" }),
-    truncated: z.literal(true).optional().meta({ description: "Cut short to fit the budget" }),
-  })
-  .meta({ id: "AskSource" });
+const source = {
+  n: z.int().min(1).meta({ description: "The number the answer cites as `[n]`" }),
+  id: z.string().meta({ description: "Source id (the chunk id), named by `citations[].source_id`" }),
+  conversation_id: z.string(),
+  message_ids: z.array(z.string()),
+  speakers: z.array(z.string()),
+  start: isoTime,
+  end: isoTime,
+  messages: z.array(sourceMessage).meta({ description: "The text the model read, one entry per message" }),
+  tokens: count,
+  score: z.number().meta({ description: "Retrieval score" }),
+  relevance: z.number().min(0).max(1).nullable().meta({
+    description:
+      "Share of the question's terms the source contains, rarer terms weighing more; `null` when the question has no content terms",
+  }),
+  compressed: z.literal(true).optional().meta({ description: "Compressed to its key sentences to fit the budget" }),
+  truncated: z.literal(true).optional().meta({ description: "Cut short to fit the budget" }),
+};
 
 const cacheStatus = z.enum(["HIT-L1", "HIT-L2", "HIT-SEMANTIC", "MISS", "BYPASS"]);
 
@@ -90,8 +88,12 @@ const meta = {
     summarised_by: z.enum(["stored", "llm", "extractive"]).nullable(),
     tokens: count,
   }),
-  sources: z.array(source),
+  sources: z.array(z.object(source).meta({ id: "AskSource" })),
   failed_strategies: z.array(strategy),
+  relevance: z.object({
+    floor: z.number().min(0).max(1).meta({ description: "RELEVANCE_FLOOR: the relevance the best source needs for an answer" }),
+    best: z.number().min(0).max(1).nullable().meta({ description: "The best source's relevance" }),
+  }),
 };
 
 const citation = z
@@ -110,7 +112,10 @@ const done = {
     example: "first_token_timeout",
   }),
   citations: z.array(citation),
-  nothing_relevant: z.boolean().meta({ description: "No retrieved source was relevant to the question" }),
+  uncited_sources: z.array(z.int().min(1)).meta({ description: "The `n` of each source the answer does not cite" }),
+  nothing_relevant: z
+    .boolean()
+    .meta({ description: "The best source's relevance is below the floor: the answer says nothing relevant was found, and cites nothing" }),
   usage: z.object({
     context_tokens: count,
     history_tokens: count,
@@ -126,15 +131,26 @@ const done = {
 export const askMeta = z.object(meta).meta({ id: "AskMeta", description: "What was retrieved and how the question was read" });
 export const askDelta = z.object({ text: z.string() }).meta({ id: "AskDelta", description: "The next piece of the answer's text" });
 export const askDone = z.object(done).meta({ id: "AskDone", description: "How the answer finished" });
+const answerSource = z
+  .object({ ...source, cited: z.boolean().meta({ description: "Whether the answer cites it" }) })
+  .meta({ id: "AskAnswerSource" });
 export const askAnswer = z
-  .object({ answer: z.string().meta({ description: "The whole answer, citing sources as `[n]`" }), ...meta, ...done })
+  .object({
+    answer: z.string().meta({ description: "The whole answer, citing sources as `[n]`" }),
+    ...meta,
+    sources: z.array(answerSource),
+    ...done,
+  })
   .meta({ id: "AskAnswer", description: "`stream: false`: the events' content in one body" });
 
 const sseEvent = (name: string, data: z.ZodType, description: string) =>
   z
     .object({
       event: z.literal(name),
-      id: z.string().meta({ description: "The event's `id:` line" }),
+      id: z.string().regex(/^\d+$/).meta({
+        description:
+          "The event's `id:` line: 0 for `meta`, one more for each event after it; a replay numbers them the same way, so a client that asks again with its `Idempotency-Key` and `Last-Event-ID` gets the events after that one",
+      }),
       data,
     })
     .meta({ id: `Ask${name[0]!.toUpperCase()}${name.slice(1)}Event`, description });
