@@ -72,7 +72,12 @@ describe("ask with the openai provider (real SDK, local OpenAI-compatible server
     expect(events.length).toBeGreaterThan(4);
     expect(meta).toMatchObject({ provider: "openai", model: "fake-chat-large" });
     expect(answer).toBe("The launch stays on June 2 if the fix ships by Friday [1].");
-    expect(last!.data).toMatchObject({ fallback: false, finish_reason: "stop", citations: [1] });
+    expect(last!.data).toMatchObject({ fallback: false, finish_reason: "stop" });
+    // "[1]" resolves to the message of source 1 that says what the statement says.
+    const source = (meta as { sources: { id: string; messages: { id: string; text: string }[] }[] }).sources[0]!;
+    const quoted = source.messages.filter((m) => m.text.includes("June 2") && m.text.includes("Friday")).map((m) => m.id);
+    expect(quoted.length).toBeGreaterThan(0);
+    expect(last!.data.citations).toEqual([{ n: 1, source_id: source.id, message_ids: quoted }]);
     const [call] = await s.calls();
     expect(call!.authorization).toBe("Bearer sk-test");
     expect(call!.body).toMatchObject({ model: "fake-chat-large", temperature: 0.7, max_tokens: 200, stream: true });
@@ -105,7 +110,7 @@ describe("ask with the openai provider (real SDK, local OpenAI-compatible server
     const { answer, last, meta } = await ask(s, { query: "When is the launch?" });
     expect(meta.sources.length).toBeLessThan(42);
     expect(answer).toBe("June 2 [1] and also , see [1] or .");
-    expect(last!.data.citations).toEqual([1]);
+    expect(last!.data.citations.map((c: { n: number }) => c.n)).toEqual([1]);
   });
 
   it("falls back to the extractive answer when the provider fails before the first token", async () => {

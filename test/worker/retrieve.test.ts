@@ -158,7 +158,7 @@ describe("retrieve input errors", () => {
     [{ query: "x", strategies: [] }, "#/strategies"],
     [{ query: "x", filters: { from: "2025-02-01T00:00:00Z", to: "2025-01-01T00:00:00Z" } }, "#/filters/from"],
     [{ query: "x", filters: { from: "not a date" } }, "#/filters/from"],
-    [{ query: "x", filters: { colour: "red" } }, "#/filters"],
+    [{ query: "x", filters: { colour: "red" } }, "#/filters/colour"],
     [{}, "#/query"],
   ])("%j → 400 naming %s", async (body, pointer) => {
     const res = await api("POST", "/api/rag/retrieve", { key: tenant.key, body });
