@@ -1,13 +1,9 @@
 import { z } from "zod";
 import { count, isoTime } from "./rag-schemas.ts";
 
-// Bodies of /health, /api/admin/keys and /api/admin/cache. The request schemas mirror the ones
-// src/routes/admin-keys.ts and admin-cache.ts validate with (not exported there yet).
+// Response bodies of /health, /api/admin/keys and /api/admin/cache; the request schemas are the
+// routes' own (src/routes/admin-keys.ts, admin-cache.ts).
 
-const tenantId = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/)
-  .meta({ description: "Tenant id: 1–63 of `a-z 0-9 _ -`, starting with a letter or digit", example: "acme" });
 const role = z.enum(["user", "admin", "operator"]);
 
 export const healthResponse = z
@@ -26,15 +22,6 @@ export const healthResponse = z
       .optional(),
   })
   .meta({ id: "Health", description: "`migrations` and `embedding` are absent when the database cannot be reached" });
-
-/** POST /api/admin/keys: as `createBody` in src/routes/admin-keys.ts. */
-export const createKeyBody = z.strictObject({
-  tenant: tenantId.optional().meta({ description: "Default: the key's own tenant; created on first use" }),
-  role: z.enum(["user", "admin"]).default("user").meta({ description: "Operator keys are never created over HTTP" }),
-});
-
-/** GET /api/admin/keys: as its query schema in src/routes/admin-keys.ts. */
-export const listKeysQuery = z.strictObject({ tenant: tenantId.optional().meta({ description: "Default: the key's own tenant" }) });
 
 export const createdKey = z
   .object({
@@ -62,13 +49,6 @@ export const keyList = z
     ),
   })
   .meta({ id: "KeyList" });
-
-/** POST /api/admin/cache/invalidate: as `invalidateBody` in src/routes/admin-cache.ts. */
-export const invalidateBody = z.union([
-  z.strictObject({ scope: z.literal("all").meta({ description: "Every tenant (operator keys only)" }) }),
-  z.strictObject({ tenant: tenantId }),
-  z.strictObject({ tenant: tenantId, conversation_id: z.string().trim().min(1).max(256) }),
-]);
 
 export const invalidated = z
   .object({

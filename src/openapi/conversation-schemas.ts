@@ -2,15 +2,7 @@ import { z } from "zod";
 import { messagePageSchema } from "../routes/messages-schema.ts";
 import { count, isoTime } from "./rag-schemas.ts";
 
-// Query strings and response bodies of /api/conversations. The list query mirrors the one
-// src/routes/conversations.ts validates with (not exported there); the messages route's schemas
-// are its own.
-
-/** GET /api/conversations: as `listQuery` in src/routes/conversations.ts. */
-export const listQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(100).default(20).meta({ description: "Conversations per page" }),
-  cursor: z.string().max(400).optional().meta({ description: "`next_cursor` of the previous page" }),
-});
+// Response bodies of /api/conversations; the query schemas are the routes' own.
 
 export const ingestResult = z
   .object({

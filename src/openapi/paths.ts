@@ -4,18 +4,12 @@ import { askSchema } from "../ask/ask-schema.ts";
 import type { Config } from "../config.ts";
 import { ingestSchema } from "../ingest/ingest-schema.ts";
 import { retrieveSchema } from "../retrieve/retrieve-schema.ts";
+import { invalidateBody } from "../routes/admin-cache.ts";
+import { createKeyBody, listKeysQuery } from "../routes/admin-keys.ts";
+import { listQuery } from "../routes/conversations.ts";
 import { messagesQuerySchema } from "../routes/messages-schema.ts";
-import {
-  cacheStats,
-  createdKey,
-  createKeyBody,
-  healthResponse,
-  invalidateBody,
-  invalidated,
-  keyList,
-  listKeysQuery,
-} from "./admin-schemas.ts";
-import { conversationList, conversationSummary, ingestResult, listQuery, messagePage } from "./conversation-schemas.ts";
+import { cacheStats, createdKey, healthResponse, invalidated, keyList } from "./admin-schemas.ts";
+import { conversationList, conversationSummary, ingestResult, messagePage } from "./conversation-schemas.ts";
 import { commonHeaders, header, idempotencyKeyParameter, lastEventIdParameter } from "./headers.ts";
 import { operation } from "./operation.ts";
 import { askAnswer, askEvent, retrieveResponse } from "./rag-schemas.ts";

@@ -9,9 +9,13 @@ import { actingTenant } from "../middleware/auth.ts";
 import { counters } from "../observability/counters.ts";
 import { SNAPSHOT_KEY } from "../scheduled.ts";
 
-const tenant = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "must be a tenant id");
-const invalidateBody = z.union([
-  z.strictObject({ scope: z.literal("all") }),
+const tenant = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "must be a tenant id")
+  .meta({ description: "Tenant id: 1–63 of `a-z 0-9 _ -`, starting with a letter or digit", example: "acme" });
+/** Body of POST /api/admin/cache/invalidate (also the OpenAPI document's). */
+export const invalidateBody = z.union([
+  z.strictObject({ scope: z.literal("all").meta({ description: "Every tenant (operator keys only)" }) }),
   z.strictObject({ tenant }),
   z.strictObject({ tenant, conversation_id: z.string().trim().min(1).max(256) }),
 ]);

@@ -13,10 +13,17 @@ import { actingTenant } from "../middleware/auth.ts";
 
 const tenantId = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "must be 1-63 characters of a-z, 0-9, '_' and '-', starting with a letter or digit");
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "must be 1-63 characters of a-z, 0-9, '_' and '-', starting with a letter or digit")
+  .meta({ description: "Tenant id: 1–63 of `a-z 0-9 _ -`, starting with a letter or digit", example: "acme" });
 
 // Operator keys are never created over HTTP (npm run create-key -- --role operator).
-const createBody = z.strictObject({ tenant: tenantId.optional(), role: z.enum(["user", "admin"]).default("user") });
+/** Body of POST /api/admin/keys (also the OpenAPI document's). */
+export const createKeyBody = z.strictObject({
+  tenant: tenantId.optional().meta({ description: "Default: the key's own tenant; created on first use" }),
+  role: z.enum(["user", "admin"]).default("user").meta({ description: "Operator keys are never created over HTTP" }),
+});
+/** Query of GET /api/admin/keys. */
+export const listKeysQuery = z.strictObject({ tenant: tenantId.optional().meta({ description: "Default: the key's own tenant" }) });
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -26,14 +33,14 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const adminKeyRoutes = new Hono<AppEnv>()
   .post("/", async (c) => {
     noQuery(c.req.query());
-    const body = parseBody(createBody, await readJson(c, 16 * 1024), "key request");
+    const body = parseBody(createKeyBody, await readJson(c, 16 * 1024), "key request");
     const tenant = actingTenant(c.var.auth, body.tenant);
     const key = generateApiKey();
     const record = await insertApiKey(c.var.sql(), tenant, body.role, hashApiKey(key), keyPrefix(key));
     return c.json({ id: record.id, key, tenant: record.tenant, role: record.role, created_at: record.created_at }, 201);
   })
   .get("/", async (c) => {
-    const query = parseBody(z.strictObject({ tenant: tenantId.optional() }), c.req.query(), "query string");
+    const query = parseBody(listKeysQuery, c.req.query(), "query string");
     return c.json({ keys: await listApiKeys(c.var.sql(), actingTenant(c.var.auth, query.tenant)) });
   })
   .delete("/:id", async (c) => {

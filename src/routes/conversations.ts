@@ -15,7 +15,8 @@ import { tiktoken } from "../tokens/tokenizer.ts";
 import { encodeMessageCursor } from "./message-cursor.ts";
 import { type MessageBody, type MessagePageBody, type MessagesQuery, messagesQuerySchema } from "./messages-schema.ts";
 
-const listQuery = z.strictObject({
+/** Query of GET /api/conversations (also the OpenAPI document's). */
+export const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1, "must be at least 1").max(100, "must be at most 100").default(20),
   cursor: z.string().max(400).optional(),
 });
