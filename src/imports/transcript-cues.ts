@@ -36,15 +36,15 @@ export function cueSegments(lines: string[], markup: "vtt" | "srt"): Segment[] {
     let current: Segment = { speaker: undefined, text: "" };
     let at = 0;
     for (const tag of text.matchAll(VTT_TAG)) {
-      current.text += unescape(text.slice(at, tag.index));
+      current.text += decodeReferences(text.slice(at, tag.index));
       at = tag.index + tag[0].length;
-      const voice = /^v(?:\.[^\s]*)?(?:\s+([^]*))?$/.exec(tag[1]!);
+      const voice = /^v(?:\.\S*)?(?:\s+(.*))?$/s.exec(tag[1]!);
       if (voice || tag[1] === "/v") {
         voiced.push(current);
-        current = { speaker: voice ? unescape(voice[1] ?? "").trim() || undefined : undefined, text: "" };
+        current = { speaker: voice ? decodeReferences(voice[1] ?? "").trim() || undefined : undefined, text: "" };
       }
     }
-    current.text += unescape(text.slice(at));
+    current.text += decodeReferences(text.slice(at));
     voiced.push(current);
   }
   return voiced.map(withConventions).filter((s) => s.text !== "");
@@ -75,7 +75,7 @@ function withConventions({ speaker, text }: Segment): Segment {
 
 const isName = (name: string) => name.trim().split(/\s+/).length <= 5;
 
-function unescape(text: string): string {
+function decodeReferences(text: string): string {
   return text.replace(/&(?:#(\d{1,7})|#x([0-9a-f]{1,6})|([a-z]+));/gi, (whole, dec?: string, hex?: string, name?: string) => {
     if (name !== undefined) return ENTITIES[name.toLowerCase()] ?? whole;
     const code = dec !== undefined ? Number(dec) : Number.parseInt(hex!, 16);
