@@ -73,29 +73,32 @@ export async function* readLines(chunks: AsyncIterable<Uint8Array>, file: string
   let size = 0;
   let number = 0;
   let offset = 0;
-  const line = (bytes: Uint8Array): Line => {
-    number += 1;
-    const text = decodeLine(decoder, bytes, `${file}:${number}`, offset);
-    offset += bytes.length + 1;
-    const bare = text.endsWith("\r") ? text.slice(0, -1) : text;
-    return { text: number === 1 && bare.startsWith("\ufeff") ? bare.slice(1) : bare, number };
-  };
-  for await (const chunk of chunks) {
-    let start = 0;
-    for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
-      const piece = chunk.subarray(start, nl);
-      yield line(parts.length === 0 ? piece : concat([...parts, piece]));
-      parts = [];
-      size = 0;
-      start = nl + 1;
-    }
-    if (start < chunk.length) {
-      parts.push(chunk.subarray(start));
-      size += chunk.length - start;
-      if (size > MAX_LINE_BYTES) throw new ImportError(`${file}:${number + 1}`, "line longer than 8 MiB: not a text file of this format");
+  // Whole lines are decoded a chunk at a time, not one by one: one decoder call per chunk.
+  function* lines(bytes: Uint8Array): Generator<Line> {
+    const text = decodeLines(decoder, bytes, file, number, offset);
+    offset += bytes.length;
+    const split = text.split("\n");
+    if (split.at(-1) === "") split.pop();
+    for (const raw of split) {
+      number += 1;
+      const bare = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+      yield { text: number === 1 && bare.startsWith("\ufeff") ? bare.slice(1) : bare, number };
     }
   }
-  if (size > 0) yield line(concat(parts));
+  for await (const chunk of chunks) {
+    const last = chunk.lastIndexOf(10);
+    if (last === -1) {
+      parts.push(chunk);
+      size += chunk.length;
+      if (size > MAX_LINE_BYTES) throw new ImportError(`${file}:${number + 1}`, "line longer than 8 MiB: not a text file of this format");
+      continue;
+    }
+    const whole = chunk.subarray(0, last + 1);
+    yield* lines(parts.length === 0 ? whole : concat([...parts, whole]));
+    parts = last + 1 < chunk.length ? [chunk.subarray(last + 1)] : [];
+    size = chunk.length - last - 1;
+  }
+  if (size > 0) yield* lines(concat(parts));
 }
 
 /**
@@ -127,19 +130,27 @@ export function leadingLines(firstBytes: Uint8Array, count: number): string[] {
   return text.split("\n", count).map((l) => l.replace(/\r$/, ""));
 }
 
-function decodeLine(decoder: TextDecoder, bytes: Uint8Array, where: string, offset: number): string {
+/** Decodes whole lines; a problem is reported at its line, counted from the `before` lines already read. */
+function decodeLines(decoder: TextDecoder, bytes: Uint8Array, file: string, before: number, offset: number): string {
+  const where = (at: number) => `${file}:${before + 1 + countLineFeeds(bytes, at)}`;
   if (offset === 0 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff))) {
-    throw new ImportError(where, "the file is UTF-16, not UTF-8: save or export it as UTF-8");
+    throw new ImportError(where(0), "the file is UTF-16, not UTF-8: save or export it as UTF-8");
   }
   const nul = bytes.indexOf(0);
-  if (nul !== -1) throw new ImportError(where, `NUL byte at byte ${offset + nul}: not a text file (or not UTF-8)`);
+  if (nul !== -1) throw new ImportError(where(nul), `NUL byte at byte ${offset + nul}: not a text file (or not UTF-8)`);
   try {
     return decoder.decode(bytes);
   } catch {
     const at = invalidUtf8At(bytes);
     const hex = (bytes[at] ?? 0).toString(16).toUpperCase().padStart(2, "0");
-    throw new ImportError(where, `not UTF-8: byte 0x${hex} at byte ${offset + at} (save or export the file as UTF-8)`);
+    throw new ImportError(where(at), `not UTF-8: byte 0x${hex} at byte ${offset + at} (save or export the file as UTF-8)`);
   }
+}
+
+function countLineFeeds(bytes: Uint8Array, end: number): number {
+  let n = 0;
+  for (let at = bytes.indexOf(10); at !== -1 && at < end; at = bytes.indexOf(10, at + 1)) n += 1;
+  return n;
 }
 
 /** Offset of the first byte that does not start a well-formed UTF-8 sequence (RFC 3629), or -1. */
