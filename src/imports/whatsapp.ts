@@ -48,14 +48,17 @@ export const whatsappImporter: Importer = {
     const { head, chunks } = await peekBytes(streamChunks(input), 4);
     let file = "chat.txt";
     let bytes: AsyncIterable<Uint8Array> = chunks;
+    // Reported after the chat, in archive order: when each is found depends on the chunking.
+    const others: string[] = [];
     if (isZip(head)) {
-      const chat = await openChatInZip(chunks, (path) => sink.skipped(path, "attachment file"));
+      const chat = await openChatInZip(chunks, (path) => others.push(path));
       file = chat.path;
       bytes = chat.bytes;
     }
     const chat = new ChatReader(file, options, sink, toUtc, chatNameOfEntry(file));
     for await (const line of readLines(bytes, file)) await chat.line(line);
     await chat.end();
+    for (const path of others) sink.skipped(path, "attachment file");
   },
 };
 

@@ -2,6 +2,7 @@ import { strToU8, Zip, ZipDeflate, ZipPassThrough, zipSync } from "fflate";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../src/hash";
 import { looksLike, whatsappImporter } from "../../src/imports/whatsapp";
+import { parseHeader } from "../../src/imports/whatsapp-lines";
 import { fixture, importError, runImport, utf8, withoutIds } from "../helpers/import-run";
 
 const text = (path: string) => new TextDecoder().decode(fixture(path));
@@ -174,9 +175,11 @@ describe("WhatsApp import: day/month order and time zones", () => {
     expect(newYork.messages[0]!.timestamp).toBe("2024-01-16T02:05:00.000Z");
   });
 
-  it("rejects an unknown time zone as a bad option", async () => {
-    const error = await importError(whatsappImporter, fixture("whatsapp/berlin-dst.txt"), { timezone: "Mars/Olympus_Mons" });
-    expect(error.where).toBe("options");
+  it("rejects an unknown time zone and an unusable conversation_id as bad options", async () => {
+    const zone = await importError(whatsappImporter, fixture("whatsapp/berlin-dst.txt"), { timezone: "Mars/Olympus_Mons" });
+    expect(zone.where).toBe("options");
+    const id = await importError(whatsappImporter, fixture("whatsapp/berlin-dst.txt"), { conversationId: "a/b" });
+    expect([id.where, id.detail]).toEqual(["options", "conversation_id must not contain '/' or '\\'"]);
   });
 });
 
@@ -186,10 +189,12 @@ describe("WhatsApp import: zip archives", () => {
     const plain = await runImport(whatsappImporter, fixture("whatsapp/ios-24h-dmy.txt"));
     expect(zipped.batches).toEqual(plain.batches);
     expect(zipped.skipped).toEqual([
-      { where: "00000012-PHOTO-2024-01-15-10-03-00.jpg", reason: "attachment file" },
       ...plain.skipped.map((s) => ({ ...s, where: s.where.replace("chat.txt", "_chat.txt") })),
+      { where: "00000012-PHOTO-2024-01-15-10-03-00.jpg", reason: "attachment file" },
       { where: "00000013-AUDIO-2024-01-15-10-04-00.opus", reason: "attachment file" },
     ]);
+    for (const chunk of [undefined, 1])
+      expect(await runImport(whatsappImporter, fixture("whatsapp/ios-with-media.zip"), {}, chunk)).toEqual(zipped);
   });
 
   it("reads a streamed zip (data descriptors) holding 'WhatsApp Chat with X.txt' after the media, fed byte by byte", async () => {
@@ -209,8 +214,8 @@ describe("WhatsApp import: zip archives", () => {
     const run = await runImport(whatsappImporter, bytes, {}, 1);
     expect(run.batches.map((b) => [b.id, b.title])).toEqual([["whatsapp-sam-ortiz", "WhatsApp chat with Sam Ortiz"]]);
     expect(run.messages).toHaveLength(5);
-    expect(run.skipped[0]).toEqual({ where: "IMG-20240116-WA0003.jpg", reason: "attachment file" });
-    expect(run.skipped[1]).toEqual({ where: "WhatsApp Chat with Sam Ortiz.txt:1", reason: "system message" });
+    expect(run.skipped[0]).toEqual({ where: "WhatsApp Chat with Sam Ortiz.txt:1", reason: "system message" });
+    expect(run.skipped.at(-1)).toEqual({ where: "IMG-20240116-WA0003.jpg", reason: "attachment file" });
   });
 
   it("fails on a zip without a chat, and on one cut short", async () => {
@@ -249,6 +254,23 @@ describe("WhatsApp import: bad files", () => {
       ...new Uint8Array(new Uint16Array([..."1/2/24, 9:00 - A: b"].map((c) => c.charCodeAt(0))).buffer),
     ]);
     expect((await importError(whatsappImporter, utf16)).detail).toBe("the file is UTF-16, not UTF-8: save or export it as UTF-8");
+  });
+});
+
+describe("WhatsApp line headers", () => {
+  it.each([
+    ["1/15/24, 9:05 pm - Ana: x", ["1", "15", "24"], 9, "pm"],
+    ["15/01/2024, 9:05 p. m. - Ana: x", ["15", "01", "2024"], 9, "pm"],
+    ["15/01/2024, 9:05\u202fa.m. - Ana: x", ["15", "01", "2024"], 9, "am"],
+    ["15.01.24, 21:05 - Ana: x", ["15", "01", "24"], 21, undefined],
+    ["2024-01-15, 21:05 - Ana: x", ["2024", "01", "15"], 21, undefined],
+    ["\u200e[15/01/2024 21:05:09] Ana: x", ["15", "01", "2024"], 21, undefined],
+  ])("reads %j", (line, fields, hour, meridiem) => {
+    expect(parseHeader(line)).toMatchObject({ fields, hour, meridiem, rest: "Ana: x" });
+  });
+
+  it.each(["Ana: x", "15/01/2024 - Ana: x", "[15/01/2024, 21:05]Ana: x", "see you 15/01/2024, 21:05 - ok"])("does not read %j", (line) => {
+    expect(parseHeader(line)).toBeUndefined();
   });
 });
 
