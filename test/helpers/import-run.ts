@@ -1,7 +1,11 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
+import { parseConfig } from "../../src/config";
 import { type ConversationBatch, ImportError, type ImportedMessage, type Importer, type ImportOptions } from "../../src/imports/format";
+import { ingestSchema } from "../../src/ingest/ingest-schema";
+
+const ingest = ingestSchema(parseConfig({}));
 
 /** A fixture's bytes from test/fixtures/imports/. */
 export const fixture = (path: string): Uint8Array => new Uint8Array(readFileSync(join(import.meta.dirname, "../fixtures/imports", path)));
@@ -27,14 +31,18 @@ export interface ImportRun {
   messages: ImportedMessage[];
 }
 
-/** Runs an importer over `bytes` fed in chunks of `chunk` bytes, recording what it emits. */
+/**
+ * Runs an importer over `bytes` fed in chunks of `chunk` bytes, recording what it emits. Every
+ * batch must be one the ingest API takes as it is (src/ingest/ingest-schema.ts).
+ */
 export async function runImport(importer: Importer, bytes: Uint8Array, options: ImportOptions = {}, chunk?: number): Promise<ImportRun> {
   const run: ImportRun = { batches: [], skipped: [], messages: [] };
   await importer.parse(streamOf(bytes, chunk), options, {
     async batch(batch) {
       expect(batch.messages.length).toBeGreaterThan(0);
       expect(batch.messages.length).toBeLessThanOrEqual(500);
-      expect(new Set(batch.messages.map((m) => m.id)).size).toBe(batch.messages.length);
+      const checked = ingest.safeParse(batch);
+      expect(checked.error?.issues ?? []).toEqual([]);
       run.batches.push(batch);
       run.messages.push(...batch.messages);
     },
