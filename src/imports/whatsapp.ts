@@ -10,8 +10,9 @@ import { isCalendarDay, type ToUtc, zonedToUtc } from "./zone.ts";
 
 const BATCH = 500;
 const MAX_MESSAGE_CHARS = 1024 * 1024;
-/** Messages held while the file has not yet shown its day/month order. */
+/** Messages (and their characters) held while the file has not yet shown its day/month order. */
 const MAX_UNDATED = 50_000;
+const MAX_UNDATED_CHARS = 32 * 1024 * 1024;
 const ORDER_NAMES: Record<DateOrder, string> = { dmy: "day/month/year", mdy: "month/day/year", ymd: "year/month/day" };
 
 interface Raw {
@@ -66,6 +67,7 @@ class ChatReader {
   #current: Raw | undefined;
   #order: DateOrder | undefined;
   #undated: Raw[] = [];
+  #undatedChars = 0;
   #drafts: Draft[] = [];
   #conversation: ConversationRef | undefined;
   #authors: string[] = [];
@@ -125,7 +127,8 @@ class ChatReader {
         throw new ImportError(raw.where, `'${raw.header.fields.join("/")}' is no date: both its first numbers are over 12`);
       if (!hint) {
         this.#undated.push(raw);
-        if (this.#undated.length > MAX_UNDATED) throw orderUnknown(this.#undated.length);
+        this.#undatedChars += raw.chars;
+        if (this.#undated.length > MAX_UNDATED || this.#undatedChars > MAX_UNDATED_CHARS) throw orderUnknown(this.#undated.length);
         return;
       }
       this.#order = hint;
@@ -137,6 +140,7 @@ class ChatReader {
   async #dateUndated(): Promise<void> {
     const order = this.#order;
     if (!order) return;
+    this.#undatedChars = 0;
     for (const raw of this.#undated.splice(0)) await this.#entry(raw, order);
   }
 

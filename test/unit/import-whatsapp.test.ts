@@ -140,6 +140,12 @@ describe("WhatsApp import: day/month order and time zones", () => {
     expect((await runImport(whatsappImporter, bytes, { dateOrder: "mdy" })).messages[0]!.timestamp).toBe("2024-01-02T10:00:00.000Z");
   });
 
+  it("gives up holding messages for the order after 50,000 and asks for date_order", async () => {
+    const error = await importError(whatsappImporter, utf8("01/02/2024, 10:00 - Ana: same day\n".repeat(50_001)));
+    expect(error.where).toBe("options");
+    expect(error.detail).toMatch(/no day over 12 in 50001 messages/);
+  });
+
   it("holds messages until a later date tells the order, then dates them all by it", async () => {
     const chat = "05/03/2024, 10:00 - Ana: first\n06/03/2024, 10:00 - Ben: second\n13/03/2024, 10:00 - Ana: third\n";
     const run = await runImport(whatsappImporter, utf8(chat));
