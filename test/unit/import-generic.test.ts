@@ -94,6 +94,16 @@ describe("JSONL import", () => {
     expect((await importError(jsonlImporter, utf8("\n\n"))).detail).toBe("the file is empty");
   });
 
+  it("refuses a line over 8 MiB instead of holding it", async () => {
+    const error = await importError(
+      jsonlImporter,
+      utf8(`{"author": "Ana", "ts": 1}\n{"text": "${"x".repeat(9 * 1024 * 1024)}`),
+      {},
+      1024 * 1024,
+    );
+    expect([error.where, error.detail]).toEqual(["messages.jsonl:2", "line longer than 8 MiB: not a text file of this format"]);
+  });
+
   it("names the line and byte of bytes that are not UTF-8", async () => {
     const head = utf8('{"author": "Ana", "text": "ok", "ts": 1}\n{"author": "');
     const error = await importError(jsonlImporter, Uint8Array.of(...head, 0xe2, 0x82, 0x41, ...utf8('"}\n')), {}, 7);
