@@ -45,7 +45,8 @@ async function parse(input: ReadableStream<Uint8Array>, options: ImportOptions, 
 }
 
 function conversationOf(guild: Record<string, unknown>, channel: Record<string, unknown>, options: ImportOptions): Conversation {
-  const channelId = str(channel.id) ?? String(channel.id ?? "");
+  const channelId = str(channel.id) ?? (typeof channel.id === "number" ? String(channel.id) : undefined);
+  if (channelId === undefined) throw new ImportError(`${FILE}#/channel`, "the channel has no id");
   const name = str(channel.name) ?? channelId;
   const guildName = str(guild.name) ?? "Discord";
   const id = options.conversationId ?? `discord-${channelId}`;

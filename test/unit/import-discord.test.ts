@@ -157,6 +157,12 @@ describe("DiscordChatExporter JSON", () => {
         "not a DiscordChatExporter JSON export: it has no channel object",
       ],
       [
+        "a channel without an id",
+        new TextEncoder().encode('{"channel": {"name": "x"}, "messages": [{"id": "1"}]}'),
+        "channel.json#/channel",
+        "the channel has no id",
+      ],
+      [
         "messages before the channel",
         new TextEncoder().encode('{"messages": [{"id": "1"}], "channel": {"id": "2"}}'),
         "channel.json#/messages/0",
