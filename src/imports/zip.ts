@@ -6,6 +6,7 @@
 // size by the first byte pattern that looks like a header; here that end is a data descriptor
 // whose recorded size matches the bytes read.
 import { Inflate } from "fflate";
+import { ByteReader, concat, readU64, u32 } from "./byte-reader.ts";
 import { ImportError } from "./format.ts";
 
 export interface ZipLimits {
@@ -335,85 +336,4 @@ class EntryData {
   #truncated(): ImportError {
     return new ImportError(this.header.name, "the archive ends inside this entry (truncated?)");
   }
-}
-
-/** Buffered bytes over a stream reader; hands out views of the chunks it holds, never copies it owns. */
-class ByteReader {
-  #buffer: Uint8Array = new Uint8Array(0);
-  #at = 0;
-  /** Bytes consumed so far. */
-  offset = 0;
-
-  constructor(private readonly reader: ReadableStreamDefaultReader<Uint8Array>) {}
-
-  get available(): number {
-    return this.#buffer.length - this.#at;
-  }
-
-  view(): Uint8Array {
-    return this.#buffer.subarray(this.#at);
-  }
-
-  /** Waits until `n` bytes are buffered; false if the stream ends first. */
-  async fill(n: number): Promise<boolean> {
-    if (this.available >= n) return true;
-    // Chunks are gathered and joined once: joining per chunk costs O(n²) when they are tiny.
-    const parts = [this.view()];
-    let have = this.available;
-    let ended = false;
-    while (have < n) {
-      const { done, value } = await this.reader.read();
-      if (done) {
-        ended = true;
-        break;
-      }
-      parts.push(value);
-      have += value.length;
-    }
-    this.#buffer = concat(parts.filter((p) => p.length > 0));
-    this.#at = 0;
-    return !ended;
-  }
-
-  u16(at: number): number {
-    return this.#buffer[this.#at + at]! | (this.#buffer[this.#at + at + 1]! << 8);
-  }
-
-  u32(at: number): number {
-    return u32(this.#buffer, this.#at + at);
-  }
-
-  take(n: number): Uint8Array {
-    const piece = this.#buffer.subarray(this.#at, this.#at + n);
-    this.skip(n);
-    return piece;
-  }
-
-  skip(n: number): void {
-    this.#at += n;
-    this.offset += n;
-  }
-
-  async close(): Promise<void> {
-    await this.reader.cancel().catch(() => {});
-  }
-}
-
-function u32(bytes: Uint8Array, at: number): number {
-  return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
-}
-
-function readU64(bytes: Uint8Array, at: number): number {
-  return u32(bytes, at) + u32(bytes, at + 4) * 2 ** 32;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
 }
