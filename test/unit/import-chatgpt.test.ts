@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { branch, chatgptImporter, looksLike } from "../../src/imports/chatgpt";
 import { ImportError } from "../../src/imports/format";
-import { chunked, FIXTURES, rejection, runImport, zipOf } from "../helpers/imports";
+import { chunked, FIXTURES, rejection, runImport, zipOf } from "../helpers/importer-harness";
 
 const conversations = readFileSync(join(FIXTURES, "chatgpt/conversations.json"));
 const A = "chatgpt-6f1e2d3c-aaaa-4bbb-8ccc-000000000001";

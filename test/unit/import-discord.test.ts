@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { discordImporter, looksLike } from "../../src/imports/discord";
 import { ImportError } from "../../src/imports/format";
-import { chunked, FIXTURES, rejection, runImport } from "../helpers/imports";
+import { chunked, FIXTURES, rejection, runImport } from "../helpers/importer-harness";
 
 const general = readFileSync(join(FIXTURES, "discord/general.json"));
 const dm = readFileSync(join(FIXTURES, "discord/dm.json"));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { BatchEmitter, cleanName, conversationId, type ParsedMessage, splitText } from "../../src/imports/emitter";
 import type { ConversationBatch } from "../../src/imports/format";
-import { rejection } from "../helpers/imports";
+import { rejection } from "../helpers/importer-harness";
 
 const conversation = { id: "c1", title: "C1" };
 const message = (id: string, text = `text ${id}`, extra: Partial<ParsedMessage> = {}): ParsedMessage => ({

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ImportError } from "../../src/imports/format";
 import { type JsonMatch, type JsonPattern, jsonValues } from "../../src/imports/json-stream";
-import { chunked, rejection } from "../helpers/imports";
+import { chunked, rejection } from "../helpers/importer-harness";
 
 async function values(input: string | Uint8Array, patterns: JsonPattern[], size = 3): Promise<JsonMatch[]> {
   const out: JsonMatch[] = [];

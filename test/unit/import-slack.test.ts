@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ImportError } from "../../src/imports/format";
 import { createSlackImporter, isSlackZip, SLACK_LIMITS, slackImporter, slackTime } from "../../src/imports/slack";
 import { slackText } from "../../src/imports/slack-text";
-import { chunked, fixtureFiles, rejection, runImport, zipOf } from "../helpers/imports";
+import { chunked, fixtureFiles, rejection, runImport, zipOf } from "../helpers/importer-harness";
 
 const files = fixtureFiles("slack");
 const PUBLIC = [

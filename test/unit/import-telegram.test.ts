@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ImportError } from "../../src/imports/format";
 import { looksLike, plainText, telegramImporter } from "../../src/imports/telegram";
-import { chunked, FIXTURES, rejection, runImport, zipOf } from "../helpers/imports";
+import { chunked, FIXTURES, rejection, runImport, zipOf } from "../helpers/importer-harness";
 
 const fixture = (name: string) => readFileSync(join(FIXTURES, "telegram", name));
 const single = fixture("single-chat.json");

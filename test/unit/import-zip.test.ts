@@ -2,7 +2,7 @@ import { strToU8, Zip, ZipDeflate, ZipPassThrough } from "fflate";
 import { describe, expect, it } from "vitest";
 import { ImportError } from "../../src/imports/format";
 import { readPlainOrZipped, ZIP_LIMITS, zipEntries } from "../../src/imports/zip";
-import { chunked, rejection, zipOf } from "../helpers/imports";
+import { chunked, rejection, zipOf } from "../helpers/importer-harness";
 
 async function read(zip: Uint8Array, size = 7, open = (_: string) => true): Promise<[string, string][]> {
   const out: [string, string][] = [];
