@@ -3,9 +3,14 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { type Zippable, zipSync } from "fflate";
+import { parseConfig } from "../../src/config";
 import type { ConversationBatch, ImportedMessage, Importer, ImportOptions } from "../../src/imports/format";
+import { ingestSchema } from "../../src/ingest/ingest-schema";
 
 export const FIXTURES = join(import.meta.dirname, "../fixtures/imports");
+
+/** Ingest's body schema with the default limits: every batch an importer emits must pass it. */
+const ingest = ingestSchema(parseConfig({}));
 
 /** `bytes` as a stream of `size`-byte chunks. */
 export function chunked(bytes: Uint8Array | string, size = 7): ReadableStream<Uint8Array> {
@@ -33,6 +38,9 @@ export async function runImport(importer: Importer, input: ReadableStream<Uint8A
   const skipped: [string, string][] = [];
   await importer.parse(input, options, {
     batch: async (batch) => {
+      const checked = ingest.safeParse(batch);
+      if (!checked.success)
+        throw new Error(`batch ${batch.id} would be refused by ingest: ${JSON.stringify(checked.error.issues.slice(0, 3))}`);
       batches.push(structuredClone(batch));
     },
     skipped: (where, reason) => skipped.push([where, reason]),
