@@ -57,6 +57,7 @@ const ingest = z
     MAX_BODY_BYTES: int(1024, 100 * 1024 * 1024).default(5 * 1024 * 1024),
     MAX_MESSAGES_PER_REQUEST: int(1, 100_000).default(5000),
     MAX_MESSAGE_CHARS: int(1, 1_000_000).default(32_000),
+    INGEST_MAX_WORK: int(1, 100_000_000).default(2_000_000),
     DB_STATEMENT_TIMEOUT_MS: int(100, 600_000).default(15_000),
   })
   .transform((v) => ({
@@ -66,7 +67,26 @@ const ingest = z
     maxBodyBytes: v.MAX_BODY_BYTES,
     maxMessagesPerRequest: v.MAX_MESSAGES_PER_REQUEST,
     maxMessageChars: v.MAX_MESSAGE_CHARS,
+    /**
+     * Work one POST /api/conversations may ask for: its messages' characters plus 200 per
+     * message. Beyond it the request gets a 413 that points to POST /api/imports, which works in
+     * the background in bounded steps.
+     */
+    ingestMaxWork: v.INGEST_MAX_WORK,
     statementTimeoutMs: v.DB_STATEMENT_TIMEOUT_MS,
+  }));
+
+/** Background imports (src/imports). */
+const imports = z
+  .object({
+    IMPORT_MAX_BYTES: int(1024, 5 * 1024 * 1024 * 1024).default(100 * 1024 * 1024),
+    IMPORT_STEP_BATCHES: int(1, 1000).default(20),
+  })
+  .transform((v) => ({
+    /** Largest file POST /api/imports takes (Cloudflare's request body limit is 100 MB on most plans). */
+    maxBytes: v.IMPORT_MAX_BYTES,
+    /** Batches (of up to 500 messages) one import step stores before the next step takes over. */
+    stepBatches: v.IMPORT_STEP_BATCHES,
   }));
 
 /** Authentication, CORS and the request log (top-level fields). */
@@ -307,7 +327,7 @@ const retrieval = z
     weights: v.RRF_WEIGHTS as Record<StrategyName, number>,
   }));
 
-const SLICES = { embedding, openai, chat, ask, retention, cache, durable, rateBudget, retrieval };
+const SLICES = { embedding, openai, chat, ask, retention, cache, durable, rateBudget, retrieval, imports };
 /** Slices whose fields sit at the top level of Config. */
 const FLAT = { ingest, access };
 

@@ -4,7 +4,7 @@ import type { AppEnv } from "../app-env.ts";
 import { dataChanged } from "../cache/index.ts";
 import { type ConversationSummary, deleteConversation, getConversation, listConversations } from "../db/conversations.ts";
 import { type Anchor, type PageMessage, readMessageWindow } from "../db/message-pages.ts";
-import { badRequest, notFound } from "../errors.ts";
+import { ApiError, badRequest, notFound } from "../errors.ts";
 import { isStorable, readJson } from "../http/read-json.ts";
 import { noQuery, parseBody } from "../http/validate.ts";
 import { ingestSchema } from "../ingest/ingest-schema.ts";
@@ -76,6 +76,15 @@ export const conversationRoutes = new Hono<AppEnv>()
     noQuery(c.req.query());
     const config = c.var.config;
     const body = parseBody(ingestSchema(config), await readJson(c, config.maxBodyBytes), "conversation");
+    // One request must not stall the instance: large archives go through the background imports.
+    const work = body.messages.reduce((sum, m) => sum + m.text.length + 200, 0);
+    if (work > config.ingestMaxWork) {
+      throw new ApiError(
+        413,
+        "ingest-too-large",
+        `this conversation is too large for one request (work ${work} > INGEST_MAX_WORK ${config.ingestMaxWork}: characters plus 200 per message); send it in parts, or upload the whole export to POST /api/imports, which imports it in the background`,
+      );
+    }
     const result = await ingestConversation(
       {
         conversations: c.var.services.stores.conversations,
