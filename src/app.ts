@@ -13,6 +13,7 @@ import { adminCacheRoutes } from "./routes/admin-cache.ts";
 import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { importRoutes } from "./routes/imports.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { ragRoutes } from "./routes/retrieve.ts";
 
@@ -39,7 +40,10 @@ export function createApp() {
   app.use("/api/conversations/*", schemaReady());
   app.use("/api/conversations", schemaReady());
   app.use("/api/rag/*", schemaReady());
+  app.use("/api/imports/*", schemaReady());
+  app.use("/api/imports", schemaReady());
   app.route("/api/conversations", conversationRoutes);
+  app.route("/api/imports", importRoutes);
   app.route("/api/rag", ragRoutes);
   app.route("/api/admin/keys", adminKeyRoutes);
   app.route("/api/admin/cache", adminCacheRoutes);

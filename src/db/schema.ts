@@ -8,6 +8,7 @@ export const EXPECTED_MIGRATIONS = [
   "0004_embedding_cache_per_tenant",
   "0005_operator_role",
   "0006_messages_time_order",
+  "0007_imports",
 ] as const;
 
 export interface SchemaStatus {

@@ -7,10 +7,12 @@ import { retrieveSchema } from "../retrieve/retrieve-schema.ts";
 import { invalidateBody } from "../routes/admin-cache.ts";
 import { createKeyBody, listKeysQuery } from "../routes/admin-keys.ts";
 import { listQuery } from "../routes/conversations.ts";
+import { importQuery } from "../routes/imports.ts";
 import { messagesQuerySchema } from "../routes/messages-schema.ts";
 import { cacheStats, createdKey, healthResponse, invalidated, keyList } from "./admin-schemas.ts";
 import { conversationList, conversationSummary, ingestResult, messagePage } from "./conversation-schemas.ts";
 import { commonHeaders, header, idempotencyKeyParameter, lastEventIdParameter } from "./headers.ts";
+import { importAccepted, importStatus } from "./import-schemas.ts";
 import { operation } from "./operation.ts";
 import { askAnswer, askEvent, retrieveResponse } from "./rag-schemas.ts";
 
@@ -131,6 +133,43 @@ export function paths(config: Config): ZodOpenApiPathsObject {
         query: messagesQuerySchema,
         errors: [400, 404],
         responses: { 200: ok("A page of messages", messagePage) },
+      }),
+    },
+    "/api/imports": {
+      post: {
+        ...operation({
+          id: "createImport",
+          tag: "Imports",
+          summary: "Upload a chat export to import in the background",
+          description:
+            "The raw file (zip, text or JSON) as the body, with a `Content-Length`; the format is detected when `format` is absent. The file goes to R2 as it arrives and a queue imports it in bounded steps (docs/IMPORTS.md).",
+          access: "key",
+          query: importQuery,
+          errors: [400, 411, 413],
+          responses: {
+            202: {
+              description: "Queued",
+              headers: z.object({ ...commonHeaders, Location: z.string().meta({ description: "`/api/imports/{id}`" }) }),
+              content: { "application/json": { schema: importAccepted } },
+            },
+          },
+        }),
+        requestBody: {
+          required: true,
+          description: "The export file as it is, up to `IMPORT_MAX_BYTES`.",
+          content: { "application/octet-stream": { schema: z.string().meta({ format: "binary" }) } },
+        },
+      },
+    },
+    "/api/imports/{id}": {
+      get: operation({
+        id: "getImport",
+        tag: "Imports",
+        summary: "An import's progress and outcome",
+        access: "key",
+        path: z.object({ id: z.uuid().meta({ description: "The id `POST /api/imports` returned" }) }),
+        errors: [400, 404],
+        responses: { 200: ok("The import", importStatus) },
       }),
     },
     "/api/rag/retrieve": {

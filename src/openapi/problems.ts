@@ -80,11 +80,17 @@ export const problems = {
     "`idempotency-key-in-flight`: an ask with this `Idempotency-Key` is still being answered; retry when it ends.",
     header.retryAfter,
   ),
+  411: problemResponse(
+    "LengthRequired",
+    411,
+    ["length-required"],
+    "`length-required` (imports): the file was sent without a `Content-Length`.",
+  ),
   413: problemResponse(
     "ContentTooLarge",
     413,
-    ["body-too-large"],
-    "`body-too-large`: the body exceeds the route's limit (checked while reading, not only from Content-Length).",
+    ["body-too-large", "ingest-too-large"],
+    "`body-too-large`: the body exceeds the route's limit (checked while reading, not only from Content-Length), or the file exceeds `IMPORT_MAX_BYTES`. `ingest-too-large` (ingest): the conversation asks for more work than `INGEST_MAX_WORK`; import it through `POST /api/imports`.",
   ),
   415: problemResponse(
     "UnsupportedMediaType",

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 // complements the EXPLAIN and isolation tests (which cover the routes).
 const DB_DIR = join(import.meta.dirname, "../../src/db");
 const TENANT_TABLES =
-  /\b(?:FROM|JOIN|INTO|UPDATE)\s+(?:conversations|messages|conversation_chunks|chat_sessions|chat_turns|semantic_cache)\b/;
+  /\b(?:FROM|JOIN|INTO|UPDATE)\s+(?:conversations|messages|conversation_chunks|chat_sessions|chat_turns|semantic_cache|imports)\b/;
 // Catalog lookups (schema.ts) name tables without reading rows; housekeeping.ts is the cron's
 // cross-tenant maintenance and returns counts only.
 const EXEMPT = new Set(["schema.ts", "housekeeping.ts"]);

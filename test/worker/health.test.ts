@@ -19,6 +19,7 @@ describe("GET /health", () => {
           "0004_embedding_cache_per_tenant",
           "0005_operator_role",
           "0006_messages_time_order",
+          "0007_imports",
         ],
         pending: [],
       },
