@@ -1,7 +1,7 @@
 // Runs `npm start`'s script as a user would, then every curl example of the README against it,
 // then Ctrl-C (SIGINT), and checks that everything it started has stopped.
 import { execFile, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -12,6 +12,24 @@ import { readmeCurlCommands, readmeStreamingAsk } from "../helpers/readme-comman
 import { parsePrometheus } from "../worker/support/prometheus.ts";
 
 const run = promisify(execFile);
+const ROOT = join(import.meta.dirname, "../..");
+
+/** `npm run import` as the README runs it: scripts/import.ts on the project's Node, from the repository. */
+const importCli = (...args: string[]) =>
+  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+    execFile(process.execPath, ["scripts/import.ts", ...args], { cwd: ROOT }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
+    ),
+  );
+
+/** An Android WhatsApp export (day first: the 18th tells), in summer time: Lisbon is UTC+1. */
+const WHATSAPP_CHAT = `18/07/2024, 09:12 - Messages and calls are end-to-end encrypted. No one outside of this chat, not even WhatsApp, can read or listen to them.
+18/07/2024, 09:12 - Inês: Are we still on for the bakery tour on Saturday?
+18/07/2024, 09:15 - Tomás: Yes! Meet at the tram stop at 10.
+It opens at 10:30, so we have time for coffee first.
+18/07/2024, 21:40 - Inês: Perfect, I will bring the map.
+19/07/2024, 08:05 - Tomás: Bring an umbrella too, rain is forecast.
+`;
 
 const promtool = !spawnSync("promtool", ["--version"]).error;
 // CI installs it (.ci/run): there the check must run, not skip.
@@ -162,6 +180,47 @@ describe("npm start", () => {
     const first = await ask({ query: "Why did the CSV export fail?", session_id: "e2e-session" });
     expect(first.session_saved).toBe(true);
     expect(first.answer).toMatch(/export/i);
+  });
+
+  it("imports a WhatsApp chat with npm run import and prints what it imported", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "convo-rag-import-cli-"));
+    try {
+      const chat = join(dir, "WhatsApp Chat.txt");
+      writeFileSync(chat, WHATSAPP_CHAT);
+      const imported = await importCli(chat, "--url", `http://127.0.0.1:${port}`, "--timezone", "Europe/Lisbon");
+      expect(imported.code, imported.stdout + imported.stderr).toBe(0);
+      expect(imported.stdout).toMatch(/^import [0-9a-f-]{36}: succeeded \(whatsapp\)$/m);
+      expect(imported.stdout).toMatch(/^ {2}messages: 4 parsed, 4 stored \(new or changed\)$/m);
+      expect(imported.stdout).toMatch(/^ {2}skipped: 1$/m);
+      const conversation = /^ {2}conversations: 1 \((whatsapp-[^)]+)\)$/m.exec(imported.stdout)?.[1];
+      // The conversation the summary names holds the chat, its times read in Lisbon's summer time.
+      const res = await fetch(`http://127.0.0.1:${port}/api/conversations/${conversation}/messages`, {
+        headers: { authorization: "Bearer dev-local-key" },
+      });
+      expect(res.status).toBe(200);
+      const { messages } = (await res.json()) as { messages: { author_name: string; text: string; timestamp: string }[] };
+      expect(messages.map((m) => [m.timestamp, m.author_name, m.text])).toEqual([
+        ["2024-07-18T08:12:00.000Z", "Inês", "Are we still on for the bakery tour on Saturday?"],
+        ["2024-07-18T08:15:00.000Z", "Tomás", "Yes! Meet at the tram stop at 10.\nIt opens at 10:30, so we have time for coffee first."],
+        ["2024-07-18T20:40:00.000Z", "Inês", "Perfect, I will bring the map."],
+        ["2024-07-19T07:05:00.000Z", "Tomás", "Bring an umbrella too, rain is forecast."],
+      ]);
+
+      const prose = join(dir, "notes.txt");
+      writeFileSync(prose, "Some thoughts on sourdough.\nThe starter wants feeding twice a day, and the dough rests overnight.\n");
+      const unknown = await importCli(prose, "--url", `http://127.0.0.1:${port}`);
+      expect(unknown.code, unknown.stdout + unknown.stderr).toBe(1);
+      expect(unknown.stdout).toMatch(/^import [0-9a-f-]{36}: failed/m);
+      expect(unknown.stdout).toMatch(/^ {2}error at file: the format could not be detected/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it("prints npm run import's usage with --help", async () => {
+    const help = await importCli("--help");
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^usage: npm run import -- <file>/);
   });
 
   it("stops everything on Ctrl-C", async () => {
