@@ -60,6 +60,12 @@ export function startWranglerDev(options: {
       // unless asked for with X_LOCAL_OBSERVABILITY=true. [observability] in production is unaffected.
       X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? "false",
       CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: options.databaseUrl,
+      // wrangler's dev registry (~/.config/.wrangler/registry by default) links every `wrangler dev`
+      // on the machine: another one starting or stopping with a queue consumer (npm test's stacks
+      // beside npm start) reloads this one, and a reload empties Miniflare's in-memory queue, so the
+      // import step in flight and its next step were lost and the import stayed "running". The
+      // project binds no other local Worker, so each stack keeps a registry of its own.
+      WRANGLER_REGISTRY_PATH: process.env.WRANGLER_REGISTRY_PATH ?? join(options.persistTo, "dev-registry"),
     },
   });
   const exited = new Promise<number>((resolve) => child.once("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0))));
