@@ -39,6 +39,8 @@ const SMALL = Number(args.small);
 const FLOOR = Number(args.floor);
 const BATCH = 500;
 const HEALTH_EVERY_MS = 200;
+/** An import whose progress stands still this long is stuck (a step of 10,000 messages takes 10–30 s here). */
+const STALLED_MS = 120_000;
 /** Growth of the peak heap after a full collection, large export over small, still counted as flat. */
 const FLAT_MB = 4;
 const KEY = "dev-local-key";
@@ -58,13 +60,15 @@ interface ImportStatus {
 }
 
 /** Uploads an export and polls it (every 500 ms, as npm run import does) until it ends; `onProgress` sees each poll's messages stored. */
-async function runImport(url: string, file: string, prefix: string, messages: number, onProgress?: (stored: number) => Promise<void>) {
+async function runImport(url: string, file: string, prefix: string, onProgress?: (stored: number) => Promise<void>) {
   const began = Date.now();
   const upload = await fetch(`${url}/api/imports?conversation_id=${prefix}`, { method: "POST", headers, body: readFileSync(file) });
   if (upload.status !== 202) throw new Error(`upload of ${file} refused: ${upload.status} ${await upload.text()}`);
   const uploadMs = Date.now() - began;
   const { id } = (await upload.json()) as { id: string };
-  const deadline = began + 60_000 + 20 * messages; // slower than 50 messages/s: stuck, end the run
+  // An import whose step was lost (its queue message gone) stays "running": end the run instead.
+  let seen = "";
+  let unchangedSince = Date.now();
   for (;;) {
     const res = await fetch(`${url}/api/imports/${id}`, { headers });
     if (!res.ok) throw new Error(`GET /api/imports/${id}: ${res.status} ${await res.text()}`);
@@ -73,8 +77,13 @@ async function runImport(url: string, file: string, prefix: string, messages: nu
       const wallMs = Date.parse(status.finished_at!) - began;
       return { id, status, uploadMs, wallMs, rate: status.progress.messages_stored / (wallMs / 1000) };
     }
-    if (Date.now() > deadline) throw new Error(`import ${id} still ${status.status} after ${(Date.now() - began) / 1000} s`);
+    const now = `${status.status} ${status.progress.messages_parsed} ${status.progress.messages_stored}`;
+    if (now !== seen) [seen, unchangedSince] = [now, Date.now()];
+    if (Date.now() - unchangedSince > STALLED_MS) throw new Error(`import ${id} made no progress for ${STALLED_MS / 1000} s: ${now}`);
+    // Time spent in a heap snapshot (which stalls the isolate) is not the import's.
+    const t = Date.now();
     await onProgress?.(status.progress.messages_stored);
+    unchangedSince += Date.now() - t;
     await sleep(500);
   }
 }
@@ -202,7 +211,7 @@ try {
 
   // Warm-up: the tokenizer and the import path load in the isolate before anything is timed.
   await ingestFresh(url, "warm-up", BATCH);
-  const warmUp = await runImport(url, zips.warmUp, "warm-up", 2 * BATCH);
+  const warmUp = await runImport(url, zips.warmUp, "warm-up");
   if (warmUp.status.status !== "succeeded")
     throw new Error(`warm-up import ${warmUp.status.status}: ${JSON.stringify(warmUp.status.errors)}`);
 
@@ -216,7 +225,7 @@ try {
 
   const busyProbe = probeHealth(url, HEALTH_EVERY_MS);
   const timedHeap = heapInUse(heap);
-  const timed = await runImport(url, zips.timed, "timed", N);
+  const timed = await runImport(url, zips.timed, "timed");
   const busy = await busyProbe.stop();
   const timedHeapMb = timedHeap.stop();
   console.log(
@@ -227,7 +236,7 @@ try {
     const start = (await heap!.afterFullGc()).usedMb;
     const inUse = heapInUse(heap!);
     const tenths = heapAtTenths(heap!, messages);
-    const run = await runImport(url, file, prefix, messages, tenths.onProgress);
+    const run = await runImport(url, file, prefix, tenths.onProgress);
     const usedMb = inUse.stop();
     const end = (await heap!.afterFullGc()).usedMb;
     const peakMb = Math.max(start, ...tenths.samples);
