@@ -11,24 +11,26 @@
 //     grows with the export. Snapshots stall the isolate, so these imports are not the timed one.
 // Each import has its own messages (nothing stored before makes it cheaper) and its own
 // conversations. Prints the figures and the goals with PASS/FAIL; writes reports/bench-import-*.json.
-//   options: --messages 100000 --small 10000 --floor 10000 --out reports
+//   options: --messages 100000 --small 10000 --channels 8 --floor 10000 --out reports
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseCli } from "./lib/cli.ts";
 import { startDevStack } from "./lib/dev-stack.ts";
 import { connectIsolateHeap, type IsolateHeap } from "./lib/isolate-heap.ts";
-import { channelMessage, SLACK_CHANNELS, writeSlackExport } from "./lib/slack-export.ts";
+import { channelMessage, writeSlackExport } from "./lib/slack-export.ts";
 
 process.env.WRANGLER_SEND_METRICS = "false";
-const USAGE = `usage: npm run bench:import -- [--messages 100000] [--small 10000] [--floor 10000] [--out reports]
+const USAGE = `usage: npm run bench:import -- [--messages 100000] [--small 10000] [--channels 8] [--floor 10000] [--out reports]
   --messages  messages in the timed export and in the large one of the heap comparison
   --small     messages in the small export of the heap comparison
+  --channels  channels of every export, the messages spread evenly (a channel is one conversation)
   --floor     messages ingested directly (POST /api/conversations, 500 a request) for the floor rate`;
 const { values: args } = parseCli(
   {
     messages: { type: "string", default: "100000" },
     small: { type: "string", default: "10000" },
+    channels: { type: "string", default: "8" },
     floor: { type: "string", default: "10000" },
     out: { type: "string", default: join(import.meta.dirname, "../reports") },
   },
@@ -36,6 +38,7 @@ const { values: args } = parseCli(
 );
 const N = Number(args.messages);
 const SMALL = Number(args.small);
+const CHANNELS = Number(args.channels);
 const FLOOR = Number(args.floor);
 const BATCH = 500;
 const HEALTH_EVERY_MS = 200;
@@ -192,13 +195,13 @@ const zips = {
 let stack: Awaited<ReturnType<typeof startDevStack>> | undefined;
 let heap: IsolateHeap | undefined;
 try {
-  await writeSlackExport(zips.warmUp, { messages: 2 * BATCH, seed: "warm-up" });
-  await writeSlackExport(zips.timed, { messages: N, seed: "timed" });
-  await writeSlackExport(zips.small, { messages: SMALL, seed: "heap-small" });
-  await writeSlackExport(zips.large, { messages: N, seed: "heap-large" });
+  await writeSlackExport(zips.warmUp, { messages: 2 * BATCH, seed: "warm-up", channels: CHANNELS });
+  await writeSlackExport(zips.timed, { messages: N, seed: "timed", channels: CHANNELS });
+  await writeSlackExport(zips.small, { messages: SMALL, seed: "heap-small", channels: CHANNELS });
+  await writeSlackExport(zips.large, { messages: N, seed: "heap-large", channels: CHANNELS });
   const mib = (file: string) => round(statSync(file).size / 2 ** 20, 1);
   console.log(
-    `exports: ${N} messages (${mib(zips.timed)} MiB zipped), ${SMALL} (${mib(zips.small)} MiB); ${SLACK_CHANNELS.length} channels, 100 messages a day each`,
+    `exports: ${N} messages (${mib(zips.timed)} MiB zipped), ${SMALL} (${mib(zips.small)} MiB); ${CHANNELS} channels, 100 messages a day each`,
   );
 
   stack = await startDevStack({

@@ -7,7 +7,7 @@ import { createWriteStream } from "node:fs";
 import { strToU8, Zip, ZipDeflate } from "fflate";
 import { PEOPLE, syntheticMessage } from "./synthetic-archive.ts";
 
-export const SLACK_CHANNELS = ["general", "engineering", "launch", "billing", "support", "design", "security", "random"];
+const CHANNEL_NAMES = ["general", "engineering", "launch", "billing", "support", "design", "security", "random"];
 const PER_DAY = 100;
 const FIRST_DAY = Date.UTC(2025, 0, 6);
 
@@ -22,11 +22,12 @@ export function channelMessage(seed: string, channel: string, n: number) {
 }
 
 /**
- * Writes an export of `messages` messages spread evenly over the channels to `file`.
+ * Writes an export of `messages` messages spread evenly over `channels` channels (8 by default) to `file`.
  *
  * @example await writeSlackExport("/tmp/slack.zip", { messages: 10_000, seed: "small" });
  */
-export async function writeSlackExport(file: string, options: { messages: number; seed: string }): Promise<void> {
+export async function writeSlackExport(file: string, options: { messages: number; seed: string; channels?: number }): Promise<void> {
+  const channels = Array.from({ length: options.channels ?? CHANNEL_NAMES.length }, (_, i) => CHANNEL_NAMES[i] ?? `channel-${i}`);
   const out = createWriteStream(file);
   let failed: Error | undefined;
   const zip = new Zip((error, chunk, final) => {
@@ -47,7 +48,7 @@ export async function writeSlackExport(file: string, options: { messages: number
   );
   add(
     "channels.json",
-    SLACK_CHANNELS.map((name, i) => ({
+    channels.map((name, i) => ({
       id: `C${i + 100}`,
       name,
       members: PEOPLE.map(userId),
@@ -55,8 +56,8 @@ export async function writeSlackExport(file: string, options: { messages: number
       purpose: { value: "" },
     })),
   );
-  SLACK_CHANNELS.forEach((channel, c) => {
-    const count = Math.floor(options.messages / SLACK_CHANNELS.length) + (c < options.messages % SLACK_CHANNELS.length ? 1 : 0);
+  channels.forEach((channel, c) => {
+    const count = Math.floor(options.messages / channels.length) + (c < options.messages % channels.length ? 1 : 0);
     for (let first = 0; first < count; first += PER_DAY) {
       const messages = Array.from({ length: Math.min(PER_DAY, count - first) }, (_, k) => channelMessage(options.seed, channel, first + k));
       const day = messages[0]!.time.toISOString().slice(0, 10);
