@@ -7,6 +7,7 @@ import { ImportError, type Importer, type ImportOptions, type ImportSink } from 
 import { list, record, str } from "./json-fields.ts";
 import { type JsonPath, jsonValues, pointer } from "./json-stream.ts";
 import { readPlainOrZipped } from "./zip.ts";
+import { zonedToUtc } from "./zone.ts";
 
 const CHAT_FIELDS = ["name", "type", "id"];
 const PATTERNS = [
@@ -163,37 +164,14 @@ function media(m: Record<string, unknown>): string {
 
 /**
  * Old exports have only "date", a wall-clock time in the exporting computer's zone: read it in
- * options.timezone (UTC by default). An unknown zone fails with ImportError("options").
+ * options.timezone (UTC by default; zone.ts). An unknown zone fails with ImportError("options").
  */
 function wallClockToUtc(timeZone: string | undefined): (wall: string) => Date | undefined {
-  let format: Intl.DateTimeFormat | undefined;
-  if (timeZone !== undefined && timeZone !== "UTC") {
-    try {
-      format = new Intl.DateTimeFormat("en-US", {
-        timeZone,
-        hourCycle: "h23",
-        year: "numeric",
-        month: "numeric",
-        day: "numeric",
-        hour: "numeric",
-        minute: "numeric",
-        second: "numeric",
-      });
-    } catch {
-      throw new ImportError("options", `unknown time zone '${timeZone}': give an IANA name such as Europe/Berlin`);
-    }
-  }
-  const offsetAt = (t: number) => {
-    const p = Object.fromEntries(format!.formatToParts(new Date(t)).map((x) => [x.type, Number(x.value)]));
-    return Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!) - Math.floor(t / 1000) * 1000;
-  };
+  const toUtc = zonedToUtc(timeZone);
   return (wall) => {
     const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})$/.exec(wall);
     if (!m) return undefined;
-    const local = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
-    if (!format) return new Date(local);
-    // The offset at the guessed instant, then at the corrected one: right on both sides of a change.
-    const guess = local - offsetAt(local);
-    return new Date(local - offsetAt(guess));
+    const [year, month, day, hour, minute, second] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+    return toUtc({ year, month, day, hour, minute, second, millisecond: 0 });
   };
 }
