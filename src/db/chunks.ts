@@ -17,6 +17,29 @@ export async function listChunkRefs(db: Db, tenantId: string, conversationId: st
   return rows.map((r) => ({ id: r.id, orderIndex: r.order_index, contentHash: r.content_hash }));
 }
 
+/** A stored chunk near the end of the conversation, with the ids of its messages. */
+export interface TailChunkRef extends StoredChunkRef {
+  messageIds: string[];
+}
+
+/** The conversation's last `limit` chunks, in order, and how many it has in all. */
+export async function tailChunkRefs(
+  db: Db,
+  tenantId: string,
+  conversationId: string,
+  limit: number,
+): Promise<{ total: number; chunks: TailChunkRef[] }> {
+  const rows = await db<{ id: string; order_index: number; content_hash: string; message_ids: string[]; total: string }[]>`
+    SELECT id, order_index, content_hash, message_ids,
+      (SELECT count(*) FROM conversation_chunks WHERE tenant_id = ${tenantId} AND conversation_id = ${conversationId}) AS total
+    FROM conversation_chunks
+    WHERE tenant_id = ${tenantId} AND conversation_id = ${conversationId} ORDER BY order_index DESC LIMIT ${limit}`;
+  return {
+    total: rows.length === 0 ? 0 : Number(rows[0]!.total),
+    chunks: rows.map((r) => ({ id: r.id, orderIndex: r.order_index, contentHash: r.content_hash, messageIds: r.message_ids })).reverse(),
+  };
+}
+
 export interface NewChunk extends Chunk {
   contentHash: string;
   embedding: Float32Array;

@@ -84,12 +84,16 @@ export async function ensureConversation(
   return row!;
 }
 
-/** Writes title/metadata and the derived counts; bumps the data version when anything changed. */
+/**
+ * Writes title/metadata, the counts the ingest arrived at (it holds the conversation's lock, so they
+ * are exact; counting here would cost a scan of a long conversation per batch) and the time range;
+ * bumps the data version when anything changed.
+ */
 export async function finishConversation(
   db: Db,
   tenantId: string,
   id: string,
-  write: ConversationWrite & { changed: boolean; created: boolean },
+  write: ConversationWrite & { changed: boolean; created: boolean; messageCount: number; chunkCount: number },
 ): Promise<number> {
   const [row] = await db<{ version: string }[]>`
     UPDATE conversations c SET
@@ -97,8 +101,8 @@ export async function finishConversation(
       metadata = ${write.metadata === undefined ? db`c.metadata` : db`${json(db, write.metadata)}::jsonb`},
       version = c.version + ${write.changed && !write.created ? 1 : 0},
       updated_at = ${write.changed ? db`now()` : db`c.updated_at`},
-      message_count = (SELECT count(*) FROM messages m WHERE m.tenant_id = c.tenant_id AND m.conversation_id = c.id),
-      chunk_count = (SELECT count(*) FROM conversation_chunks k WHERE k.tenant_id = c.tenant_id AND k.conversation_id = c.id),
+      message_count = ${write.messageCount},
+      chunk_count = ${write.chunkCount},
       start_ts = (SELECT min("timestamp") FROM messages m WHERE m.tenant_id = c.tenant_id AND m.conversation_id = c.id),
       end_ts = (SELECT max("timestamp") FROM messages m WHERE m.tenant_id = c.tenant_id AND m.conversation_id = c.id)
     WHERE c.tenant_id = ${tenantId} AND c.id = ${id}

@@ -18,7 +18,19 @@ export async function listMessages(db: Db, tenantId: string, conversationId: str
     SELECT id, author_name, author_type, text, "timestamp" AS ts, order_index, content_hash
     FROM messages WHERE tenant_id = ${tenantId} AND conversation_id = ${conversationId}
     ORDER BY order_index`;
-  return rows.map((r) => ({
+  return rows.map(toStoredMessage);
+}
+
+function toStoredMessage(r: {
+  id: string;
+  author_name: string;
+  author_type: string;
+  text: string;
+  ts: Date;
+  order_index: number;
+  content_hash: string;
+}): StoredMessage {
+  return {
     id: r.id,
     authorName: r.author_name,
     authorType: r.author_type,
@@ -26,7 +38,41 @@ export async function listMessages(db: Db, tenantId: string, conversationId: str
     timestamp: new Date(r.ts),
     orderIndex: r.order_index,
     contentHash: r.content_hash,
-  }));
+  };
+}
+
+/** Where an append would land: the stored count and last time, and which of `ids` are stored already. */
+export interface AppendPoint {
+  messageCount: number;
+  lastTimestamp: Date | null;
+  known: { id: string; contentHash: string }[];
+}
+
+export async function appendPoint(db: Db, tenantId: string, conversationId: string, ids: string[]): Promise<AppendPoint> {
+  const [row] = await db<{ n: string; last_ts: Date | null; known: { id: string; content_hash: string }[] | null }[]>`
+    SELECT
+      (SELECT count(*) FROM messages WHERE tenant_id = ${tenantId} AND conversation_id = ${conversationId}) AS n,
+      (SELECT max("timestamp") FROM messages WHERE tenant_id = ${tenantId} AND conversation_id = ${conversationId}) AS last_ts,
+      (SELECT jsonb_agg(jsonb_build_object('id', id, 'content_hash', content_hash)) FROM messages
+        WHERE tenant_id = ${tenantId} AND conversation_id = ${conversationId}
+          AND id IN (SELECT jsonb_array_elements_text(${json(db, ids)}::jsonb))) AS known`;
+  return {
+    messageCount: Number(row!.n),
+    lastTimestamp: row!.last_ts === null ? null : new Date(row!.last_ts),
+    known: (row!.known ?? []).map((k) => ({ id: k.id, contentHash: k.content_hash })),
+  };
+}
+
+/** The conversation's messages from the one with this id onwards, in order. */
+export async function messagesFrom(db: Db, tenantId: string, conversationId: string, firstId: string): Promise<StoredMessage[]> {
+  const rows = await db<
+    { id: string; author_name: string; author_type: string; text: string; ts: Date; order_index: number; content_hash: string }[]
+  >`
+    SELECT id, author_name, author_type, text, "timestamp" AS ts, order_index, content_hash
+    FROM messages WHERE tenant_id = ${tenantId} AND conversation_id = ${conversationId}
+      AND order_index >= (SELECT order_index FROM messages WHERE tenant_id = ${tenantId} AND conversation_id = ${conversationId} AND id = ${firstId})
+    ORDER BY order_index`;
+  return rows.map(toStoredMessage);
 }
 
 /** Inserts or updates messages in one statement (the batch travels as one JSON parameter). */

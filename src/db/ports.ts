@@ -1,6 +1,6 @@
-import type { NewChunk, StoredChunkRef } from "./chunks.ts";
+import type { NewChunk, StoredChunkRef, TailChunkRef } from "./chunks.ts";
 import type { ConversationWrite } from "./conversations.ts";
-import type { MessageDetails, StoredMessage } from "./messages.ts";
+import type { AppendPoint, MessageDetails, StoredMessage } from "./messages.ts";
 import type { ChunkHit, SearchScope } from "./search.ts";
 import type { StoredSession, TurnSource } from "./sessions.ts";
 
@@ -70,6 +70,12 @@ export interface ConversationTx {
   /** Creates the conversation if it does not exist; its stored title and metadata (JSON text). */
   ensure(): Promise<{ created: boolean; title: string | null; metadata: string }>;
   messages(): Promise<StoredMessage[]>;
+  /** The stored count and last time, and which of these message ids are stored (with their hashes). */
+  appendPoint(ids: string[]): Promise<AppendPoint>;
+  /** The messages from the one with this id onwards, in order. */
+  messagesFrom(firstId: string): Promise<StoredMessage[]>;
+  /** The last `limit` chunks (with their message ids), in order, and the number of chunks. */
+  tailChunks(limit: number): Promise<{ total: number; chunks: TailChunkRef[] }>;
   deleteMessages(ids: string[]): Promise<void>;
   upsertMessages(messages: StoredMessage[]): Promise<void>;
   chunkRefs(): Promise<StoredChunkRef[]>;
@@ -80,7 +86,7 @@ export interface ConversationTx {
   /** The tenant's embedding cache, in the same transaction. */
   embeddings: EmbeddingStore;
   /** Title, metadata, counts and (when changed) a new version; returns the version. */
-  finish(write: ConversationWrite & { changed: boolean; created: boolean }): Promise<number>;
+  finish(write: ConversationWrite & { changed: boolean; created: boolean; messageCount: number; chunkCount: number }): Promise<number>;
 }
 
 /** The tenant's conversations, as ingestion writes them. */

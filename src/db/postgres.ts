@@ -1,8 +1,8 @@
-import { chunkSimilarities, deleteChunks, insertChunks, listChunkRefs, reorderChunks } from "./chunks.ts";
+import { chunkSimilarities, deleteChunks, insertChunks, listChunkRefs, reorderChunks, tailChunkRefs } from "./chunks.ts";
 import { type Db, type Sql, setLocal, type Tx } from "./client.ts";
 import { ensureConversation, finishConversation } from "./conversations.ts";
 import { getCachedEmbeddings, putCachedEmbeddings } from "./embedding-cache.ts";
-import { deleteMessages, listMessages, messageDetails, upsertMessages } from "./messages.ts";
+import { appendPoint, deleteMessages, listMessages, messageDetails, messagesFrom, upsertMessages } from "./messages.ts";
 import type { ChunkSearch, ConversationStore, ConversationTx, EmbeddingStore, SemanticStore, SessionStore } from "./ports.ts";
 import { keywordSearch, neighbourChunks, semanticSearch, speakersInScope } from "./search.ts";
 import { putSemanticEntry, semanticCandidates, semanticEntry } from "./semantic-cache.ts";
@@ -63,6 +63,9 @@ function conversationTx(tx: Tx, tenantId: string, id: string): ConversationTx {
   return {
     ensure: () => ensureConversation(tx, tenantId, id),
     messages: () => listMessages(tx, tenantId, id),
+    appendPoint: (ids) => appendPoint(tx, tenantId, id, ids),
+    messagesFrom: (firstId) => messagesFrom(tx, tenantId, id, firstId),
+    tailChunks: (limit) => tailChunkRefs(tx, tenantId, id, limit),
     deleteMessages: (ids) => deleteMessages(tx, tenantId, id, ids),
     upsertMessages: (messages) => upsertMessages(tx, tenantId, id, messages),
     chunkRefs: () => listChunkRefs(tx, tenantId, id),

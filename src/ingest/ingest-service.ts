@@ -1,4 +1,4 @@
-import type { NewChunk } from "../db/chunks.ts";
+import type { NewChunk, StoredChunkRef } from "../db/chunks.ts";
 import type { StoredMessage } from "../db/messages.ts";
 import type { ConversationStore, ConversationTx } from "../db/ports.ts";
 import { sha256Hex } from "../hash.ts";
@@ -54,52 +54,135 @@ export function mergeMessages(existing: StoredMessage[], incoming: IngestMessage
   return merged.map((m, i) => ({ ...m, orderIndex: i }));
 }
 
+/** What storing the messages did; the counts are the conversation's totals afterwards. */
+interface Stored {
+  messages: IngestResult["messages"];
+  chunks: IngestResult["chunks"];
+  embeddings: IngestResult["embeddings"];
+}
+
 /**
  * Ingests one conversation in a single transaction: messages, chunks and embeddings are all
  * stored, or nothing is. Concurrent ingests of the same conversation are serialised by an
  * advisory lock; unchanged chunks keep their rows and vectors.
+ *
+ * Messages that only add to the end of the conversation (the usual case: a chat goes on, an
+ * import's next batch, a longer export of the same chat) take the append path, whose work
+ * follows the batch, not the conversation's length. Anything else (an edit, a message placed
+ * before stored ones, mode "replace") re-reads and re-chunks the whole conversation.
  */
 export async function ingestConversation(deps: IngestDeps, body: IngestRequest): Promise<IngestResult> {
   return deps.conversations.transaction(body.id, deps.statementTimeoutMs, async (tx) => {
     const conversation = await tx.ensure();
-    const existing = await tx.messages();
-    const merged = mergeMessages(existing, body.messages, body.mode);
-
-    const before = new Map(existing.map((m) => [m.id, m]));
-    const keptIds = new Set(merged.map((m) => m.id));
-    const writes = merged.filter((m) => {
-      const old = before.get(m.id);
-      return !old || old.contentHash !== m.contentHash || old.orderIndex !== m.orderIndex;
-    });
-    const inserted = merged.filter((m) => !before.has(m.id)).length;
-    const updated = merged.filter((m) => before.has(m.id) && before.get(m.id)!.contentHash !== m.contentHash).length;
-    const deletedIds = existing.filter((m) => !keptIds.has(m.id)).map((m) => m.id);
-
-    await tx.deleteMessages(deletedIds);
-    await tx.upsertMessages(writes);
-
-    const chunks = await syncChunks(tx, deps, merged);
+    const appendable = body.mode === "merge" || conversation.created;
+    const stored = (appendable ? await appendMessages(tx, deps, body.messages) : undefined) ?? (await mergeAll(tx, deps, body));
 
     const metadataChanged = body.metadata !== undefined && stableJson(body.metadata) !== stableJson(JSON.parse(conversation.metadata));
     const titleChanged = body.title !== undefined && body.title !== conversation.title;
+    const { messages, chunks } = stored;
     const changed =
       conversation.created ||
-      inserted + updated + deletedIds.length + chunks.inserted + chunks.deleted > 0 ||
+      messages.inserted + messages.updated + messages.deleted + chunks.inserted + chunks.deleted > 0 ||
       metadataChanged ||
       titleChanged;
-    const version = await tx.finish({ title: body.title, metadata: body.metadata, changed, created: conversation.created });
-
-    return {
-      id: body.id,
-      created: conversation.created,
+    const version = await tx.finish({
+      title: body.title,
+      metadata: body.metadata,
       changed,
-      version,
-      messages: { total: merged.length, inserted, updated, deleted: deletedIds.length, unchanged: merged.length - inserted - updated },
-      chunks: { total: chunks.total, inserted: chunks.inserted, deleted: chunks.deleted, unchanged: chunks.total - chunks.inserted },
-      embeddings: chunks.embeddings,
-    };
+      created: conversation.created,
+      messageCount: messages.total,
+      chunkCount: chunks.total,
+    });
+    return { id: body.id, created: conversation.created, changed, version, ...stored };
   });
 }
+
+/** The whole conversation merged with the request, re-chunked, and the difference written. */
+async function mergeAll(tx: ConversationTx, deps: IngestDeps, body: IngestRequest): Promise<Stored> {
+  const existing = await tx.messages();
+  const merged = mergeMessages(existing, body.messages, body.mode);
+
+  const before = new Map(existing.map((m) => [m.id, m]));
+  const keptIds = new Set(merged.map((m) => m.id));
+  const writes = merged.filter((m) => {
+    const old = before.get(m.id);
+    return !old || old.contentHash !== m.contentHash || old.orderIndex !== m.orderIndex;
+  });
+  const inserted = merged.filter((m) => !before.has(m.id)).length;
+  const updated = merged.filter((m) => before.has(m.id) && before.get(m.id)!.contentHash !== m.contentHash).length;
+  const deletedIds = existing.filter((m) => !keptIds.has(m.id)).map((m) => m.id);
+
+  await tx.deleteMessages(deletedIds);
+  await tx.upsertMessages(writes);
+
+  const wanted = wantedChunks(deps, merged, 0);
+  const sync = await syncChunks(tx, deps, wanted, await tx.chunkRefs());
+  return {
+    messages: { total: merged.length, inserted, updated, deleted: deletedIds.length, unchanged: merged.length - inserted - updated },
+    chunks: { total: wanted.length, inserted: sync.inserted, deleted: sync.deleted, unchanged: wanted.length - sync.inserted },
+    embeddings: sync.embeddings,
+  };
+}
+
+/** How many of the last chunks the append path reads to find where chunking may start again. */
+const TAIL_CHUNKS = 16;
+
+/**
+ * The append path, or undefined when the request is not an append. It is one when every message
+ * it names is either new and no earlier than the last stored one, or stored already unchanged.
+ *
+ * The chunker starts every chunk with nothing carried over from the one before (see
+ * chunkMessages), so chunking again from the first message of the last chunk gives exactly the
+ * chunks a full re-chunk would give from there; the chunks before it cannot change. The one
+ * exception is a message split over several chunks: the walk back starts from its first piece.
+ */
+async function appendMessages(tx: ConversationTx, deps: IngestDeps, incoming: IngestMessage[]): Promise<Stored | undefined> {
+  const point = await tx.appendPoint(incoming.map((m) => m.id));
+  const storedHash = new Map(point.known.map((k) => [k.id, k.contentHash]));
+  const fresh: IngestMessage[] = [];
+  for (const m of incoming) {
+    const hash = storedHash.get(m.id);
+    if (hash === undefined) fresh.push(m);
+    else if (hash !== messageHash(asStored(m))) return undefined; // an edit
+  }
+  const last = point.lastTimestamp?.getTime() ?? Number.NEGATIVE_INFINITY;
+  if (fresh.some((m) => m.timestamp.getTime() < last)) return undefined; // lands before stored messages
+
+  const tail = await tx.tailChunks(TAIL_CHUNKS);
+  if (tail.total === 0 && point.messageCount > 0) return undefined; // messages without chunks: repair by a full pass
+  let start = tail.chunks.length - 1;
+  while (start > 0 && tail.chunks[start]!.messageIds[0] === tail.chunks[start - 1]!.messageIds.at(-1)) start--;
+  if (start === 0 && tail.chunks.length > 0 && tail.chunks[0]!.orderIndex > 0) return undefined; // a piece of a longer message
+
+  const messageTotal = point.messageCount + fresh.length;
+  if (fresh.length === 0) {
+    return {
+      messages: { total: messageTotal, inserted: 0, updated: 0, deleted: 0, unchanged: point.messageCount },
+      chunks: { total: tail.total, inserted: 0, deleted: 0, unchanged: tail.total },
+      embeddings: { computed: 0, cached: 0, provider_calls: 0 },
+    };
+  }
+
+  // Array.prototype.sort is stable: equal timestamps keep request order, after the stored ones (as mergeMessages).
+  const added = fresh
+    .map((m) => ({ ...asStored(m), id: m.id }))
+    .sort((a, b) => a.timestamp.getTime() - b.timestamp.getTime())
+    .map((m, i): StoredMessage => ({ ...m, orderIndex: point.messageCount + i, contentHash: messageHash(m) }));
+  await tx.upsertMessages(added);
+
+  const restart = tail.chunks.slice(Math.max(start, 0)); // empty for a conversation without chunks yet
+  const from = restart.length > 0 ? await tx.messagesFrom(restart[0]!.messageIds[0]!) : [];
+  const wanted = wantedChunks(deps, [...from, ...added], restart[0]?.orderIndex ?? 0);
+  const sync = await syncChunks(tx, deps, wanted, restart);
+  const chunkTotal = tail.total - restart.length + wanted.length;
+  return {
+    messages: { total: messageTotal, inserted: fresh.length, updated: 0, deleted: 0, unchanged: messageTotal - fresh.length },
+    chunks: { total: chunkTotal, inserted: sync.inserted, deleted: sync.deleted, unchanged: chunkTotal - sync.inserted },
+    embeddings: sync.embeddings,
+  };
+}
+
+const asStored = (m: IngestMessage) => ({ authorName: m.author_name, authorType: m.author_type, text: m.text, timestamp: m.timestamp });
 
 /** JSON with object keys sorted: jsonb reorders keys, so metadata is compared by value. */
 function stableJson(value: unknown): string {
@@ -110,20 +193,26 @@ function stableJson(value: unknown): string {
   );
 }
 
-async function syncChunks(tx: ConversationTx, deps: IngestDeps, messages: StoredMessage[]) {
-  const { embedder } = deps;
-  const wanted = chunkMessages(messages, deps.tokenizer, deps.chunking).map((c) => ({
-    ...c,
-    textHash: sha256Hex(c.text),
-    contentHash: sha256Hex(embedder.model, c.text, ...c.messageIds),
-  }));
-  const stored = await tx.chunkRefs();
+type WantedChunk = Chunk & { textHash: string; contentHash: string };
 
+/** The chunks of these messages (the first starting a chunk), numbered from `firstIndex`. */
+function wantedChunks(deps: IngestDeps, messages: StoredMessage[], firstIndex: number): WantedChunk[] {
+  return chunkMessages(messages, deps.tokenizer, deps.chunking).map((c) => ({
+    ...c,
+    orderIndex: c.orderIndex + firstIndex,
+    textHash: sha256Hex(c.text),
+    contentHash: sha256Hex(deps.embedder.model, c.text, ...c.messageIds),
+  }));
+}
+
+/** Makes the stored chunks `stored` into `wanted`: keeps matches, moves, deletes and embeds the rest. */
+async function syncChunks(tx: ConversationTx, deps: IngestDeps, wanted: WantedChunk[], stored: StoredChunkRef[]) {
+  const { embedder } = deps;
   // Chunks are matched by content: an unchanged chunk keeps its row and vector, even if it moved.
   const available = new Map<string, { id: string; orderIndex: number }[]>();
   for (const s of stored) available.set(s.contentHash, [...(available.get(s.contentHash) ?? []), s]);
   const moves: { id: string; orderIndex: number }[] = [];
-  const missing: typeof wanted = [];
+  const missing: WantedChunk[] = [];
   for (const c of wanted) {
     const match = available.get(c.contentHash)?.shift();
     if (match === undefined) missing.push(c);
@@ -145,7 +234,7 @@ async function syncChunks(tx: ConversationTx, deps: IngestDeps, messages: Stored
       batch.map((c, j): NewChunk => ({ ...c, embedding: vectors[j]! })),
     );
   }
-  return { total: wanted.length, inserted: missing.length, deleted: obsolete.length, embeddings };
+  return { inserted: missing.length, deleted: obsolete.length, embeddings };
 }
 
 /** Vectors for a batch of chunks: from the embedding cache where present, else one provider call. */

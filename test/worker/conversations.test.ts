@@ -83,6 +83,60 @@ describe("POST /api/conversations", () => {
     expect(m40!.text).toBe("Message 40: actually the launch is on April 14.");
   });
 
+  it("appending in batches stores exactly what one ingest of the whole conversation stores", async () => {
+    // Session gaps, a message longer than a chunk at a batch's end, equal timestamps across a
+    // batch boundary, a batch that repeats stored messages, and one that ends with a message
+    // placed before stored ones (that batch goes the full way): the append path must agree.
+    const { key, tenant } = await newTenantKey("append");
+    const start = Date.UTC(2025, 4, 5, 9);
+    const long = `${"The rollout checklist covers staging, canaries, dashboards and rollback drills. ".repeat(40)}`;
+    const at = (minutes: number) => new Date(start + minutes * 60_000).toISOString();
+    const messages = Array.from({ length: 70 }, (_, i) => ({
+      id: `a${i}`,
+      author_name: ["Ines", "Tomas", "Wen"][i % 3]!,
+      text: i % 17 === 16 ? long : `Point ${i}: ${["budget", "hiring", "release", "audit"][i % 4]} notes for week ${i % 5}.`,
+      // A three-hour gap every 25 messages; messages 40 and 41 share a minute.
+      timestamp: at(i < 41 ? i + Math.floor(i / 25) * 180 : i - 1 + Math.floor(i / 25) * 180),
+    }));
+    const stored = async (id: string) => ({
+      messages: await sql`SELECT id, order_index, text, "timestamp" FROM messages
+        WHERE tenant_id = ${tenant} AND conversation_id = ${id} ORDER BY order_index`,
+      chunks: await sql`SELECT order_index, text, message_ids, authors, start_ts, end_ts, token_count, content_hash
+        FROM conversation_chunks WHERE tenant_id = ${tenant} AND conversation_id = ${id} ORDER BY order_index`,
+      counts: await sql`SELECT message_count, chunk_count, start_ts, end_ts FROM conversations WHERE tenant_id = ${tenant} AND id = ${id}`,
+    });
+    const expectSame = async (a: string, b: string) => {
+      const [x, y] = [await stored(a), await stored(b)];
+      expect(y.messages).toEqual(x.messages);
+      expect(y.chunks).toEqual(x.chunks);
+      expect(y.counts).toEqual(x.counts);
+      return x;
+    };
+
+    const whole = uid("whole");
+    expect((await ingest({ id: whole, messages }, key)).status).toBe(201);
+    const batched = uid("batched");
+    // Batch ends fall right after long messages (16, 33) and inside a shared minute (40 | 41); the second batch repeats 10–16.
+    const batches = [messages.slice(0, 17), messages.slice(10, 34), messages.slice(34, 41), messages.slice(41, 58), messages.slice(58)];
+    for (const batch of batches) {
+      const { status, body } = await ingest({ id: batched, messages: batch }, key);
+      expect(status).toBeLessThan(300);
+      expect(body.messages.updated + body.messages.deleted).toBe(0);
+    }
+    const whole1 = await expectSame(whole, batched);
+    // The whole conversation has a message split over several chunks: the case the append path walks back for.
+    const ids = whole1.chunks.map((c) => c.message_ids as string[]);
+    expect(ids.some((m, i) => i > 0 && m[0] === ids[i - 1]!.at(-1))).toBe(true);
+
+    // A new message that lands before stored ones takes the full path, with the same result.
+    const early = { id: "early", author_name: "Wen", text: "Point early: audit scope agreed.", timestamp: at(30) };
+    const late = await ingest({ id: batched, messages: [early] }, key);
+    expect(late.body.messages).toMatchObject({ total: 71, inserted: 1, updated: 0, deleted: 0 });
+    const whole2 = uid("whole");
+    await ingest({ id: whole2, messages: [...messages, early] }, key);
+    await expectSame(whole2, batched);
+  });
+
   it("with mode replace deletes the messages the request leaves out", async () => {
     const { key, tenant } = await newTenantKey("replace");
     const conv = conversation(uid("conv"), 10);
