@@ -3,8 +3,8 @@
 // - a CHECKPOINT every few minutes, so the write-ahead log stays short (without it, it grows for
 //   as long as the database runs, and a restart after a hard stop replays all of it);
 // - every hour, the Worker's daily housekeeping (expired cache rows, idle sessions: the retention
-//   settings), then VACUUM (ANALYZE), so deleted rows' space is reused and the planner's
-//   statistics stay current.
+//   settings), then VACUUM and ANALYZE of the tables that need it, by autovacuum's own thresholds,
+//   so deleted rows' space is reused and the planner's statistics stay current.
 // Runs go through the wire protocol like any client, so they never land inside a request's
 // transaction; one at a time; a failure is logged and retried at the next tick.
 import postgres from "postgres";
@@ -62,8 +62,9 @@ export function startMaintenance(options: MaintenanceOptions): Maintenance {
         if (!res.ok) throw new Error(`the scheduled handler answered ${res.status}`);
       }
       await withClient(async (sql) => {
-        await sql.unsafe("VACUUM (ANALYZE)").simple();
+        const done = await vacuumWhereNeeded(sql);
         await sql.unsafe("CHECKPOINT").simple();
+        if (done.length > 0) options.log(`vacuum: ${done.join(", ")}`);
       });
     });
   const timers = [
@@ -80,4 +81,32 @@ export function startMaintenance(options: MaintenanceOptions): Maintenance {
       await running;
     },
   };
+}
+
+/**
+ * What autovacuum would do, one table at a time: VACUUM a table once its dead rows pass 50 + 20 %
+ * of its live rows, ANALYZE it once its changes since the last ANALYZE pass 50 + 10 % (Postgres'
+ * defaults). PGlite runs one statement at a time, so each statement holds every request for its
+ * length: one statement per table lets requests run between them, and a table without dead rows
+ * costs nothing. The costly one is conversation_chunks: pgvector repairs the HNSW graph around
+ * each removed row (about 15 ms each here, docs/LOCAL_DATABASE.md). Returns what it did, timed.
+ */
+export async function vacuumWhereNeeded(sql: postgres.Sql): Promise<string[]> {
+  await sql.unsafe("SELECT pg_stat_force_next_flush()").simple(); // this backend's counts, current
+  const tables = await sql<{ name: string; live: string; dead: string; changed: string }[]>`
+    SELECT quote_ident(schemaname) || '.' || quote_ident(relname) AS name,
+      n_live_tup AS live, n_dead_tup AS dead, n_mod_since_analyze AS changed
+    FROM pg_stat_user_tables ORDER BY relname`;
+  const done: string[] = [];
+  for (const t of tables) {
+    const live = Number(t.live);
+    const vacuum = Number(t.dead) > 50 + 0.2 * live;
+    const analyze = Number(t.changed) > 50 + 0.1 * live;
+    if (!vacuum && !analyze) continue;
+    const verb = vacuum && analyze ? "VACUUM (ANALYZE)" : vacuum ? "VACUUM" : "ANALYZE";
+    const started = performance.now();
+    await sql.unsafe(`${verb} ${t.name}`).simple();
+    done.push(`${verb} ${t.name}: ${t.dead} dead rows, ${Math.round(performance.now() - started)} ms`);
+  }
+  return done;
 }
