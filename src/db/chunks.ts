@@ -2,7 +2,6 @@ import type { Chunk } from "../ingest/chunker.ts";
 import type { Db } from "./client.ts";
 import { json } from "./json.ts";
 import { pairKey } from "./ports.ts";
-import { toVectorLiteral } from "./vector.ts";
 
 export interface StoredChunkRef {
   id: string;
@@ -30,7 +29,7 @@ export async function tailChunkRefs(
   limit: number,
 ): Promise<{ total: number; chunks: TailChunkRef[] }> {
   const rows = await db<{ id: string; order_index: number; content_hash: string; message_ids: string[]; total: string }[]>`
-    SELECT id, order_index, content_hash, message_ids,
+    SELECT id, order_index, content_hash, array_to_json(message_ids) AS message_ids, -- arrays: JSON (the client runs without fetch_types)
       (SELECT count(*) FROM conversation_chunks WHERE tenant_id = ${tenantId} AND conversation_id = ${conversationId}) AS total
     FROM conversation_chunks
     WHERE tenant_id = ${tenantId} AND conversation_id = ${conversationId} ORDER BY order_index DESC LIMIT ${limit}`;
@@ -42,9 +41,15 @@ export async function tailChunkRefs(
 
 export interface NewChunk extends Chunk {
   contentHash: string;
-  embedding: Float32Array;
+  /** SHA-256 of the text: the embedding cache's key, where the chunk's vector is taken from. */
+  textHash: string;
 }
 
+/**
+ * Inserts chunks with their vectors taken from the tenant's embedding cache (the ingest put them
+ * there first): vectors never travel twice, nor get printed as text again. A chunk whose vector is
+ * not cached would be left out, so the count is checked and a shortfall fails the transaction.
+ */
 export async function insertChunks(db: Db, tenantId: string, conversationId: string, model: string, chunks: NewChunk[]): Promise<void> {
   if (chunks.length === 0) return;
   const rows = chunks.map((c) => ({
@@ -58,16 +63,20 @@ export async function insertChunks(db: Db, tenantId: string, conversationId: str
     end_ts: c.end.toISOString(),
     token_count: c.tokenCount,
     content_hash: c.contentHash,
-    embedding: toVectorLiteral(c.embedding),
+    text_hash: c.textHash,
   }));
-  await db`
+  const inserted = await db`
     INSERT INTO conversation_chunks (tenant_id, conversation_id, order_index, text, message_ids, authors, author_types,
       author_type, start_ts, end_ts, token_count, content_hash, embedding_model, embedding)
     SELECT ${tenantId}, ${conversationId}, r.order_index, r.text, r.message_ids, r.authors, r.author_types,
-      r.author_type, r.start_ts, r.end_ts, r.token_count, r.content_hash, ${model}, r.embedding::vector
+      r.author_type, r.start_ts, r.end_ts, r.token_count, r.content_hash, ${model}, e.embedding
     FROM jsonb_to_recordset(${json(db, rows)}::jsonb) AS r(order_index int, text text, message_ids text[],
       authors text[], author_types text[], author_type text, start_ts timestamptz, end_ts timestamptz,
-      token_count int, content_hash text, embedding text)`;
+      token_count int, content_hash text, text_hash text)
+    JOIN embedding_cache e ON e.tenant_id = ${tenantId} AND e.model = ${model} AND e.content_hash = r.text_hash`;
+  if (inserted.count !== chunks.length) {
+    throw new Error(`insertChunks: ${chunks.length - inserted.count} of ${chunks.length} chunks had no cached vector`);
+  }
 }
 
 /** Moves kept chunks to their new positions after messages were inserted before them. */

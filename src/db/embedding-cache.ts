@@ -17,6 +17,20 @@ export async function getCachedEmbeddings(db: Db, tenantId: string, model: strin
   return found;
 }
 
+/**
+ * Which of these text hashes the tenant has a cached vector for under `model`, without reading the
+ * vectors (an ingest's chunks take theirs from the cache in SQL: insertChunks); touches
+ * last_used_at as getCachedEmbeddings does.
+ */
+export async function touchCachedEmbeddings(db: Db, tenantId: string, model: string, hashes: string[]): Promise<Set<string>> {
+  if (hashes.length === 0) return new Set();
+  const rows = await db<{ content_hash: string }[]>`
+    UPDATE embedding_cache SET last_used_at = now()
+    WHERE tenant_id = ${tenantId} AND model = ${model} AND content_hash IN (SELECT jsonb_array_elements_text(${json(db, hashes)}::jsonb))
+    RETURNING content_hash`;
+  return new Set(rows.map((r) => r.content_hash));
+}
+
 export async function putCachedEmbeddings(
   db: Db,
   tenantId: string,

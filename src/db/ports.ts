@@ -63,6 +63,8 @@ export interface SemanticStore {
 export interface EmbeddingStore {
   get(model: string, hashes: string[]): Promise<Map<string, Float32Array>>;
   put(model: string, entries: { hash: string; embedding: Float32Array }[]): Promise<void>;
+  /** Which of these hashes have a vector (touched, as get does), without reading the vectors. */
+  touch(model: string, hashes: string[]): Promise<Set<string>>;
 }
 
 /** One conversation of the tenant, inside an ingest's transaction. */

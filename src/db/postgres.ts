@@ -1,7 +1,7 @@
 import { chunkSimilarities, deleteChunks, insertChunks, listChunkRefs, reorderChunks, tailChunkRefs } from "./chunks.ts";
 import { type Db, type Sql, setLocal, type Tx } from "./client.ts";
 import { ensureConversation, finishConversation } from "./conversations.ts";
-import { getCachedEmbeddings, putCachedEmbeddings } from "./embedding-cache.ts";
+import { getCachedEmbeddings, putCachedEmbeddings, touchCachedEmbeddings } from "./embedding-cache.ts";
 import { appendPoint, deleteMessages, listMessages, messageDetails, messagesFrom, upsertMessages } from "./messages.ts";
 import type { ChunkSearch, ConversationStore, ConversationTx, EmbeddingStore, SemanticStore, SessionStore } from "./ports.ts";
 import { keywordSearch, neighbourChunks, semanticSearch, speakersInScope } from "./search.ts";
@@ -57,6 +57,7 @@ export function postgresStores(sql: () => Sql, tenantId: string): Stores {
 export const postgresEmbeddingStore = (sql: () => Db, tenantId: string): EmbeddingStore => ({
   get: (model, hashes) => getCachedEmbeddings(sql(), tenantId, model, hashes),
   put: (model, entries) => putCachedEmbeddings(sql(), tenantId, model, entries),
+  touch: (model, hashes) => touchCachedEmbeddings(sql(), tenantId, model, hashes),
 });
 
 function conversationTx(tx: Tx, tenantId: string, id: string): ConversationTx {

@@ -1,4 +1,4 @@
-import type { NewChunk, StoredChunkRef } from "../db/chunks.ts";
+import type { StoredChunkRef } from "../db/chunks.ts";
 import type { StoredMessage } from "../db/messages.ts";
 import type { ConversationStore, ConversationTx } from "../db/ports.ts";
 import { sha256Hex } from "../hash.ts";
@@ -168,10 +168,9 @@ async function appendMessages(tx: ConversationTx, deps: IngestDeps, incoming: In
     .map((m) => ({ ...asStored(m), id: m.id }))
     .sort((a, b) => a.timestamp.getTime() - b.timestamp.getTime())
     .map((m, i): StoredMessage => ({ ...m, orderIndex: point.messageCount + i, contentHash: messageHash(m) }));
-  await tx.upsertMessages(added);
-
   const restart = tail.chunks.slice(Math.max(start, 0)); // empty for a conversation without chunks yet
-  const from = restart.length > 0 ? await tx.messagesFrom(restart[0]!.messageIds[0]!) : [];
+  const from = restart.length > 0 ? await tx.messagesFrom(restart[0]!.messageIds[0]!) : []; // stored ones only: before the upsert
+  await tx.upsertMessages(added);
   const wanted = wantedChunks(deps, [...from, ...added], restart[0]?.orderIndex ?? 0);
   const sync = await syncChunks(tx, deps, wanted, restart);
   const chunkTotal = tail.total - restart.length + wanted.length;
@@ -228,33 +227,28 @@ async function syncChunks(tx: ConversationTx, deps: IngestDeps, wanted: WantedCh
   const embeddings = { computed: 0, cached: 0, provider_calls: 0 };
   for (let i = 0; i < missing.length; i += embedder.batchSize) {
     const batch = missing.slice(i, i + embedder.batchSize);
-    const vectors = await embedBatch(tx, embedder, batch, embeddings);
-    await tx.insertChunks(
-      embedder.model,
-      batch.map((c, j): NewChunk => ({ ...c, embedding: vectors[j]! })),
-    );
+    await embedBatch(tx, embedder, batch, embeddings);
+    await tx.insertChunks(embedder.model, batch);
   }
   return { inserted: missing.length, deleted: obsolete.length, embeddings };
 }
 
-/** Vectors for a batch of chunks: from the embedding cache where present, else one provider call. */
-async function embedBatch(
-  tx: ConversationTx,
-  embedder: Embedder,
-  batch: (Chunk & { textHash: string })[],
-  counts: IngestResult["embeddings"],
-): Promise<Float32Array[]> {
-  const cached = await tx.embeddings.get(embedder.model, [...new Set(batch.map((c) => c.textHash))]);
+/**
+ * Makes sure the tenant's embedding cache holds a vector for every chunk of the batch: the cached
+ * ones are only checked (insertChunks takes the vectors in SQL), the rest cost one provider call.
+ */
+async function embedBatch(tx: ConversationTx, embedder: Embedder, batch: WantedChunk[], counts: IngestResult["embeddings"]): Promise<void> {
+  const present = await tx.embeddings.touch(embedder.model, [...new Set(batch.map((c) => c.textHash))]);
   const toEmbed = new Map<string, string>();
-  for (const c of batch) if (!cached.has(c.textHash)) toEmbed.set(c.textHash, c.text);
+  for (const c of batch) if (!present.has(c.textHash)) toEmbed.set(c.textHash, c.text);
   if (toEmbed.size > 0) {
     const vectors = await embedder.embed([...toEmbed.values()]);
     counts.provider_calls++;
-    const fresh = [...toEmbed.keys()].map((hash, i) => ({ hash, embedding: vectors[i]! }));
-    for (const f of fresh) cached.set(f.hash, f.embedding);
-    await tx.embeddings.put(embedder.model, fresh);
+    await tx.embeddings.put(
+      embedder.model,
+      [...toEmbed.keys()].map((hash, i) => ({ hash, embedding: vectors[i]! })),
+    );
   }
   counts.computed += toEmbed.size;
   counts.cached += batch.length - toEmbed.size;
-  return batch.map((c) => cached.get(c.textHash)!);
 }
