@@ -50,6 +50,7 @@ export default defineConfig({
                 MAX_BODY_BYTES: "262144",
                 // Imports hand over to a new step after two batches, so tests cross steps with little data.
                 IMPORT_STEP_BATCHES: "2",
+                IMPORT_PARSE_STEP_BATCHES: "4",
                 // Generous cache-tier deadlines: a loaded CI machine must not turn hits into misses.
                 CACHE_TIER_TIMEOUT_MS: "2000",
                 // Failure tests count provider calls; the retries are tested on their own.

@@ -81,12 +81,15 @@ const imports = z
   .object({
     IMPORT_MAX_BYTES: int(1024, 5 * 1024 * 1024 * 1024).default(100 * 1024 * 1024),
     IMPORT_STEP_BATCHES: int(1, 1000).default(20),
+    IMPORT_PARSE_STEP_BATCHES: int(1, 10_000).default(200),
   })
   .transform((v) => ({
     /** Largest file POST /api/imports takes (Cloudflare's request body limit is 100 MB on most plans). */
     maxBytes: v.IMPORT_MAX_BYTES,
     /** Batches (of up to 500 messages) one import step stores before the next step takes over. */
     stepBatches: v.IMPORT_STEP_BATCHES,
+    /** Batches one parse step writes to the spool (parsing costs a small part of storing). */
+    parseStepBatches: v.IMPORT_PARSE_STEP_BATCHES,
   }));
 
 /** Authentication, CORS and the request log (top-level fields). */

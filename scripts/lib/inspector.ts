@@ -13,6 +13,8 @@ interface InspectorSocket {
 export interface Inspector {
   /** Sends one protocol command and resolves with its result. */
   call<T>(method: string, params?: object, timeoutMs?: number): Promise<T>;
+  /** Calls `handler` with the params of every event named `method` until the returned function is called. */
+  on(method: string, handler: (params: unknown) => void): () => void;
   close(): void;
 }
 
@@ -29,10 +31,21 @@ export async function connectInspector(inspectorUrl: string): Promise<Inspector>
   });
   let next = 0;
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  const listeners = new Map<string, Set<(params: unknown) => void>>();
   ws.onmessage = (event) => {
-    const msg = JSON.parse(String(event.data)) as { id?: number; result?: unknown; error?: { message: string } };
-    const waiter = msg.id === undefined ? undefined : pending.get(msg.id);
-    if (!waiter) return; // events, snapshot chunks included
+    const msg = JSON.parse(String(event.data)) as {
+      id?: number;
+      method?: string;
+      params?: unknown;
+      result?: unknown;
+      error?: { message: string };
+    };
+    if (msg.id === undefined) {
+      if (msg.method) for (const handler of listeners.get(msg.method) ?? []) handler(msg.params);
+      return;
+    }
+    const waiter = pending.get(msg.id);
+    if (!waiter) return;
     pending.delete(msg.id!);
     if (msg.error) waiter.reject(new Error(msg.error.message));
     else waiter.resolve(msg.result);
@@ -57,6 +70,12 @@ export async function connectInspector(inspectorUrl: string): Promise<Inspector>
         });
         ws.send(JSON.stringify({ id, method, params }));
       }),
+    on(method, handler) {
+      let set = listeners.get(method);
+      if (!set) listeners.set(method, (set = new Set()));
+      set.add(handler);
+      return () => set.delete(handler);
+    },
     close: () => ws.close(),
   };
 }

@@ -1,7 +1,7 @@
 import type { Db } from "./client.ts";
 import { json } from "./json.ts";
 
-// The imports table (migrations/0007_imports.sql): every function is bound to one tenant.
+// The imports table (migrations/0007_imports.sql, 0008_import_spool.sql): every function is bound to one tenant.
 
 export type ImportStatus = "queued" | "running" | "succeeded" | "failed";
 
@@ -19,6 +19,9 @@ export interface ImportRow {
   skippedCount: number;
   errors: { where: string; detail: string }[];
   batchesDone: number;
+  batchesSpooled: number;
+  /** Undefined until the file has been parsed to its end. */
+  batchesTotal: number | undefined;
   steps: number;
   createdAt: Date;
   startedAt: Date | null;
@@ -39,6 +42,8 @@ type Row = {
   skipped_count: number;
   errors: { where: string; detail: string }[];
   batches_done: number;
+  batches_spooled: number;
+  batches_total: number | null;
   steps: number;
   created_at: Date;
   started_at: Date | null;
@@ -59,6 +64,8 @@ const toImport = (r: Row): ImportRow => ({
   skippedCount: r.skipped_count,
   errors: r.errors,
   batchesDone: r.batches_done,
+  batchesSpooled: r.batches_spooled,
+  batchesTotal: r.batches_total ?? undefined,
   steps: r.steps,
   createdAt: new Date(r.created_at),
   startedAt: r.started_at && new Date(r.started_at),
@@ -87,6 +94,27 @@ export async function startImportStep(db: Db, tenantId: string, id: string, form
     WHERE tenant_id = ${tenantId} AND id = ${id}::uuid AND status IN ('queued', 'running')
     RETURNING *`;
   return row && toImport(row);
+}
+
+/**
+ * Records a parse step's progress: the batches written to the spool and the messages parsed; at
+ * the end of the file also the batch total and what the parse skipped (the whole file's list).
+ */
+export async function recordImportSpool(
+  db: Db,
+  tenantId: string,
+  id: string,
+  progress: { spooled: number; parsed: number; end?: { skipped: { where: string; reason: string }[]; skippedCount: number } },
+): Promise<void> {
+  const { end } = progress;
+  await db`
+    UPDATE imports SET
+      batches_spooled = ${progress.spooled},
+      messages_parsed = greatest(messages_parsed, ${progress.parsed}),
+      batches_total = ${end ? db`${progress.spooled}` : db`batches_total`},
+      skipped = ${end ? db`${json(db, end.skipped)}::jsonb` : db`skipped`},
+      skipped_count = ${end ? db`${end.skippedCount}` : db`skipped_count`}
+    WHERE tenant_id = ${tenantId} AND id = ${id}::uuid`;
 }
 
 /** Records one stored batch: its messages, its conversation, the skipped parts seen so far. */

@@ -9,6 +9,7 @@ export const EXPECTED_MIGRATIONS = [
   "0005_operator_role",
   "0006_messages_time_order",
   "0007_imports",
+  "0008_import_spool",
 ] as const;
 
 export interface SchemaStatus {

@@ -20,6 +20,7 @@ describe("GET /health", () => {
           "0005_operator_role",
           "0006_messages_time_order",
           "0007_imports",
+          "0008_import_spool",
         ],
         pending: [],
       },

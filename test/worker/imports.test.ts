@@ -135,7 +135,8 @@ describe("POST /api/imports: a chat export imported in the background", () => {
   });
 
   it("works in bounded steps: a chat of several batches spans steps and every message lands once", async () => {
-    // IMPORT_STEP_BATCHES is 2 in the tests: 2,600 messages are 6 batches, so 3 steps.
+    // In the tests a parse step writes 4 batches and a store step stores 2: 2,600 messages are 6
+    // batches, so 2 parse steps (the second resumes after the 4 written) and 3 store steps.
     const lines = Array.from({ length: 2600 }, (_, i) => {
       const at = new Date(Date.UTC(2024, 0, 1, 0, i));
       const d = `${String(at.getUTCDate()).padStart(2, "0")}/01/2024, ${String(at.getUTCHours()).padStart(2, "0")}:${String(at.getUTCMinutes()).padStart(2, "0")}`;
@@ -144,8 +145,12 @@ describe("POST /api/imports: a chat export imported in the background", () => {
     const status = await importFile(`${lines.join("\n")}\n`, "?format=whatsapp&conversation_id=long-chat&date_order=dmy");
     expect(status).toMatchObject({ status: "succeeded", errors: [] });
     expect(status.progress).toMatchObject({ messages_parsed: 2600, messages_stored: 2600 });
-    const [row] = await sql`SELECT steps, batches_done FROM imports WHERE tenant_id = ${tenant.tenant} AND id = ${status.id}::uuid`;
-    expect(row).toEqual({ steps: 3, batches_done: 6 });
+    const [row] = await sql`
+      SELECT steps, batches_spooled, batches_total, batches_done FROM imports WHERE tenant_id = ${tenant.tenant} AND id = ${status.id}::uuid`;
+    expect(row).toEqual({ steps: 5, batches_spooled: 6, batches_total: 6, batches_done: 6 });
+    // The file and its parsed batches are gone from R2.
+    expect((await env.IMPORTS_BUCKET.list({ prefix: `spool/${tenant.tenant}/${status.id}/` })).objects).toEqual([]);
+    expect(await env.IMPORTS_BUCKET.head(`imports/${tenant.tenant}/${status.id}`)).toBeNull();
     const [count] = await sql`SELECT count(*)::int AS n FROM messages WHERE tenant_id = ${tenant.tenant} AND conversation_id = 'long-chat'`;
     expect(count!.n).toBe(2600);
   });
@@ -186,6 +191,25 @@ describe("every text format imports through the API", () => {
     const status = await importFile(unterminated, "?format=csv&conversation_id=broken-csv");
     expect(status.status).toBe("failed");
     expect(status.errors[0]!.where).toMatch(/messages\.csv:\d+/);
+  });
+
+  it("a file that breaks after several batches fails before anything is stored, and leaves nothing in R2", async () => {
+    // 2,600 good rows, then a quote that never closes: the first parse step writes 4 batches to the
+    // spool, the second a fifth before it meets the quote. The import fails with nothing stored.
+    const rows = Array.from(
+      { length: 2600 },
+      (_, i) => `2024-02-01T10:${String(Math.floor(i / 60)).padStart(2, "0")}:${String(i % 60).padStart(2, "0")}Z,Ana,row ${i}`,
+    );
+    const csv = `timestamp,author,text\n${rows.join("\n")}\n2024-02-01T11:00:00Z,Ana,"this quote never closes\n`;
+    const status = await importFile(csv, "?format=csv&conversation_id=late-break");
+    expect(status.status).toBe("failed");
+    expect(status.errors[0]!.where).toMatch(/:2602$/);
+    expect(status.progress.messages_stored).toBe(0);
+    const [row] = await sql`SELECT steps, batches_spooled FROM imports WHERE tenant_id = ${tenant.tenant} AND id = ${status.id}::uuid`;
+    expect(row).toEqual({ steps: 2, batches_spooled: 4 });
+    expect((await api("GET", "/api/conversations/late-break", { key: tenant.key })).status).toBe(404);
+    expect((await env.IMPORTS_BUCKET.list({ prefix: `spool/${tenant.tenant}/${status.id}/` })).objects).toEqual([]);
+    expect(await env.IMPORTS_BUCKET.head(`imports/${tenant.tenant}/${status.id}`)).toBeNull();
   });
 });
 
