@@ -42,6 +42,12 @@ export const importQuery = z
     text_column: z.string().min(1).max(100).optional(),
     timestamp_column: z.string().min(1).max(100).optional(),
     id_column: z.string().min(1).max(100).optional(),
+    author_type_column: z
+      .string()
+      .min(1)
+      .max(100)
+      .optional()
+      .meta({ description: "Column or field holding human, ai, bot or system (CSV, JSONL)" }),
   })
   .meta({ id: "ImportQuery" });
 
@@ -94,8 +100,8 @@ export const importRoutes = new Hono<AppEnv>()
       await c.env.IMPORTS_BUCKET.delete(objectKey).catch(() => {});
       throw badRequest(`the upload broke off before its Content-Length of ${length} bytes (${String(err).slice(0, 100)})`);
     }
-    const { format, author_column, text_column, timestamp_column, id_column, started_at, ...options } = query;
-    const columns = { author: author_column, text: text_column, timestamp: timestamp_column, id: id_column };
+    const { format, author_column, text_column, timestamp_column, id_column, author_type_column, started_at, ...options } = query;
+    const columns = { author: author_column, text: text_column, timestamp: timestamp_column, id: id_column, authorType: author_type_column };
     await insertImport(c.var.sql(), tenantId, {
       id,
       format: format ?? null,

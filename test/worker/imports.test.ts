@@ -20,6 +20,7 @@ import meeting from "../fixtures/imports/vtt/meeting-voices.vtt?raw";
 import ambiguous from "../fixtures/imports/whatsapp/ambiguous-order.txt?raw";
 import android from "../fixtures/imports/whatsapp/android-24h-dmy.txt?raw";
 import { api, directSql, newTenantKey, problem } from "./support/api";
+import { type ImportStatus, importAs, importFinished, uploadImport } from "./support/imports";
 import { callWith } from "./support/sse";
 
 const sql = directSql();
@@ -29,48 +30,10 @@ beforeAll(async () => {
   tenant = await newTenantKey("imp");
 });
 
-interface Status {
-  id: string;
-  status: string;
-  format: string | null;
-  progress: { messages_parsed: number; messages_stored: number; conversations: string[] };
-  skipped: { where: string; reason: string }[];
-  skipped_count: number;
-  errors: { where: string; detail: string }[];
-  started_at: string | null;
-  finished_at: string | null;
-}
-
-/** Uploads a file; returns the 202's body and Location. */
-async function upload(body: string | Uint8Array, query: string, key = tenant.key) {
-  const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
-  return api("POST", `/api/imports${query}`, {
-    key,
-    body: bytes,
-    headers: { "content-type": "application/octet-stream", "content-length": String(bytes.byteLength) },
-  });
-}
-
-/** Follows an import until it ends (the queue consumer runs its steps); at most 600 polls. */
-async function finished(id: string, key = tenant.key): Promise<Status> {
-  for (let i = 0; i < 600; i++) {
-    const res = await api("GET", `/api/imports/${id}`, { key });
-    expect(res.status).toBe(200);
-    const status = (await res.json()) as Status;
-    if (status.status === "succeeded" || status.status === "failed") return status;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`import ${id} did not end`);
-}
-
-async function importFile(body: string | Uint8Array, query: string) {
-  const res = await upload(body, query);
-  expect(res.status).toBe(202);
-  const accepted = (await res.json()) as { id: string; status: string };
-  expect(accepted.status).toBe("queued");
-  expect(res.headers.get("location")).toBe(`/api/imports/${accepted.id}`);
-  return finished(accepted.id);
-}
+type Status = ImportStatus;
+const upload = (body: string | Uint8Array, query: string, key = tenant.key) => uploadImport(key, body, query);
+const finished = (id: string, key = tenant.key) => importFinished(key, id);
+const importFile = (body: string | Uint8Array, query: string) => importAs(tenant.key, body, query);
 
 const messagesOf = async (conversationId: string) => {
   const res = await api("GET", `/api/conversations/${encodeURIComponent(conversationId)}/messages?limit=200`, { key: tenant.key });
