@@ -61,6 +61,7 @@ const maintenance = startMaintenance({
   apiUrl: wrangler.url,
   checkpointMs: every("CHECKPOINT_INTERVAL_MINUTES", 5, MINUTE),
   housekeepingMs: every("HOUSEKEEPING_INTERVAL_MINUTES", 60, MINUTE),
+  importWatchdogMs: every("IMPORT_WATCHDOG_INTERVAL_MINUTES", 10, MINUTE),
   log,
 });
 // Where npm run backup finds the running database.

@@ -82,6 +82,7 @@ const imports = z
     IMPORT_MAX_BYTES: int(1024, 5 * 1024 * 1024 * 1024).default(100 * 1024 * 1024),
     IMPORT_STEP_BATCHES: int(1, 1000).default(20),
     IMPORT_PARSE_STEP_BATCHES: int(1, 10_000).default(200),
+    IMPORT_STALL_MINUTES: int(1, 10_080).default(10),
   })
   .transform((v) => ({
     /** Largest file POST /api/imports takes (Cloudflare's request body limit is 100 MB on most plans). */
@@ -90,6 +91,8 @@ const imports = z
     stepBatches: v.IMPORT_STEP_BATCHES,
     /** Batches one parse step writes to the spool (parsing costs a small part of storing). */
     parseStepBatches: v.IMPORT_PARSE_STEP_BATCHES,
+    /** An unfinished import silent this long has lost its queue message: the watchdog queues it again. */
+    stallMinutes: v.IMPORT_STALL_MINUTES,
   }));
 
 /** Authentication, CORS and the request log (top-level fields). */

@@ -1,7 +1,7 @@
 import { createApp } from "./app.ts";
 import { giveUpImport, type ImportJob, runImportStep } from "./imports/run.ts";
 import { errorText, logLine } from "./log.ts";
-import { housekeeping } from "./scheduled.ts";
+import { housekeeping, IMPORT_WATCHDOG_CRON, importWatchdog } from "./scheduled.ts";
 
 export { AskCoalescer } from "./durable/ask-coalescer.ts";
 export { EmbeddingBatcher } from "./durable/embedding-batcher.ts";
@@ -16,8 +16,8 @@ const IMPORT_ATTEMPTS = 5;
 
 export default {
   fetch: app.fetch,
-  scheduled(_controller, env, ctx) {
-    ctx.waitUntil(housekeeping(env));
+  scheduled(controller, env, ctx) {
+    ctx.waitUntil(controller.cron === IMPORT_WATCHDOG_CRON ? importWatchdog(env) : housekeeping(env));
   },
   /** Import steps (src/imports/run.ts): one message per step; a step with more to do queues the next. */
   async queue(batch, env) {

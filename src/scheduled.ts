@@ -3,6 +3,8 @@ import { configFor } from "./config.ts";
 import { createSql } from "./db/client.ts";
 import { existingConversationIds } from "./db/conversations.ts";
 import { cacheTableSizes, pruneEmbeddingCache, pruneSemanticCache, pruneSessions } from "./db/housekeeping.ts";
+import { claimStalledImports } from "./db/imports.ts";
+import type { ImportJob } from "./imports/run.ts";
 import { logLine } from "./log.ts";
 
 /** KV key of the latest housekeeping snapshot (read by GET /api/admin/cache/stats). */
@@ -28,4 +30,26 @@ export async function housekeeping(env: Env): Promise<{ embeddings: number; sess
   await env.CACHE_KV.put(SNAPSHOT_KEY, JSON.stringify({ at: new Date().toISOString(), pruned, stores: await cacheTableSizes(sql) }));
   logLine("info", { event: "housekeeping", pruned });
   return pruned;
+}
+
+/** The import watchdog's cron (wrangler.toml [triggers]); any other cron runs the housekeeping. */
+export const IMPORT_WATCHDOG_CRON = "*/10 * * * *";
+
+/**
+ * Queues the next step of every unfinished import whose steps have been silent for
+ * IMPORT_STALL_MINUTES: its queue message was lost (a local restart drops Miniflare's in-memory
+ * queue; on Cloudflare a message outlives the consumer). Steps resume where the import stands
+ * (src/imports/run.ts), so a step queued twice stores nothing twice. Returns how many it queued.
+ */
+export async function importWatchdog(env: Env): Promise<number> {
+  const config = configFor(env);
+  const sql = createSql(env.HYPERDRIVE);
+  try {
+    const stalled = await claimStalledImports(sql, config.imports.stallMinutes);
+    for (const job of stalled) await env.IMPORT_QUEUE.send(job satisfies ImportJob);
+    if (stalled.length > 0) logLine("warn", { event: "imports_requeued", imports: stalled.map((j) => j.id) });
+    return stalled.length;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
 }

@@ -15,6 +15,8 @@ export interface MaintenanceOptions {
   apiUrl?: string;
   checkpointMs: number;
   housekeepingMs: number;
+  /** How often the import watchdog runs (0: never); it also runs once right at the start. */
+  importWatchdogMs?: number;
   log(line: string): void;
 }
 
@@ -27,6 +29,8 @@ export interface Maintenance {
 }
 
 export const HOUSEKEEPING_CRON = "17 3 * * *";
+/** src/scheduled.ts's IMPORT_WATCHDOG_CRON: queues again the imports whose queue message was lost. */
+export const IMPORT_WATCHDOG_CRON = "*/10 * * * *";
 
 export function startMaintenance(options: MaintenanceOptions): Maintenance {
   let running: Promise<void> = Promise.resolve();
@@ -67,7 +71,22 @@ export function startMaintenance(options: MaintenanceOptions): Maintenance {
         if (done.length > 0) options.log(`vacuum: ${done.join(", ")}`);
       });
     });
+  // The watchdog is a request to the Worker, not database work: it runs beside the serial jobs.
+  const importWatchdog = async () => {
+    if (!options.apiUrl || stopped) return;
+    try {
+      const res = await fetch(`${options.apiUrl}/__scheduled?cron=${encodeURIComponent(IMPORT_WATCHDOG_CRON)}`, {
+        signal: AbortSignal.timeout(60_000),
+      });
+      await res.text();
+    } catch (err) {
+      options.log(`import watchdog failed (retried at the next run): ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+  const watchdogMs = options.importWatchdogMs ?? 0;
+  if (watchdogMs > 0) void importWatchdog();
   const timers = [
+    watchdogMs > 0 ? setInterval(() => void importWatchdog(), watchdogMs) : undefined,
     options.checkpointMs > 0 ? setInterval(() => void checkpoint(), options.checkpointMs) : undefined,
     options.housekeepingMs > 0 ? setInterval(() => void housekeeping(), options.housekeepingMs) : undefined,
   ];

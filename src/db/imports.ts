@@ -90,7 +90,8 @@ export async function getImport(db: Db, tenantId: string, id: string): Promise<I
 /** Starts a step: running, one step more (a finished import is left as it is). */
 export async function startImportStep(db: Db, tenantId: string, id: string, format: string): Promise<ImportRow | undefined> {
   const [row] = await db<Row[]>`
-    UPDATE imports SET status = 'running', format = ${format}, steps = steps + 1, started_at = coalesce(started_at, now())
+    UPDATE imports SET status = 'running', format = ${format}, steps = steps + 1, started_at = coalesce(started_at, now()),
+      heartbeat_at = now()
     WHERE tenant_id = ${tenantId} AND id = ${id}::uuid AND status IN ('queued', 'running')
     RETURNING *`;
   return row && toImport(row);
@@ -109,6 +110,7 @@ export async function recordImportSpool(
   const { end } = progress;
   await db`
     UPDATE imports SET
+      heartbeat_at = now(),
       batches_spooled = ${progress.spooled},
       messages_parsed = greatest(messages_parsed, ${progress.parsed}),
       batches_total = ${end ? db`${progress.spooled}` : db`batches_total`},
@@ -133,6 +135,7 @@ export async function recordImportBatch(
 ): Promise<void> {
   await db`
     UPDATE imports SET
+      heartbeat_at = now(),
       batches_done = ${progress.batchesDone},
       messages_parsed = greatest(messages_parsed, ${progress.parsed}),
       messages_stored = messages_stored + ${progress.stored},
@@ -162,4 +165,17 @@ export async function finishImport(
       skipped = ${json(db, outcome.skipped)}::jsonb, skipped_count = greatest(skipped_count, ${outcome.skippedCount}),
       errors = ${json(db, outcome.errors)}::jsonb
     WHERE tenant_id = ${tenantId} AND id = ${id}::uuid AND status IN ('queued', 'running')`;
+}
+
+/**
+ * Unfinished imports (of every tenant) whose steps have been silent for `stallMinutes`: their
+ * queue message was lost (a local restart drops Miniflare's in-memory queue). Their heartbeat is
+ * set to now, so the next run waits as long again before it takes them a second time.
+ */
+export async function claimStalledImports(db: Db, stallMinutes: number): Promise<{ tenantId: string; id: string }[]> {
+  const rows = await db<{ tenant_id: string; id: string }[]>`
+    UPDATE imports SET heartbeat_at = now()
+    WHERE status IN ('queued', 'running') AND heartbeat_at < now() - make_interval(mins => ${stallMinutes})
+    RETURNING tenant_id, id::text`;
+  return rows.map((r) => ({ tenantId: r.tenant_id, id: r.id }));
 }

@@ -33,6 +33,9 @@ export interface ImportJob {
 /** Skipped parts listed in the status (all are counted). */
 const SKIPPED_LISTED = 100;
 
+/** Batches a parse step writes between two records of its progress (the watchdog's heartbeat). */
+const HEARTBEAT_BATCHES = 20;
+
 class StepDone extends Error {}
 
 /** Options as stored with the import (query parameters, validated by the route). */
@@ -178,6 +181,8 @@ async function parseStep(
         if (written >= limit) throw new StepDone();
         await env.IMPORTS_BUCKET.put(spoolKey(tenantId, row.id, i), JSON.stringify(batch));
         written++;
+        // A sign of life now and then, so the watchdog never takes a long parse for a lost one.
+        if (written % HEARTBEAT_BATCHES === 0) await recordImportSpool(sql, tenantId, row.id, { spooled: i + 1, parsed });
       }
       parsed += batch.messages.length;
     },
@@ -274,6 +279,7 @@ function batchStore(config: Config, services: ReturnType<typeof createServices>,
     const result = await ingestConversation(
       {
         conversations: services.stores.conversations,
+        embeddings: services.stores.embeddings,
         embedder: createEmbedder(config),
         tokenizer: await tiktoken(),
         chunking: { maxTokens: config.chunkMaxTokens, sessionGapMs: config.chunkSessionGapMinutes * 60_000 },

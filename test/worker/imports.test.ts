@@ -2,6 +2,7 @@ import { createExecutionContext, env } from "cloudflare:test";
 import { zipSync } from "fflate";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
+import { importWatchdog } from "../../src/scheduled";
 import chatgpt from "../fixtures/imports/chatgpt/conversations.json?raw";
 import commaCsv from "../fixtures/imports/csv/comma-crlf.csv?raw";
 import customCsv from "../fixtures/imports/csv/custom-columns.csv?raw";
@@ -294,6 +295,33 @@ describe("bad files and bad requests", () => {
   it("a finished import's file is deleted from R2", async () => {
     const status = await importFile(android, "?format=whatsapp&conversation_id=cleaned");
     expect(await env.IMPORTS_BUCKET.head(`imports/${tenant.tenant}/${status.id}`)).toBeNull();
+  });
+});
+
+describe("an import whose queue message was lost", () => {
+  it("is queued again by the watchdog once silent for IMPORT_STALL_MINUTES, and finishes; a live one is left alone", async () => {
+    // As a restart of npm start leaves it: the row and the file, and no message in the queue.
+    const id = crypto.randomUUID();
+    const objectKey = `imports/${tenant.tenant}/${id}`;
+    await env.IMPORTS_BUCKET.put(objectKey, android);
+    await sql`
+      INSERT INTO imports (tenant_id, id, status, format, options, object_key, bytes, heartbeat_at)
+      VALUES (${tenant.tenant}, ${id}::uuid, 'queued', 'whatsapp', ${sql.json({ conversation_id: "orphan" })}, ${objectKey},
+        ${android.length}, now() - interval '11 minutes')`;
+    const live = crypto.randomUUID();
+    await sql`
+      INSERT INTO imports (tenant_id, id, status, format, options, object_key, bytes)
+      VALUES (${tenant.tenant}, ${live}::uuid, 'running', 'whatsapp', '{}', ${`imports/${tenant.tenant}/${live}`}, 1)`;
+
+    expect(await importWatchdog(env)).toBe(1);
+    const status = await finished(id);
+    expect(status).toMatchObject({ status: "succeeded", errors: [] });
+    expect((await messagesOf("orphan")).length).toBe(status.progress.messages_stored);
+    // Its heartbeat was renewed when it was taken: a second run right after queues nothing more.
+    expect(await importWatchdog(env)).toBe(0);
+    const [row] = await sql`SELECT status FROM imports WHERE tenant_id = ${tenant.tenant} AND id = ${live}::uuid`;
+    expect(row).toEqual({ status: "running" });
+    await sql`DELETE FROM imports WHERE tenant_id = ${tenant.tenant} AND id = ${live}::uuid`;
   });
 });
 
