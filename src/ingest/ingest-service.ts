@@ -1,6 +1,6 @@
 import type { StoredChunkRef } from "../db/chunks.ts";
 import type { StoredMessage } from "../db/messages.ts";
-import type { ConversationStore, ConversationTx } from "../db/ports.ts";
+import type { ConversationStore, ConversationTx, EmbeddingStore } from "../db/ports.ts";
 import { sha256Hex } from "../hash.ts";
 import type { Embedder } from "../providers/embedder.ts";
 import type { Tokenizer } from "../tokens/tokenizer.ts";
@@ -14,6 +14,11 @@ export interface IngestDeps {
   tokenizer: Tokenizer;
   chunking: ChunkOptions;
   statementTimeoutMs: number;
+  /**
+   * The tenant's embedding cache outside any transaction: with it, an append's new chunks are
+   * embedded before its transaction (prepareAppend). Without it, inside.
+   */
+  embeddings?: EmbeddingStore;
 }
 
 export interface IngestResult {
@@ -72,10 +77,19 @@ interface Stored {
  * before stored ones, mode "replace") re-reads and re-chunks the whole conversation.
  */
 export async function ingestConversation(deps: IngestDeps, body: IngestRequest): Promise<IngestResult> {
+  const prepared = await prepareAppend(deps, body);
   return deps.conversations.transaction(body.id, deps.statementTimeoutMs, async (tx) => {
     const conversation = await tx.ensure();
     const appendable = body.mode === "merge" || conversation.created;
-    const stored = (appendable ? await appendMessages(tx, deps, body.messages) : undefined) ?? (await mergeAll(tx, deps, body));
+    const plan = appendable ? await planAppend(tx, deps, body.messages, prepared.plan) : undefined;
+    const stored = plan ? await applyAppend(tx, deps, plan) : await mergeAll(tx, deps, body);
+    // Vectors computed before the transaction were found in the cache inside it.
+    const before = prepared.embeddings;
+    stored.embeddings = {
+      computed: before.computed + stored.embeddings.computed,
+      cached: Math.max(0, stored.embeddings.cached - before.computed),
+      provider_calls: before.provider_calls + stored.embeddings.provider_calls,
+    };
 
     const metadataChanged = body.metadata !== undefined && stableJson(body.metadata) !== stableJson(JSON.parse(conversation.metadata));
     const titleChanged = body.title !== undefined && body.title !== conversation.title;
@@ -127,16 +141,34 @@ async function mergeAll(tx: ConversationTx, deps: IngestDeps, body: IngestReques
 /** How many of the last chunks the append path reads to find where chunking may start again. */
 const TAIL_CHUNKS = 16;
 
+/** What the append path will write; `key` names the stored state it was computed from. */
+interface AppendPlan {
+  key: string;
+  messageCount: number;
+  fresh: number;
+  tailTotal: number;
+  restart: StoredChunkRef[];
+  added: StoredMessage[];
+  wanted: WantedChunk[];
+}
+
 /**
- * The append path, or undefined when the request is not an append. It is one when every message
- * it names is either new and no earlier than the last stored one, or stored already unchanged.
+ * The append path's plan, or undefined when the request is not an append. It is one when every
+ * message it names is either new and no earlier than the last stored one, or stored already
+ * unchanged. Reads only. Given the plan made before the transaction (`earlier`) for the same
+ * stored state, it is reused rather than chunked again.
  *
  * The chunker starts every chunk with nothing carried over from the one before (see
  * chunkMessages), so chunking again from the first message of the last chunk gives exactly the
  * chunks a full re-chunk would give from there; the chunks before it cannot change. The one
  * exception is a message split over several chunks: the walk back starts from its first piece.
  */
-async function appendMessages(tx: ConversationTx, deps: IngestDeps, incoming: IngestMessage[]): Promise<Stored | undefined> {
+async function planAppend(
+  tx: ConversationTx,
+  deps: IngestDeps,
+  incoming: IngestMessage[],
+  earlier?: AppendPlan,
+): Promise<AppendPlan | undefined> {
   const point = await tx.appendPoint(incoming.map((m) => m.id));
   const storedHash = new Map(point.known.map((k) => [k.id, k.contentHash]));
   const fresh: IngestMessage[] = [];
@@ -154,31 +186,62 @@ async function appendMessages(tx: ConversationTx, deps: IngestDeps, incoming: In
   while (start > 0 && tail.chunks[start]!.messageIds[0] === tail.chunks[start - 1]!.messageIds.at(-1)) start--;
   if (start === 0 && tail.chunks.length > 0 && tail.chunks[0]!.orderIndex > 0) return undefined; // a piece of a longer message
 
-  const messageTotal = point.messageCount + fresh.length;
-  if (fresh.length === 0) {
-    return {
-      messages: { total: messageTotal, inserted: 0, updated: 0, deleted: 0, unchanged: point.messageCount },
-      chunks: { total: tail.total, inserted: 0, deleted: 0, unchanged: tail.total },
-      embeddings: { computed: 0, cached: 0, provider_calls: 0 },
-    };
-  }
+  const restart = tail.chunks.slice(Math.max(start, 0)); // empty for a conversation without chunks yet
+  const key = [point.messageCount, last, tail.total, fresh.length, ...restart.map((c) => `${c.id}:${c.contentHash}`)].join("|");
+  if (earlier?.key === key) return earlier;
+  const base = { key, messageCount: point.messageCount, fresh: fresh.length, tailTotal: tail.total, restart };
+  if (fresh.length === 0) return { ...base, added: [], wanted: [] };
 
   // Array.prototype.sort is stable: equal timestamps keep request order, after the stored ones (as mergeMessages).
   const added = fresh
     .map((m) => ({ ...asStored(m), id: m.id }))
     .sort((a, b) => a.timestamp.getTime() - b.timestamp.getTime())
     .map((m, i): StoredMessage => ({ ...m, orderIndex: point.messageCount + i, contentHash: messageHash(m) }));
-  const restart = tail.chunks.slice(Math.max(start, 0)); // empty for a conversation without chunks yet
-  const from = restart.length > 0 ? await tx.messagesFrom(restart[0]!.messageIds[0]!) : []; // stored ones only: before the upsert
-  await tx.upsertMessages(added);
-  const wanted = wantedChunks(deps, [...from, ...added], restart[0]?.orderIndex ?? 0);
-  const sync = await syncChunks(tx, deps, wanted, restart);
-  const chunkTotal = tail.total - restart.length + wanted.length;
+  const from = restart.length > 0 ? await tx.messagesFrom(restart[0]!.messageIds[0]!) : [];
+  return { ...base, added, wanted: wantedChunks(deps, [...from, ...added], restart[0]?.orderIndex ?? 0) };
+}
+
+/** Writes an append plan: the new messages, then the chunks from the restart point on. */
+async function applyAppend(tx: ConversationTx, deps: IngestDeps, plan: AppendPlan): Promise<Stored> {
+  const messageTotal = plan.messageCount + plan.fresh;
+  if (plan.fresh === 0) {
+    return {
+      messages: { total: messageTotal, inserted: 0, updated: 0, deleted: 0, unchanged: plan.messageCount },
+      chunks: { total: plan.tailTotal, inserted: 0, deleted: 0, unchanged: plan.tailTotal },
+      embeddings: { computed: 0, cached: 0, provider_calls: 0 },
+    };
+  }
+  await tx.upsertMessages(plan.added);
+  const sync = await syncChunks(tx, deps, plan.wanted, plan.restart);
+  const chunkTotal = plan.tailTotal - plan.restart.length + plan.wanted.length;
   return {
-    messages: { total: messageTotal, inserted: fresh.length, updated: 0, deleted: 0, unchanged: messageTotal - fresh.length },
+    messages: { total: messageTotal, inserted: plan.fresh, updated: 0, deleted: 0, unchanged: messageTotal - plan.fresh },
     chunks: { total: chunkTotal, inserted: sync.inserted, deleted: sync.deleted, unchanged: chunkTotal - sync.inserted },
     embeddings: sync.embeddings,
   };
+}
+
+/**
+ * Before the transaction: plans the append (a short read) and puts the vectors of its new chunks
+ * in the tenant's embedding cache, so the transaction that stores them calls no embedding
+ * provider: it holds the conversation's lock and a connection (locally: the embedded database's
+ * one session, which every other request waits for) for its writes only. A vector cached for a
+ * chunk that then is not stored is only a cache entry (the housekeeping drops unused ones).
+ */
+async function prepareAppend(
+  deps: IngestDeps,
+  body: IngestRequest,
+): Promise<{ plan: AppendPlan | undefined; embeddings: IngestResult["embeddings"] }> {
+  const embeddings = { computed: 0, cached: 0, provider_calls: 0 };
+  if (body.mode !== "merge" || !deps.embeddings) return { plan: undefined, embeddings };
+  const plan = await deps.conversations.transaction(body.id, deps.statementTimeoutMs, (tx) => planAppend(tx, deps, body.messages));
+  if (!plan || plan.wanted.length === 0) return { plan, embeddings };
+  const known = new Set(plan.restart.map((c) => c.contentHash));
+  const created = plan.wanted.filter((c) => !known.has(c.contentHash));
+  for (let i = 0; i < created.length; i += deps.embedder.batchSize) {
+    await embedInto(deps.embeddings, deps.embedder, created.slice(i, i + deps.embedder.batchSize), embeddings);
+  }
+  return { plan, embeddings };
 }
 
 const asStored = (m: IngestMessage) => ({ authorName: m.author_name, authorType: m.author_type, text: m.text, timestamp: m.timestamp });
@@ -227,7 +290,7 @@ async function syncChunks(tx: ConversationTx, deps: IngestDeps, wanted: WantedCh
   const embeddings = { computed: 0, cached: 0, provider_calls: 0 };
   for (let i = 0; i < missing.length; i += embedder.batchSize) {
     const batch = missing.slice(i, i + embedder.batchSize);
-    await embedBatch(tx, embedder, batch, embeddings);
+    await embedInto(tx.embeddings, embedder, batch, embeddings);
     await tx.insertChunks(embedder.model, batch);
   }
   return { inserted: missing.length, deleted: obsolete.length, embeddings };
@@ -237,14 +300,19 @@ async function syncChunks(tx: ConversationTx, deps: IngestDeps, wanted: WantedCh
  * Makes sure the tenant's embedding cache holds a vector for every chunk of the batch: the cached
  * ones are only checked (insertChunks takes the vectors in SQL), the rest cost one provider call.
  */
-async function embedBatch(tx: ConversationTx, embedder: Embedder, batch: WantedChunk[], counts: IngestResult["embeddings"]): Promise<void> {
-  const present = await tx.embeddings.touch(embedder.model, [...new Set(batch.map((c) => c.textHash))]);
+async function embedInto(
+  store: EmbeddingStore,
+  embedder: Embedder,
+  batch: WantedChunk[],
+  counts: IngestResult["embeddings"],
+): Promise<void> {
+  const present = await store.touch(embedder.model, [...new Set(batch.map((c) => c.textHash))]);
   const toEmbed = new Map<string, string>();
   for (const c of batch) if (!present.has(c.textHash)) toEmbed.set(c.textHash, c.text);
   if (toEmbed.size > 0) {
     const vectors = await embedder.embed([...toEmbed.values()]);
     counts.provider_calls++;
-    await tx.embeddings.put(
+    await store.put(
       embedder.model,
       [...toEmbed.keys()].map((hash, i) => ({ hash, embedding: vectors[i]! })),
     );

@@ -88,6 +88,7 @@ export const conversationRoutes = new Hono<AppEnv>()
     const result = await ingestConversation(
       {
         conversations: c.var.services.stores.conversations,
+        embeddings: c.var.services.stores.embeddings,
         embedder: createEmbedder(config),
         tokenizer: await tiktoken(),
         chunking: { maxTokens: config.chunkMaxTokens, sessionGapMs: config.chunkSessionGapMinutes * 60_000 },

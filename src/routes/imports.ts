@@ -101,7 +101,13 @@ export const importRoutes = new Hono<AppEnv>()
       throw badRequest(`the upload broke off before its Content-Length of ${length} bytes (${String(err).slice(0, 100)})`);
     }
     const { format, author_column, text_column, timestamp_column, id_column, author_type_column, started_at, ...options } = query;
-    const columns = { author: author_column, text: text_column, timestamp: timestamp_column, id: id_column, authorType: author_type_column };
+    const columns = {
+      author: author_column,
+      text: text_column,
+      timestamp: timestamp_column,
+      id: id_column,
+      authorType: author_type_column,
+    };
     await insertImport(c.var.sql(), tenantId, {
       id,
       format: format ?? null,
