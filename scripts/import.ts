@@ -1,6 +1,7 @@
 // npm run import -- <file> [--format F] [--url URL] [--key KEY] [options]: uploads a chat export to
 // POST /api/imports, shows its progress until it ends, and prints a summary. Against `npm start`
-// with the dev key by default. Exit 0 when the import succeeded, 1 when it failed, 2 for bad usage.
+// with the dev key by default. Exit 0 when the import succeeded, 1 when it failed, 2 for bad usage,
+// 3 when it stood still for --wait-minutes (it goes on in the background).
 import { createReadStream, statSync } from "node:fs";
 import { Readable } from "node:stream";
 import { parseCli } from "./lib/cli.ts";
@@ -8,8 +9,11 @@ import { parseCli } from "./lib/cli.ts";
 const USAGE = `usage: npm run import -- <file> [--format slack|whatsapp|discord|telegram|chatgpt|vtt|srt|jsonl|csv]
     [--url http://127.0.0.1:8787] [--key dev-local-key] [--conversation-id ID] [--title T]
     [--timezone Europe/Berlin] [--date-order dmy|mdy|ymd] [--started-at 2025-03-01T10:00:00Z]
-    [--author-column C] [--text-column C] [--timestamp-column C] [--id-column C]
-  The format is detected from the content when not given. docs/IMPORTS.md lists formats and options.`;
+    [--author-column C] [--text-column C] [--timestamp-column C] [--id-column C] [--author-type-column C]
+    [--wait-minutes 30]
+  The format is detected from the content when not given. docs/IMPORTS.md lists formats and options.
+  --wait-minutes: give up waiting (exit 3) when the import shows no progress for this long; it goes
+  on in the background (a lost step is queued again by the import watchdog).`;
 
 const { values, positionals } = parseCli(
   {
@@ -25,6 +29,8 @@ const { values, positionals } = parseCli(
     "text-column": { type: "string" },
     "timestamp-column": { type: "string" },
     "id-column": { type: "string" },
+    "author-type-column": { type: "string" },
+    "wait-minutes": { type: "string", default: "30" },
   },
   USAGE,
   true,
@@ -54,6 +60,7 @@ for (const [flag, param] of [
   ["text-column", "text_column"],
   ["timestamp-column", "timestamp_column"],
   ["id-column", "id_column"],
+  ["author-type-column", "author_type_column"],
 ] as const) {
   const value = values[flag];
   if (typeof value === "string") query.set(param, value);
@@ -95,7 +102,14 @@ const { id } = (await upload.json()) as { id: string };
 const tty = process.stderr.isTTY;
 process.stderr.write(`uploaded ${(size / 1e6).toFixed(1)} MB as import ${id}\n`);
 
+const waitMs = Number(values["wait-minutes"]) * 60_000;
+if (!(waitMs > 0)) {
+  console.error(`--wait-minutes must be a positive number\n${USAGE}`);
+  process.exit(2);
+}
 let status: Status;
+let lastProgress = "";
+let progressAt = Date.now();
 for (;;) {
   const res = await fetch(`${base}/api/imports/${id}`, { headers });
   if (!res.ok) {
@@ -106,6 +120,15 @@ for (;;) {
   const line = `${status.status.padEnd(9)} ${status.format ?? "?"}: ${status.progress.messages_parsed} messages parsed, ${status.progress.messages_stored} stored, ${status.progress.conversations.length} conversations`;
   if (tty) process.stderr.write(`\r${line}\u001b[K`);
   if (status.status === "succeeded" || status.status === "failed") break;
+  const progress = `${status.status} ${status.progress.messages_parsed} ${status.progress.messages_stored}`;
+  if (progress !== lastProgress) [lastProgress, progressAt] = [progress, Date.now()];
+  else if (Date.now() - progressAt > waitMs) {
+    if (tty) process.stderr.write("\n");
+    console.error(
+      `import ${id} has shown no progress for ${values["wait-minutes"]} minutes; it goes on in the background, and a lost step is queued again by the import watchdog. Follow it with GET ${base}/api/imports/${id}`,
+    );
+    process.exit(3);
+  }
   await new Promise((r) => setTimeout(r, 500));
 }
 if (tty) process.stderr.write("\n");

@@ -185,6 +185,9 @@ async function parseStep(
         if (written % HEARTBEAT_BATCHES === 0) await recordImportSpool(sql, tenantId, row.id, { spooled: i + 1, parsed });
       }
       parsed += batch.messages.length;
+      // Let other requests of the isolate in: a parse is CPU from one batch to the next, and the
+      // spool's write alone did not yield (GET /health waited a whole 2.6 s parse step for it).
+      await new Promise((r) => setTimeout(r, 0));
     },
     skipped(where, reason) {
       skipped.count++;

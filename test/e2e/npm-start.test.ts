@@ -2,6 +2,7 @@
 // then Ctrl-C (SIGINT), and checks that everything it started has stopped.
 import { execFile, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -216,6 +217,47 @@ describe("npm start", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it("npm run import stops waiting (exit 3) when an import stands still for --wait-minutes, and says where to follow it", async () => {
+    // A server that takes the upload and then reports the same progress for ever: a lost step.
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        res.setHeader("content-type", "application/json");
+        if (req.method === "POST") {
+          res.statusCode = 202;
+          res.end(JSON.stringify({ id: "0b5e8f9e-0000-4000-8000-000000000001", status: "queued" }));
+        } else {
+          const progress = { messages_parsed: 10, messages_stored: 5, conversations: ["c"] };
+          res.end(
+            JSON.stringify({
+              id: "0b5e8f9e-0000-4000-8000-000000000001",
+              status: "running",
+              format: "csv",
+              progress,
+              skipped: [],
+              skipped_count: 0,
+              errors: [],
+            }),
+          );
+        }
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const dir = mkdtempSync(join(tmpdir(), "import-stall-"));
+    try {
+      const file = join(dir, "chat.csv");
+      writeFileSync(file, "timestamp,author,text\n2024-01-01T10:00:00Z,Ana,hi\n");
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      const stalled = await importCli(file, "--url", url, "--wait-minutes", "0.02");
+      expect(stalled.code, stalled.stdout + stalled.stderr).toBe(3);
+      expect(stalled.stderr).toMatch(/has shown no progress for 0\.02 minutes; .* GET http:\/\/127\.0\.0\.1:\d+\/api\/imports\/0b5e8f9e-/);
+      expect((await importCli(file, "--url", url, "--wait-minutes", "soon")).code).toBe(2);
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it("prints npm run import's usage with --help", async () => {
     const help = await importCli("--help");
