@@ -31,7 +31,6 @@ beforeAll(async () => {
   tenant = await newTenantKey("imp");
 });
 
-type Status = ImportStatus;
 const upload = (body: string | Uint8Array, query: string, key = tenant.key) => uploadImport(key, body, query);
 const finished = (id: string, key = tenant.key) => importFinished(key, id);
 const importFile = (body: string | Uint8Array, query: string) => importAs(tenant.key, body, query);
