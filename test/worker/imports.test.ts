@@ -21,7 +21,7 @@ import meeting from "../fixtures/imports/vtt/meeting-voices.vtt?raw";
 import ambiguous from "../fixtures/imports/whatsapp/ambiguous-order.txt?raw";
 import android from "../fixtures/imports/whatsapp/android-24h-dmy.txt?raw";
 import { api, directSql, newTenantKey, problem } from "./support/api";
-import { type ImportStatus, importAs, importFinished, uploadImport } from "./support/imports";
+import { importAs, importFinished, uploadImport } from "./support/imports";
 import { callWith } from "./support/sse";
 
 const sql = directSql();
