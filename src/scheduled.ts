@@ -2,8 +2,7 @@ import { kvVersions } from "./cache/versions.ts";
 import { configFor } from "./config.ts";
 import { createSql } from "./db/client.ts";
 import { existingConversationIds } from "./db/conversations.ts";
-import { cacheTableSizes, pruneEmbeddingCache, pruneSemanticCache, pruneSessions } from "./db/housekeeping.ts";
-import { claimStalledImports } from "./db/imports.ts";
+import { cacheTableSizes, claimStalledImports, pruneEmbeddingCache, pruneSemanticCache, pruneSessions } from "./db/housekeeping.ts";
 import type { ImportJob } from "./imports/run.ts";
 import { logLine } from "./log.ts";
 

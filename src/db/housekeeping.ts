@@ -47,3 +47,17 @@ export async function tenantCacheEntries(
            (SELECT count(*) FROM embedding_cache WHERE tenant_id = ${tenantId})::int AS e`;
   return { semantic_cache: { entries: row!.s }, embedding_cache: { entries: row!.e } };
 }
+
+/**
+ * Unfinished imports (of every tenant: the cron's watchdog) whose steps have been silent for
+ * `stallMinutes`: their queue message was lost (a local restart drops Miniflare's in-memory
+ * queue). Their heartbeat is set to now, so the next run waits as long again before it takes them
+ * a second time. Returns the jobs to queue again, which nothing shows to any tenant.
+ */
+export async function claimStalledImports(db: Db, stallMinutes: number): Promise<{ tenantId: string; id: string }[]> {
+  const rows = await db<{ tenant_id: string; id: string }[]>`
+    UPDATE imports SET heartbeat_at = now()
+    WHERE status IN ('queued', 'running') AND heartbeat_at < now() - make_interval(mins => ${stallMinutes})
+    RETURNING tenant_id, id::text`;
+  return rows.map((r) => ({ tenantId: r.tenant_id, id: r.id }));
+}

@@ -166,16 +166,3 @@ export async function finishImport(
       errors = ${json(db, outcome.errors)}::jsonb
     WHERE tenant_id = ${tenantId} AND id = ${id}::uuid AND status IN ('queued', 'running')`;
 }
-
-/**
- * Unfinished imports (of every tenant) whose steps have been silent for `stallMinutes`: their
- * queue message was lost (a local restart drops Miniflare's in-memory queue). Their heartbeat is
- * set to now, so the next run waits as long again before it takes them a second time.
- */
-export async function claimStalledImports(db: Db, stallMinutes: number): Promise<{ tenantId: string; id: string }[]> {
-  const rows = await db<{ tenant_id: string; id: string }[]>`
-    UPDATE imports SET heartbeat_at = now()
-    WHERE status IN ('queued', 'running') AND heartbeat_at < now() - make_interval(mins => ${stallMinutes})
-    RETURNING tenant_id, id::text`;
-  return rows.map((r) => ({ tenantId: r.tenant_id, id: r.id }));
-}

@@ -8,7 +8,8 @@ const DB_DIR = join(import.meta.dirname, "../../src/db");
 const TENANT_TABLES =
   /\b(?:FROM|JOIN|INTO|UPDATE)\s+(?:conversations|messages|conversation_chunks|chat_sessions|chat_turns|semantic_cache|imports)\b/;
 // Catalog lookups (schema.ts) name tables without reading rows; housekeeping.ts is the cron's
-// cross-tenant maintenance and returns counts only.
+// cross-tenant maintenance and returns counts only (and the import watchdog's jobs, which it
+// queues again without showing them to anyone).
 const EXEMPT = new Set(["schema.ts", "housekeeping.ts"]);
 
 describe("tenant scoping of SQL", () => {
