@@ -208,6 +208,17 @@ describe("every export format imports through the API", () => {
     expect(status.errors[0]!.detail).toMatch(/\.\.|outside|path/i);
   });
 
+  it("a zip bomb (an entry inflating far past its compressed size) fails the import, naming the entry, and stores nothing", async () => {
+    // 16 MiB of zeros deflate to about 16 KB: past 1 MiB inflated, a ratio over 200× is refused.
+    const bomb = slackZip({ "random/2024-01-17.json": new Uint8Array(16 * 2 ** 20) });
+    const status = await importFile(bomb, "?format=slack&conversation_id=bombed");
+    expect(status.status).toBe("failed");
+    expect(status.errors[0]!.where).toBe("random/2024-01-17.json");
+    expect(status.errors[0]!.detail).toMatch(/zip bomb/);
+    expect(status.progress.messages_stored).toBe(0);
+    expect((await api("GET", "/api/conversations/bombed-slack-general", { key: tenant.key })).status).toBe(404);
+  });
+
   it("Discord, Telegram and ChatGPT exports, detected from their content", async () => {
     const discord = await importFile(discordGeneral, "");
     expect(discord).toMatchObject({ status: "succeeded", format: "discord" });
