@@ -114,6 +114,9 @@ void wrangler.exited.then((code) => shutdown(code));
 
 try {
   await waitForHealthy(wrangler.url, 90_000, wrangler.exited);
+  // Imports a previous run left unfinished lost their queue messages with it (Miniflare's queue
+  // lives in memory): the watchdog queues them again once they have been silent long enough.
+  if (every("IMPORT_WATCHDOG_INTERVAL_MINUTES", 10, MINUTE) > 0) void maintenance.importWatchdog();
   if (conversations === 0 && process.env.SEED_DEMO !== "false" && keys.userKey) {
     const messages = await ingestAll(wrangler.url, keys.userKey, demoConversations());
     log(`loaded the demo data set (${messages} messages)`);

@@ -15,7 +15,7 @@ export interface MaintenanceOptions {
   apiUrl?: string;
   checkpointMs: number;
   housekeepingMs: number;
-  /** How often the import watchdog runs (0: never); it also runs once right at the start. */
+  /** How often the import watchdog runs (0: never); the caller runs it once when the API is up. */
   importWatchdogMs?: number;
   log(line: string): void;
 }
@@ -25,6 +25,8 @@ export interface Maintenance {
   checkpoint(): Promise<void>;
   /** Housekeeping, VACUUM (ANALYZE) and a checkpoint now. */
   housekeeping(): Promise<void>;
+  /** The Worker's import watchdog now (failures are logged). */
+  importWatchdog(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -84,7 +86,6 @@ export function startMaintenance(options: MaintenanceOptions): Maintenance {
     }
   };
   const watchdogMs = options.importWatchdogMs ?? 0;
-  if (watchdogMs > 0) void importWatchdog();
   const timers = [
     watchdogMs > 0 ? setInterval(() => void importWatchdog(), watchdogMs) : undefined,
     options.checkpointMs > 0 ? setInterval(() => void checkpoint(), options.checkpointMs) : undefined,
@@ -94,6 +95,7 @@ export function startMaintenance(options: MaintenanceOptions): Maintenance {
   return {
     checkpoint,
     housekeeping,
+    importWatchdog,
     async stop() {
       for (const t of timers) if (t) clearInterval(t);
       stopped = true;
