@@ -1,4 +1,5 @@
 import type { Db } from "./client.ts";
+import type { MessageRow } from "./messages.ts";
 
 /** Which of a conversation's messages a page shows; every field optional. */
 export interface MessageFilter {
@@ -47,14 +48,8 @@ export interface MessageWindow {
   target?: "found" | "missing" | "filtered";
 }
 
-type Row = {
+type Row = MessageRow & {
   side: "before" | "after" | "target" | null;
-  id: string;
-  author_name: string;
-  author_type: string;
-  text: string;
-  ts: Date;
-  order_index: number;
   matches: boolean | null;
 };
 

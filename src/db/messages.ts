@@ -12,24 +12,24 @@ export interface StoredMessage {
 }
 
 export async function listMessages(db: Db, tenantId: string, conversationId: string): Promise<StoredMessage[]> {
-  const rows = await db<
-    { id: string; author_name: string; author_type: string; text: string; ts: Date; order_index: number; content_hash: string }[]
-  >`
+  const rows = await db<(MessageRow & { content_hash: string })[]>`
     SELECT id, author_name, author_type, text, "timestamp" AS ts, order_index, content_hash
     FROM messages WHERE tenant_id = ${tenantId} AND conversation_id = ${conversationId}
     ORDER BY order_index`;
   return rows.map(toStoredMessage);
 }
 
-function toStoredMessage(r: {
+/** A messages row as the queries here and in message-pages.ts select it ("timestamp" AS ts). */
+export interface MessageRow {
   id: string;
   author_name: string;
   author_type: string;
   text: string;
   ts: Date;
   order_index: number;
-  content_hash: string;
-}): StoredMessage {
+}
+
+function toStoredMessage(r: MessageRow & { content_hash: string }): StoredMessage {
   return {
     id: r.id,
     authorName: r.author_name,
@@ -65,9 +65,7 @@ export async function appendPoint(db: Db, tenantId: string, conversationId: stri
 
 /** The conversation's messages from the one with this id onwards, in order. */
 export async function messagesFrom(db: Db, tenantId: string, conversationId: string, firstId: string): Promise<StoredMessage[]> {
-  const rows = await db<
-    { id: string; author_name: string; author_type: string; text: string; ts: Date; order_index: number; content_hash: string }[]
-  >`
+  const rows = await db<(MessageRow & { content_hash: string })[]>`
     SELECT id, author_name, author_type, text, "timestamp" AS ts, order_index, content_hash
     FROM messages WHERE tenant_id = ${tenantId} AND conversation_id = ${conversationId}
       AND order_index >= (SELECT order_index FROM messages WHERE tenant_id = ${tenantId} AND conversation_id = ${conversationId} AND id = ${firstId})
