@@ -14,6 +14,7 @@ import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { importRoutes } from "./routes/imports.ts";
+import { meRoutes } from "./routes/me.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { ragRoutes } from "./routes/retrieve.ts";
 
@@ -42,6 +43,7 @@ export function createApp() {
   app.use("/api/rag/*", schemaReady());
   app.use("/api/imports/*", schemaReady());
   app.use("/api/imports", schemaReady());
+  app.route("/api/me", meRoutes);
   app.route("/api/conversations", conversationRoutes);
   app.route("/api/imports", importRoutes);
   app.route("/api/rag", ragRoutes);

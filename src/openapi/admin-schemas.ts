@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { count, isoTime } from "./rag-schemas.ts";
 
-// Response bodies of /health, /api/admin/keys and /api/admin/cache; the request schemas are the
+// Response bodies of /health, /api/me, /api/admin/keys and /api/admin/cache; the request schemas are the
 // routes' own (src/routes/admin-keys.ts, admin-cache.ts).
 
 const role = z.enum(["user", "admin", "operator"]);
@@ -22,6 +22,14 @@ export const healthResponse = z
       .optional(),
   })
   .meta({ id: "Health", description: "`migrations` and `embedding` are absent when the database cannot be reached" });
+
+export const keyOwner = z
+  .object({
+    key_id: z.uuid().meta({ description: "The key's id, as in the key list" }),
+    tenant: z.string(),
+    role,
+  })
+  .meta({ id: "KeyOwner" });
 
 export const createdKey = z
   .object({

@@ -32,6 +32,7 @@ export const conversationSummary = z
     version: z.int().min(1),
     created_at: isoTime,
     updated_at: isoTime,
+    participants: z.array(z.string()).meta({ description: "Every distinct author of its messages, sorted" }),
   })
   .meta({ id: "ConversationSummary" });
 

@@ -9,7 +9,7 @@ import { createKeyBody, listKeysQuery } from "../routes/admin-keys.ts";
 import { listQuery } from "../routes/conversations.ts";
 import { importQuery } from "../routes/imports.ts";
 import { messagesQuerySchema } from "../routes/messages-schema.ts";
-import { cacheStats, createdKey, healthResponse, invalidated, keyList } from "./admin-schemas.ts";
+import { cacheStats, createdKey, healthResponse, invalidated, keyList, keyOwner } from "./admin-schemas.ts";
 import { conversationList, conversationSummary, ingestResult, messagePage } from "./conversation-schemas.ts";
 import { commonHeaders, header, idempotencyKeyParameter, lastEventIdParameter } from "./headers.ts";
 import { importAccepted, importStatus } from "./import-schemas.ts";
@@ -94,11 +94,24 @@ export function paths(config: Config): ZodOpenApiPathsObject {
         id: "listConversations",
         tag: "Conversations",
         summary: "List conversations",
-        description: "Pages in id order; pass `next_cursor` back as `cursor` until it is `null`.",
+        description:
+          "Pages in id order; pass `next_cursor` back as `cursor` until it is `null`. `q` keeps conversations whose title or id contains it (ignoring case).",
         access: "key",
         query: listQuery,
         errors: [400],
         responses: { 200: ok("A page of conversations", conversationList) },
+      }),
+    },
+    "/api/me": {
+      get: operation({
+        id: "getMe",
+        tag: "Operations",
+        summary: "The calling key's tenant and role",
+        description:
+          "What the key may do, without trying: a `user` reads, writes and asks; an `admin` also manages its tenant's keys and caches; an `operator` acts on every tenant.",
+        access: "key",
+        errors: [400],
+        responses: { 200: ok("The key's owner", keyOwner) },
       }),
     },
     "/api/conversations/{id}": {

@@ -19,6 +19,7 @@ import { type MessageBody, type MessagePageBody, type MessagesQuery, messagesQue
 export const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1, "must be at least 1").max(100, "must be at most 100").default(20),
   cursor: z.string().max(400).optional(),
+  q: z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters").optional(),
 });
 
 const present = (s: ConversationSummary) => ({
@@ -32,6 +33,7 @@ const present = (s: ConversationSummary) => ({
   version: s.version,
   created_at: s.createdAt.toISOString(),
   updated_at: s.updatedAt.toISOString(),
+  participants: s.participants,
 });
 
 const encodeCursor = (id: string) => btoa(String.fromCharCode(...new TextEncoder().encode(id)));
@@ -110,7 +112,7 @@ export const conversationRoutes = new Hono<AppEnv>()
       const detail = "is not a cursor returned by this API";
       throw badRequest(`invalid query string: cursor: ${detail}`, [{ pointer: "#/cursor", detail }]);
     }
-    const page = await listConversations(c.var.sql(), c.var.auth.tenantId, query.limit + 1, after);
+    const page = await listConversations(c.var.sql(), c.var.auth.tenantId, query.limit + 1, after, query.q);
     const hasMore = page.length > query.limit;
     const items = page.slice(0, query.limit);
     return c.json({

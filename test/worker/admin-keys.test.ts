@@ -33,6 +33,16 @@ describe("/api/admin/keys", () => {
     expect((await api("GET", "/api/admin/keys?tenant=dev", { key })).status).toBe(403);
   });
 
+  it("GET /api/me tells each key its own tenant and role, and nothing without a key", async () => {
+    const tenant = uid("me");
+    const res = await api("POST", "/api/admin/keys", { key: ADMIN_KEY, body: { tenant, role: "admin" } });
+    const created = (await res.json()) as { id: string; key: string };
+    expect(await (await api("GET", "/api/me", { key: created.key })).json()).toEqual({ key_id: created.id, tenant, role: "admin" });
+    expect(await (await api("GET", "/api/me", { key: ADMIN_KEY })).json()).toMatchObject({ tenant: "dev", role: "operator" });
+    expect((await api("GET", "/api/me", { key: null })).status).toBe(401);
+    expect((await api("GET", "/api/me?tenant=dev", { key: created.key })).status).toBe(400);
+  });
+
   it("rejects an invalid tenant or role, and unknown key ids", async () => {
     const bad = await api("POST", "/api/admin/keys", { key: ADMIN_KEY, body: { tenant: "Not Valid!", role: "root" } });
     expect(bad.status).toBe(400);

@@ -205,6 +205,52 @@ describe("GET and DELETE /api/conversations", () => {
     expect(seen).toEqual(ids);
   });
 
+  it("lists each conversation's participants, every author once, sorted", async () => {
+    const { key } = await newTenantKey("participants");
+    const conv = conversation(uid("conv"), 40);
+    conv.messages[39]!.author_name = "Zoë Late";
+    await ingest(conv, key);
+    const expected = [...new Set(conv.messages.map((m) => m.author_name))].sort();
+    const list = (await (await api("GET", "/api/conversations", { key })).json()) as { conversations: { participants: string[] }[] };
+    expect(list.conversations[0]!.participants).toEqual(expected);
+    const one = (await (await api("GET", `/api/conversations/${conv.id}`, { key })).json()) as { participants: string[] };
+    expect(one.participants).toEqual(expected);
+  });
+
+  it("searches by title or id, ignoring case, with LIKE's wildcards taken literally, across pages, in the caller's tenant only", async () => {
+    const { key } = await newTenantKey("search");
+    const other = await newTenantKey("search-other");
+    const titles: Record<string, string> = {
+      "c-1": "Budget review Q3",
+      "c-2": "Weekly sync",
+      "c-3": "budget planning",
+      "c-4": "100% uptime_plan",
+      "c-5": "1000 uptimeXplan",
+      "budget-c6": "Retro",
+    };
+    for (const [id, title] of Object.entries(titles)) await ingest({ ...conversation(id, 2), title }, key);
+    await ingest({ ...conversation("c-9", 2), title: "Budget of another tenant" }, other.key);
+    const search = async (q: string) => {
+      const found: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const url = `/api/conversations?limit=1&q=${encodeURIComponent(q)}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+        const res = await api("GET", url, { key });
+        expect(res.status).toBe(200);
+        const page = (await res.json()) as { conversations: { id: string }[]; next_cursor: string | null };
+        found.push(...page.conversations.map((c) => c.id));
+        cursor = page.next_cursor;
+      } while (cursor);
+      return found;
+    };
+    expect(await search("BUDGET")).toEqual(["budget-c6", "c-1", "c-3"]);
+    expect(await search("0% uptime_")).toEqual(["c-4"]);
+    expect(await search("nothing like this")).toEqual([]);
+    const empty = await api("GET", "/api/conversations?q=%20", { key });
+    expect(empty.status).toBe(400);
+    expect(((await empty.json()) as { errors: { pointer: string }[] }).errors[0]!.pointer).toBe("#/q");
+  });
+
   it("deletes a conversation with its messages, chunks and embedding-cache rows", async () => {
     const { key, tenant } = await newTenantKey("delete");
     const conv = conversation(uid("conv"), 9);

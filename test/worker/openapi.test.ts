@@ -55,8 +55,9 @@ describe("real responses match the documented ones", () => {
     return { status: res.status, problems: await nonConformities(document, method, documentedPath, res) };
   };
 
-  it("health and the metrics", async () => {
+  it("health, the key's owner and the metrics", async () => {
     expect(await call("GET", "/health", "/health", { key: null })).toEqual({ status: 200, problems: [] });
+    expect(await call("GET", "/api/me", "/api/me")).toEqual({ status: 200, problems: [] });
     expect(await call("GET", "/metrics", "/metrics", { key: ADMIN_KEY })).toEqual({ status: 200, problems: [] });
   });
 
