@@ -51,9 +51,11 @@ export async function shareAnswer(
   } catch (err) {
     fallback(err);
   }
+  // A client that goes away says so to the object (see AskCoalescer.leave).
+  const leaving = (subscriber: string) => () => services.defer(stub.leave(key, subscriber).catch(() => {}));
   if (joined?.role === "follower") {
     counters.inc("rag_coalesced_requests_total");
-    return { source: streamRecords(joined.stream), role: "follower", fallback };
+    return { source: streamRecords(joined.stream, leaving(joined.subscriber)), role: "follower", fallback };
   }
   if (joined?.role !== "leader") return { source: await local(), role: "local", fallback };
   const token = joined.token;
@@ -69,7 +71,7 @@ export async function shareAnswer(
   try {
     const { chat, openai, rateBudget } = config;
     durableRequest("ask_coalescer");
-    const stream = await stub.start(
+    const { stream, subscriber } = await stub.start(
       key,
       {
         token,
@@ -82,7 +84,7 @@ export async function shareAnswer(
       },
       config.durable.coalesceGraceMs,
     );
-    return { source: streamRecords(stream), role: "leader", fallback };
+    return { source: streamRecords(stream, leaving(subscriber)), role: "leader", fallback };
   } catch (err) {
     fallback(err);
     return { source: await local(ready), role: "local", fallback };

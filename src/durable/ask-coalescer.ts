@@ -30,9 +30,16 @@ export interface CoalescedGeneration {
   quota: { tenantId: string; day: string };
 }
 
-export type JoinResult = { role: "leader"; token: string } | { role: "follower"; stream: ReadableStream<Uint8Array> };
+/** A client's stream of an answer, and its id for `leave`. */
+export interface Subscription {
+  stream: ReadableStream<Uint8Array>;
+  subscriber: string;
+}
+
+export type JoinResult = { role: "leader"; token: string } | ({ role: "follower" } & Subscription);
 
 interface Subscriber {
+  id: string;
   writer: WritableStreamDefaultWriter<Uint8Array>;
 }
 
@@ -77,10 +84,18 @@ export class AskCoalescer extends DurableObject<Env> {
   }
 
   /** The leader's plan: generation starts, and the leader receives the stream like everyone else. */
-  async start(key: string, input: CoalescedGeneration, graceMs: number): Promise<ReadableStream<Uint8Array>> {
+  async start(key: string, input: CoalescedGeneration, graceMs: number): Promise<Subscription> {
     const answer = this.answers.get(key);
     if (!answer) throw new Error("the lead on this answer has expired");
     return answer.start(input, graceMs);
+  }
+
+  /**
+   * A client went away (its request was aborted). Said explicitly: a cancelled stream reaches the
+   * object only when it next writes, which may be long after (a model pausing before its next token).
+   */
+  leave(key: string, subscriber: string): void {
+    this.answers.get(key)?.leaveById(subscriber);
   }
 
   /** The leader could not prepare the answer: its followers get the same problem. */
@@ -122,7 +137,7 @@ class CoalescedAnswer {
     const now = Date.now();
     const phase = this.phase;
     if (phase.kind === "preparing" || phase.kind === "streaming" || (phase.kind === "done" && now < phase.until)) {
-      return { role: "follower", stream: this.subscribe() };
+      return { role: "follower", ...this.subscribe() };
     }
     const token = crypto.randomUUID();
     this.records = [];
@@ -131,16 +146,16 @@ class CoalescedAnswer {
     return { role: "leader", token };
   }
 
-  start(input: CoalescedGeneration, graceMs: number): ReadableStream<Uint8Array> {
+  start(input: CoalescedGeneration, graceMs: number): Subscription {
     const phase = this.phase;
     if (phase.kind !== "preparing" || phase.token !== input.token) throw new Error("the lead on this answer has expired");
     const upstream = new AbortController();
     const deadline = Date.now() + MAX_GENERATION_MS;
     this.phase = { kind: "streaming", token: input.token, deadline, upstream };
     this.wakeAt(deadline);
-    const stream = this.subscribe();
+    const subscription = this.subscribe();
     this.ctx.waitUntil(this.generate(input, upstream, graceMs).finally(() => flushMetrics(this.env)));
-    return stream;
+    return subscription;
   }
 
   fail(token: string, problem: Problem): void {
@@ -175,18 +190,27 @@ class CoalescedAnswer {
     }
   }
 
-  private subscribe(): ReadableStream<Uint8Array> {
+  private subscribe(): Subscription {
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-    const subscriber: Subscriber = { writer: writable.getWriter() };
+    const subscriber: Subscriber = { id: crypto.randomUUID(), writer: writable.getWriter() };
     for (const record of this.records) this.write(subscriber, record);
     if (this.phase.kind === "done" || this.phase.kind === "idle") {
       void subscriber.writer.close().catch(() => {});
-      return readable;
+      return { stream: readable, subscriber: subscriber.id };
     }
     this.subscribers.add(subscriber);
-    // The client went away: its writer errors. When nobody is left, the generation stops.
+    // The client went away: its writer errors (or the Worker says so: leaveById). When nobody is
+    // left, the generation stops.
     subscriber.writer.closed.catch(() => this.leave(subscriber));
-    return readable;
+    return { stream: readable, subscriber: subscriber.id };
+  }
+
+  leaveById(id: string) {
+    for (const s of this.subscribers) {
+      if (s.id !== id) continue;
+      void s.writer.abort(new Error("client disconnected")).catch(() => {});
+      this.leave(s);
+    }
   }
 
   private leave(subscriber: Subscriber) {

@@ -46,8 +46,8 @@ export class RecordTimeout extends Error {
   override name = "RecordTimeout";
 }
 
-/** Reads newline-delimited records from a byte stream (the AskCoalescer's). */
-export function streamRecords(stream: ReadableStream<Uint8Array>): RecordSource {
+/** Reads newline-delimited records from a byte stream (the AskCoalescer's); `onCancel` runs when the reader gives up. */
+export function streamRecords(stream: ReadableStream<Uint8Array>, onCancel?: () => void): RecordSource {
   const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   const read = async (): Promise<AskRecord | undefined> => {
@@ -65,7 +65,10 @@ export function streamRecords(stream: ReadableStream<Uint8Array>): RecordSource 
   };
   return {
     next: (timeoutMs) => race(read(), timeoutMs, () => new RecordTimeout(`no answer record within ${timeoutMs} ms`)),
-    cancel: (reason) => reader.cancel(reason).catch(() => {}),
+    cancel: (reason) => {
+      onCancel?.();
+      return reader.cancel(reason).catch(() => {});
+    },
   };
 }
 

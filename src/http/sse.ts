@@ -23,6 +23,9 @@ export const serverTiming = (timings: Record<string, number>) =>
 // Last-Event-ID gets what it missed.
 const event = (name: string, data: unknown, id: number) => `event: ${name}\ndata: ${JSON.stringify(data)}\nid: ${id}\n\n`;
 
+/** Longest silence on an answer's stream: then a comment line (": keep-alive") goes out. */
+const SSE_KEEPALIVE_MS = 1_000;
+
 /** The Last-Event-ID a reconnecting client sent: events up to it are not sent again. */
 export function lastEventId(header: string | undefined): number | undefined {
   return header !== undefined && /^\d{1,9}$/.test(header.trim()) ? Number(header.trim()) : undefined;
@@ -105,10 +108,25 @@ export async function writeAnswer(
   const ended = c.var.claimEnd?.();
   return streamSSE(c, async (sse) => {
     let aborted = false;
-    sse.onAbort(() => {
+    const abort = () => {
+      if (aborted) return;
       aborted = true;
       void source.cancel(new Error("client disconnected"));
-    });
+    };
+    // A client that goes away is noticed when a write fails (Hono's onAbort), or at once through the
+    // request's signal where the runtime sends it (Cloudflare, with enable_request_signal; not
+    // wrangler dev). While the answer waits (a model pausing before its next token), a comment line
+    // goes out after each second without a write, so the wait never hides a disconnect for long.
+    sse.onAbort(abort);
+    const signal = c.req.raw.signal;
+    if (signal.aborted) abort();
+    else signal.addEventListener("abort", abort, { once: true });
+    let lastWrite = Date.now();
+    const keepAlive = setInterval(() => {
+      if (aborted || Date.now() - lastWrite < SSE_KEEPALIVE_MS) return;
+      lastWrite = Date.now();
+      sse.write(": keep-alive\n\n").catch(abort);
+    }, SSE_KEEPALIVE_MS);
     try {
       let id = 0;
       await sse.writeSSE({ event: "meta", data: JSON.stringify(meta), id: String(id) });
@@ -129,6 +147,7 @@ export async function writeAnswer(
         if (record?.type === "delta") {
           pieces.push(record.text);
           await sse.writeSSE({ event: "delta", data: JSON.stringify({ text: record.text }), id: String(++id) });
+          lastWrite = Date.now();
         } else if (record?.type === "done") {
           await sse.writeSSE({ event: "done", data: JSON.stringify(record.done), id: String(++id) });
           if (!aborted) remember(record);
@@ -143,6 +162,7 @@ export async function writeAnswer(
         }
       }
     } finally {
+      clearInterval(keepAlive);
       onEnd();
       answer.finished();
       ended?.();

@@ -292,6 +292,28 @@ describe("ask coalescer", () => {
     await Promise.all([a.settled(), b.settled()]);
   });
 
+  it("stops the shared generation when its only client hangs up while the model pauses, without waiting for a write", async () => {
+    // The first words at once, the rest after ten minutes: nothing is written to the client after it leaves.
+    const s = await scenario(
+      { chat: { text: "First words, then a very long pause [1].", tokenDelayMs: 600_000, wordsPerPiece: 2 } },
+      chatVars,
+    );
+    const a = await callWith(
+      s.vars,
+      "POST",
+      "/api/rag/ask",
+      { query: "What did John say about the changelog before the pause?", conversation_id: conv },
+      tenant.key,
+    );
+    const reader = sseReader(a.res);
+    expect((await reader.next())!.event).toBe("meta");
+    expect((await reader.next())!.event).toBe("delta");
+    await reader.cancel();
+    // Well inside the 30 s idle timeout, which would otherwise be what ends it.
+    expect(await waitFor(async () => chatCalls(await s.calls())[0]?.aborted === true)).toBe(true);
+    await a.settled();
+  });
+
   it("leaves no client hanging when the object is aborted mid-stream: each gets an error event", async () => {
     const s = await scenario(
       { chat: { text: Array.from({ length: 80 }, (_, i) => `w${i}`).join(" "), tokenDelayMs: 50, wordsPerPiece: 1 } },

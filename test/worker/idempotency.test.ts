@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { api, directSql, newTenantKey, problem, uid } from "./support/api";
 import { tenantWithLaunch } from "./support/fixtures";
-import { parseSse } from "./support/sse";
+import { isEvent, parseSse } from "./support/sse";
 
 const sql = directSql();
 let tenant: { key: string; tenant: string };
@@ -18,7 +18,7 @@ const ask = (body: Record<string, unknown>, headers: Record<string, string> = {}
 function withIds(text: string) {
   return text
     .split("\n\n")
-    .filter((b) => b.trim())
+    .filter(isEvent)
     .map((block) => {
       const field = (name: string) =>
         block

@@ -1,4 +1,5 @@
 import { Validator } from "@cfworker/json-schema";
+import { isEvent } from "./sse";
 
 // biome-ignore lint/suspicious/noExplicitAny: a parsed JSON document, walked by key.
 type Json = Record<string, any>;
@@ -22,7 +23,7 @@ function strict(schema: Json, schemas: Record<string, Json>): Json {
 function events(text: string): Json[] {
   return text
     .split("\n\n")
-    .filter((block) => block.trim())
+    .filter(isEvent)
     .map((block) => {
       const field = (name: string) =>
         block

@@ -7,11 +7,14 @@ export interface SseEvent {
   data: string;
 }
 
+/** Whether an event-stream block dispatches an event: one of only comments (": keep-alive") does not. */
+export const isEvent = (block: string) => block.split("\n").some((l) => l.startsWith("data:"));
+
 /** Parses a complete text/event-stream body into its events. */
 export function parseSse(text: string): SseEvent[] {
   return text
     .split("\n\n")
-    .filter((block) => block.trim())
+    .filter(isEvent)
     .map((block) => {
       const lines = block.split("\n");
       return {
@@ -35,7 +38,8 @@ export function sseReader(res: Response) {
         if (end >= 0) {
           const block = buffer.slice(0, end + 2);
           buffer = buffer.slice(end + 2);
-          return parseSse(block)[0];
+          if (isEvent(block)) return parseSse(block)[0];
+          continue;
         }
         const { done, value } = await reader.read();
         if (done) return undefined;
