@@ -14,7 +14,8 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
+import { launchChromium } from "./lib/chromium.ts";
 import { parseCli } from "./lib/cli.ts";
 import { DEMO_QUESTIONS } from "./lib/demo-questions.ts";
 import { startDevStack } from "./lib/dev-stack.ts";
@@ -33,16 +34,6 @@ const { values: args } = parseCli(
 );
 const LOADS = Number(args.loads);
 const ASKS = Number(args.asks);
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const KEY = "dev-local-key";
 
 const quantile = (xs: number[], q: number) =>
@@ -86,12 +77,8 @@ async function askOnce(page: Page, question: string): Promise<{ ttft: number; ca
   const before = await page.locator("#turns > li").count();
   await page.getByLabel("Question", { exact: true }).fill(question);
   await page.getByRole("button", { name: "Ask", exact: true }).click();
-  const answer = page.locator("#turns > li").nth(before).locator(".answer");
-  await answer.waitFor();
-  for (let i = 0; (await answer.getAttribute("aria-busy")) !== "false"; i++) {
-    if (i > 600) throw new Error(`no answer for ${question}`);
-    await page.waitForTimeout(50);
-  }
+  // The answer has ended when it is no longer busy.
+  await page.locator("#turns > li").nth(before).locator('.answer[aria-busy="false"]').waitFor({ timeout: 30_000 });
   const ttft = await page.evaluate(() => {
     const w = window as unknown as { clickAt?: number; firstTextAt?: number };
     return w.firstTextAt !== undefined && w.clickAt !== undefined ? w.firstTextAt - w.clickAt : Number.NaN;
@@ -102,7 +89,7 @@ async function askOnce(page: Page, question: string): Promise<{ ttft: number; ca
 
 mkdirSync(args.out, { recursive: true });
 const stack = await startDevStack({ prefix: "convo-rag-bench-page-", vars: { LOG_REQUESTS: "false" } });
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+const browser = await launchChromium();
 try {
   const size = pageSize();
   const firstPaint: number[] = [];

@@ -2,22 +2,21 @@
 // stack (the Worker under wrangler dev with Static Assets, the embedded database, the demo data).
 // The chat model is the fake OpenAI server (the real SDK talks to it over the real wire format),
 // so a test decides when each piece of an answer arrives and can see the provider call aborted.
-import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CHROMIUM_PATH, hasChromium, launchChromium } from "../../scripts/lib/chromium.ts";
 import { type DevStack, startDevStack } from "../../scripts/lib/dev-stack.ts";
 import { type RecordedCall, startFakeOpenAI } from "../../scripts/lib/fake-openai.ts";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const hasChromium = !spawnSync(CHROMIUM, ["--version"]).error;
+const installed = hasChromium();
 // CI installs it (.ci/run): there the page must be tested, not skipped.
-if (!hasChromium && process.env.CI)
-  throw new Error(`Chromium is not installed at ${CHROMIUM} (Debian: apt-get install chromium); CI needs it`);
-if (!hasChromium)
-  console.warn(`\n[e2e] Chromium is not installed at ${CHROMIUM} (Debian: apt-get install chromium): the page is not tested.\n`);
+if (!installed && process.env.CI)
+  throw new Error(`Chromium is not installed at ${CHROMIUM_PATH} (Debian: apt-get install chromium); CI needs it`);
+if (!installed)
+  console.warn(`\n[e2e] Chromium is not installed at ${CHROMIUM_PATH} (Debian: apt-get install chromium): the page is not tested.\n`);
 
 const USER_KEY = "dev-local-key";
 const ADMIN_KEY = "dev-admin-key";
@@ -25,18 +24,7 @@ const SCENARIO = "page";
 const SHOTS = join(import.meta.dirname, "../../reports/screenshots");
 const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
-/** The flags Chromium needs on these machines: no sandbox as root, no background network (it is closed). */
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
-describe.skipIf(!hasChromium)("the chat page", () => {
+describe.skipIf(!installed)("the chat page", () => {
   let fake: Awaited<ReturnType<typeof startFakeOpenAI>>;
   let stack: DevStack;
   let browser: Browser;
@@ -66,7 +54,7 @@ describe.skipIf(!hasChromium)("the chat page", () => {
         LOG_REQUESTS: "false",
       },
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   }, 240_000);
 
   afterAll(async () => {
@@ -85,7 +73,7 @@ describe.skipIf(!hasChromium)("the chat page", () => {
     const problems: string[] = [];
     page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
     page.on("console", (msg) => {
-      if (msg.type() === "error" && !/Failed to load resource: the server responded with a status of (401|404|429)/.test(msg.text())) {
+      if (msg.type() === "error" && !/Failed to load resource: the server responded with a status of (401|429)/.test(msg.text())) {
         problems.push(`console error: ${msg.text()}`);
       }
     });
