@@ -9,6 +9,16 @@ export const SELECTION_STRATEGIES = ["relevance", "diversity", "hybrid"] as cons
 export type SelectionStrategy = (typeof SELECTION_STRATEGIES)[number];
 
 export const STRATEGIES = ["semantic", "keyword", "multi_query"] as const;
+
+export const EMBEDDING_PROVIDERS = ["local", "openai", "workers-ai"] as const;
+export type EmbeddingProvider = (typeof EMBEDDING_PROVIDERS)[number];
+
+/** Each embedding provider's model when EMBEDDING_MODEL names none. */
+export const DEFAULT_EMBEDDING_MODELS: Record<EmbeddingProvider, string> = {
+  local: "local-hash-v1",
+  openai: "text-embedding-3-small",
+  "workers-ai": "@cf/baai/bge-small-en-v1.5",
+};
 export type StrategyName = (typeof STRATEGIES)[number];
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -26,7 +36,7 @@ const list = z
 
 const embedding = z
   .object({
-    EMBEDDING_PROVIDER: z.enum(["local", "openai"]).default("local"),
+    EMBEDDING_PROVIDER: z.enum(EMBEDDING_PROVIDERS).default("local"),
     EMBEDDING_MODEL: z.string().min(1).optional(),
     EMBEDDING_DIMENSIONS: int(1, 16000).default(384),
     EMBEDDING_BATCH_SIZE: int(1, 2048).default(64),
@@ -35,7 +45,7 @@ const embedding = z
   })
   .transform((v) => ({
     provider: v.EMBEDDING_PROVIDER,
-    model: v.EMBEDDING_MODEL ?? (v.EMBEDDING_PROVIDER === "local" ? "local-hash-v1" : "text-embedding-3-small"),
+    model: v.EMBEDDING_MODEL ?? DEFAULT_EMBEDDING_MODELS[v.EMBEDDING_PROVIDER],
     dimensions: v.EMBEDDING_DIMENSIONS,
     batchSize: v.EMBEDDING_BATCH_SIZE,
     maxRetries: v.EMBEDDING_MAX_RETRIES,
@@ -48,6 +58,27 @@ const openai = z
     OPENAI_TIMEOUT_MS: int(100, 600_000).default(20_000),
   })
   .transform((v) => ({ apiKey: v.OPENAI_API_KEY, baseURL: v.OPENAI_BASE_URL, timeoutMs: v.OPENAI_TIMEOUT_MS }));
+
+/** Workers AI through the `AI` binding, optionally through an AI Gateway (docs/WORKERS_AI.md). */
+const workersAi = z
+  .object({
+    AI_GATEWAY_ID: z.string().min(1).optional(),
+    AI_GATEWAY_CACHE: z.enum(["on", "off"]).default("off"),
+    AI_GATEWAY_CACHE_TTL_SECONDS: int(1, 2_592_000).optional(),
+    WORKERS_AI_TIMEOUT_MS: int(100, 600_000).default(20_000),
+  })
+  .transform((v) => ({
+    /** The AI Gateway the binding's calls go through (its logs, analytics, retries); none by default. */
+    gateway: v.AI_GATEWAY_ID,
+    /**
+     * Whether the gateway may answer from its own cache. Off by default: it keys on the request
+     * alone, not on our data versions, so it could replay an answer about data that has changed.
+     */
+    gatewayCache: v.AI_GATEWAY_CACHE === "on",
+    gatewayCacheTtlSeconds: v.AI_GATEWAY_CACHE_TTL_SECONDS,
+    /** Deadline of one embedding call or one non-streamed completion. */
+    timeoutMs: v.WORKERS_AI_TIMEOUT_MS,
+  }));
 
 /** Ingestion limits and chunking, and the database's statement timeout (top-level fields). */
 const ingest = z
@@ -121,9 +152,16 @@ const access = z
     keyRateLimit: v.KEY_RATE_LIMIT === "on",
   }));
 
+/** Each chat provider's model when CHAT_MODEL names none. */
+export const DEFAULT_CHAT_MODELS = {
+  extractive: "extractive-v1",
+  openai: "gpt-4o-mini",
+  "workers-ai": "@cf/meta/llama-3.3-70b-instruct-fp8-fast",
+} as const;
+
 const chat = z
   .object({
-    CHAT_PROVIDER: z.enum(["extractive", "openai"]).default("extractive"),
+    CHAT_PROVIDER: z.enum(["extractive", "openai", "workers-ai"]).default("extractive"),
     CHAT_MODEL: z.string().min(1).optional(),
     CHAT_ALLOWED_MODELS: list,
     CHAT_TEMPERATURE: z.coerce.number().min(0).max(2).default(0.2),
@@ -140,7 +178,7 @@ const chat = z
     message: "must not exceed CHAT_MAX_TOKENS",
   })
   .transform((v) => {
-    const model = v.CHAT_MODEL ?? (v.CHAT_PROVIDER === "openai" ? "gpt-4o-mini" : "extractive-v1");
+    const model = v.CHAT_MODEL ?? DEFAULT_CHAT_MODELS[v.CHAT_PROVIDER];
     return {
       provider: v.CHAT_PROVIDER,
       /** Model used when a request names none. */
@@ -214,10 +252,17 @@ const cache = z
     UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
     SEMANTIC_CACHE_ENABLED: flag("true"),
     SEMANTIC_CACHE_THRESHOLD: z.coerce.number().min(0).max(1).default(0.9),
+    SEMANTIC_CACHE_STORE: z.enum(["postgres", "upstash-vector"]).default("postgres"),
+    UPSTASH_VECTOR_REST_URL: z.url().optional(),
+    UPSTASH_VECTOR_REST_TOKEN: z.string().min(1).optional(),
   })
   .refine((v) => v.CACHE_L2 !== "upstash" || (v.UPSTASH_REDIS_REST_URL && v.UPSTASH_REDIS_REST_TOKEN), {
     path: ["CACHE_L2"],
     message: "upstash needs UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN",
+  })
+  .refine((v) => v.SEMANTIC_CACHE_STORE !== "upstash-vector" || (v.UPSTASH_VECTOR_REST_URL && v.UPSTASH_VECTOR_REST_TOKEN), {
+    path: ["SEMANTIC_CACHE_STORE"],
+    message: "upstash-vector needs UPSTASH_VECTOR_REST_URL and UPSTASH_VECTOR_REST_TOKEN",
   })
   .transform((v) => ({
     enabled: v.CACHE_ENABLED === "true",
@@ -229,7 +274,14 @@ const cache = z
     tierTimeoutMs: v.CACHE_TIER_TIMEOUT_MS,
     /** Asks with a higher temperature are not cached (their answers are meant to vary). */
     maxTemperature: v.CACHE_MAX_TEMPERATURE,
-    semantic: { enabled: v.SEMANTIC_CACHE_ENABLED === "true", threshold: v.SEMANTIC_CACHE_THRESHOLD },
+    semantic: {
+      enabled: v.SEMANTIC_CACHE_ENABLED === "true",
+      threshold: v.SEMANTIC_CACHE_THRESHOLD,
+      /** Where the semantic cache's questions and vectors live: Postgres (default) or Upstash Vector. */
+      store: (v.SEMANTIC_CACHE_STORE === "upstash-vector"
+        ? { kind: "upstash-vector", url: v.UPSTASH_VECTOR_REST_URL!, token: v.UPSTASH_VECTOR_REST_TOKEN! }
+        : { kind: "postgres" }) as { kind: "postgres" } | { kind: "upstash-vector"; url: string; token: string },
+    },
     /** Where L2 lives: Workers KV (default) or Upstash Redis. */
     l2: (v.CACHE_L2 === "upstash"
       ? { kind: "upstash", url: v.UPSTASH_REDIS_REST_URL!, token: v.UPSTASH_REDIS_REST_TOKEN! }
@@ -290,7 +342,7 @@ const rateBudget = z
 const retrieval = z
   .object({
     // Read here too: the default strategies depend on the embedder.
-    EMBEDDING_PROVIDER: z.enum(["local", "openai"]).default("local"),
+    EMBEDDING_PROVIDER: z.enum(EMBEDDING_PROVIDERS).default("local"),
     RRF_K: int(1, 10_000).default(60),
     HNSW_EF_SEARCH: int(1, 1000).default(100),
     RETRIEVE_CANDIDATES: int(10, 1000).default(60),
@@ -333,7 +385,7 @@ const retrieval = z
     weights: v.RRF_WEIGHTS as Record<StrategyName, number>,
   }));
 
-const SLICES = { embedding, openai, chat, ask, retention, cache, durable, rateBudget, retrieval, imports };
+const SLICES = { embedding, openai, workersAi, chat, ask, retention, cache, durable, rateBudget, retrieval, imports };
 /** Slices whose fields sit at the top level of Config. */
 const FLAT = { ingest, access };
 

@@ -99,7 +99,7 @@ export function createServices(inputs: ServiceInputs): Services {
  * reads that cache for the whole batch).
  */
 function queryEmbedder(config: Config, env: Env, tenantId: string, store: () => Stores["embeddings"]): Embedder {
-  let embedder = createEmbedder(config);
+  let embedder = createEmbedder(config, env);
   if (config.embedding.provider !== "local") {
     const direct = cachedEmbedder(embedder, store());
     embedder = config.durable.batchEmbeddings ? batchedEmbedder(env, tenantId, config, direct) : direct;

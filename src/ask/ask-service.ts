@@ -197,7 +197,7 @@ async function prepareReady(services: Services, body: AskBody, scope: RetrievalS
         sessions: services.stores.sessions,
         embedder: services.embedder,
         tokenizer,
-        chat: budgetedChat(createChatModels(config, tokenizer), services.budget, services.quota),
+        chat: budgetedChat(createChatModels(config, tokenizer, services.env), services.budget, services.quota),
         now: new Date(),
       },
       {

@@ -69,7 +69,7 @@ export async function shareAnswer(
     throw err;
   }
   try {
-    const { chat, openai, rateBudget } = config;
+    const { chat, openai, workersAi, rateBudget } = config;
     durableRequest("ask_coalescer");
     const { stream, subscriber } = await stub.start(
       key,
@@ -77,7 +77,7 @@ export async function shareAnswer(
         token,
         plan: ready.prepared.plan,
         meta: ready.meta,
-        config: { chat, openai, rateBudget },
+        config: { chat, openai, workersAi, rateBudget },
         forceFallback: ready.reservation.forceFallback,
         reservedTokens: ready.reservation.tokens,
         quota: { tenantId: services.tenantId, day: ready.reservation.day },

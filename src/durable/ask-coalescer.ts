@@ -21,7 +21,7 @@ export interface CoalescedGeneration {
   plan: GenerationPlan;
   /** The `meta` event every client receives (without its own request id and cache status). */
   meta: Record<string, unknown>;
-  config: Pick<Config, "chat" | "openai" | "rateBudget">;
+  config: Pick<Config, "chat" | "openai" | "workersAi" | "rateBudget">;
   /** Skip the configured model and answer with the fallback, for this reason (rate budget spent). */
   forceFallback: string | undefined;
   /** Tokens the leader reserved in the rate budget and the tenant's quota; what the answer did not use is given back. */
@@ -262,7 +262,7 @@ class CoalescedAnswer {
     this.publish({ type: "meta", meta: input.meta, timings: plan.timings });
     try {
       const tokenizer = await tokenizerForModel(plan.request.model);
-      const chat = createChatModels(config, () => Promise.resolve(tokenizer));
+      const chat = createChatModels(config, () => Promise.resolve(tokenizer), this.env);
       const generation = runGeneration(chat, tokenizer, plan, upstream.signal, { startedAt, forceFallback: input.forceFallback });
       const settleSpent = (spent: number) => {
         settling = settle(gate, reservation, spent);

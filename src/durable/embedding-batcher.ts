@@ -67,7 +67,7 @@ export class EmbeddingBatcher extends DurableObject<Env> {
   private async send(batch: Waiting[]) {
     // Callers of one object share model and endpoint (the name says so); the first one's settings speak for all.
     const embedder = cachedEmbedder(
-      chunked(createEmbedder(batch[0]!.settings.config as Config)),
+      chunked(createEmbedder(batch[0]!.settings.config as Config, this.env)),
       postgresEmbeddingStore(() => this.sql(), batch[0]!.settings.tenantId),
     );
     const unique = [...new Set(batch.flatMap((w) => w.texts))];

@@ -284,7 +284,7 @@ function batchStore(config: Config, services: ReturnType<typeof createServices>,
       {
         conversations: services.stores.conversations,
         embeddings: services.stores.embeddings,
-        embedder: createEmbedder(config),
+        embedder: createEmbedder(config, services.env),
         tokenizer: await tiktoken(),
         chunking: { maxTokens: config.chunkMaxTokens, sessionGapMs: config.chunkSessionGapMinutes * 60_000 },
         statementTimeoutMs: config.statementTimeoutMs,

@@ -91,7 +91,7 @@ export const conversationRoutes = new Hono<AppEnv>()
       {
         conversations: c.var.services.stores.conversations,
         embeddings: c.var.services.stores.embeddings,
-        embedder: createEmbedder(config),
+        embedder: createEmbedder(config, c.env),
         tokenizer: await tiktoken(),
         chunking: { maxTokens: config.chunkMaxTokens, sessionGapMs: config.chunkSessionGapMinutes * 60_000 },
         statementTimeoutMs: config.statementTimeoutMs,

@@ -241,7 +241,7 @@ describe("preparing an ask against in-memory ports", () => {
     const { search, calls } = memoryChunks();
     const { store, turns } = sessions();
     const prepared = await prepareAsk(
-      { chunks: search, sessions: store, embedder, tokenizer: tiktoken, chat: createChatModels(config, tiktoken), now: new Date() },
+      { chunks: search, sessions: store, embedder, tokenizer: tiktoken, chat: createChatModels(config, tiktoken, {}), now: new Date() },
       options("hybrid", "s1"),
     );
     expect(prepared.sources.map((s) => s.n)).toEqual(prepared.sources.map((_, i) => i + 1));
@@ -277,7 +277,7 @@ describe("preparing an ask against in-memory ports", () => {
   it("below the relevance floor answers that nothing relevant was found, quoting nothing and calling no model", async () => {
     const { search } = memoryChunks();
     let calls = 0;
-    const counting = createChatModels(config, tiktoken);
+    const counting = createChatModels(config, tiktoken, {});
     const primary = {
       ...counting.primary,
       stream: (...args: Parameters<typeof counting.primary.stream>) => {
@@ -324,7 +324,7 @@ describe("preparing an ask against in-memory ports", () => {
         sessions: sessions().store,
         embedder,
         tokenizer: tiktoken,
-        chat: createChatModels(config, tiktoken),
+        chat: createChatModels(config, tiktoken, {}),
         now: new Date(),
       },
       options("relevance"),

@@ -36,6 +36,7 @@ const embedderFor = (baseURL: string, extra: Record<string, string> = {}) =>
       EMBEDDING_MAX_RETRIES: "0",
       ...extra,
     }),
+    {},
   );
 
 describe("openai embedder (real SDK against a local OpenAI-compatible server)", () => {

@@ -1,0 +1,10 @@
+// Bindings the Worker reads when they are configured but that wrangler.toml does not declare by
+// default, so `wrangler types` leaves them out of Env.
+interface Env {
+  /**
+   * Workers AI (EMBEDDING_PROVIDER or CHAT_PROVIDER = workers-ai): add `[ai] binding = "AI"` to
+   * wrangler.toml on deploy (docs/WORKERS_AI.md). Not declared there by default: under
+   * `wrangler dev` the binding always calls Cloudflare, which the offline `npm start` cannot.
+   */
+  AI?: Ai;
+}
