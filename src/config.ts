@@ -252,6 +252,17 @@ const cache = z
     UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
     SEMANTIC_CACHE_ENABLED: flag("true"),
     SEMANTIC_CACHE_THRESHOLD: z.coerce.number().min(0).max(1).default(0.9),
+    SEMANTIC_CACHE_THRESHOLDS: list.pipe(
+      z.array(
+        z
+          .string()
+          .regex(
+            /^[^=\s]+=(0(\.\d+)?|1(\.0+)?)$/,
+            "must be model=similarity, the similarity between 0 and 1 (e.g. @cf/baai/bge-small-en-v1.5=0.92)",
+          )
+          .transform((pair) => [pair.slice(0, pair.lastIndexOf("=")), Number(pair.slice(pair.lastIndexOf("=") + 1))] as const),
+      ),
+    ),
     SEMANTIC_CACHE_STORE: z.enum(["postgres", "upstash-vector"]).default("postgres"),
     UPSTASH_VECTOR_REST_URL: z.url().optional(),
     UPSTASH_VECTOR_REST_TOKEN: z.string().min(1).optional(),
@@ -276,7 +287,13 @@ const cache = z
     maxTemperature: v.CACHE_MAX_TEMPERATURE,
     semantic: {
       enabled: v.SEMANTIC_CACHE_ENABLED === "true",
+      /** Cosine similarity a cached question needs to stand for a new one, for models not in `thresholds`. */
       threshold: v.SEMANTIC_CACHE_THRESHOLD,
+      /**
+       * Per embedding model (SEMANTIC_CACHE_THRESHOLDS): similarities are not comparable across
+       * models, so each is calibrated on its own (docs/CACHING.md, "Calibrating the threshold").
+       */
+      thresholds: Object.fromEntries(v.SEMANTIC_CACHE_THRESHOLDS) as Record<string, number>,
       /** Where the semantic cache's questions and vectors live: Postgres (default) or Upstash Vector. */
       store: (v.SEMANTIC_CACHE_STORE === "upstash-vector"
         ? { kind: "upstash-vector", url: v.UPSTASH_VECTOR_REST_URL!, token: v.UPSTASH_VECTOR_REST_TOKEN! }
@@ -441,4 +458,9 @@ export function perConfig<T>(build: (config: Config) => T): (config: Config) => 
     if (value === undefined) built.set(config, (value = build(config)));
     return value;
   };
+}
+
+/** The semantic cache's similarity threshold for questions embedded with `model`. */
+export function semanticThreshold(semantic: Pick<Config["cache"]["semantic"], "threshold" | "thresholds">, model: string): number {
+  return Object.hasOwn(semantic.thresholds, model) ? semantic.thresholds[model]! : semantic.threshold;
 }
