@@ -1,6 +1,7 @@
 import type { Config } from "../config.ts";
 import { durableFallback, durableRequest, timedOut } from "../durable/calls.ts";
 import { sha256Hex } from "../hash.ts";
+import { workersAiEndpoint } from "../providers/workers-ai-binding.ts";
 import { race } from "../timeouts.ts";
 
 export interface Budget {
@@ -11,18 +12,20 @@ export interface Budget {
 }
 
 /**
- * The chat provider's rate budget (RateBudget, one object per endpoint and key). Fails open: if
+ * The chat provider's rate budget (RateBudget, one object per endpoint and key: for openai the
+ * server and API key, for workers-ai the model and the gateway in front of it). Fails open: if
  * the object cannot answer, the call goes ahead (counted), since refusing every answer would be
  * worse than an occasional 429 from the provider, which the fallback model absorbs.
  */
-export function chatBudget(env: Env, config: Pick<Config, "chat" | "openai" | "rateBudget">): Budget {
+export function chatBudget(env: Env, config: Pick<Config, "chat" | "openai" | "workersAi" | "rateBudget">): Budget {
   const { requestsPerMinute, tokensPerMinute, share } = config.rateBudget;
-  const active = config.chat.provider === "openai" && (requestsPerMinute > 0 || tokensPerMinute > 0);
+  const active = config.chat.provider !== "extractive" && (requestsPerMinute > 0 || tokensPerMinute > 0);
   const limits = { requestsPerMinute, tokensPerMinute, share };
-  const stub = () =>
-    env.RATE_BUDGET.getByName(
-      `provider:chat:${sha256Hex(config.openai.baseURL ?? "https://api.openai.com/v1", config.openai.apiKey ?? "")}`,
-    );
+  const endpoint =
+    config.chat.provider === "workers-ai"
+      ? sha256Hex(workersAiEndpoint(config))
+      : sha256Hex(config.openai.baseURL ?? "https://api.openai.com/v1", config.openai.apiKey ?? "");
+  const stub = () => env.RATE_BUDGET.getByName(`provider:chat:${endpoint}`);
   return {
     active,
     async acquire(tokens) {

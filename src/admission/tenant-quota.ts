@@ -17,7 +17,8 @@ export interface Quota {
  */
 export function tenantQuota(env: Env, tenantId: string, config: Pick<Config, "chat" | "rateBudget">): Quota {
   const limit = config.rateBudget.tenantDailyTokens;
-  const active = config.chat.provider === "openai" && limit > 0;
+  // Every provider but the offline extractive answerer costs money per token.
+  const active = config.chat.provider !== "extractive" && limit > 0;
   const stub = () => env.TENANT_QUOTA.getByName(`tenant:${tenantId}:quota`);
   return {
     active,

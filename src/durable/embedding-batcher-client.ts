@@ -8,10 +8,11 @@ import type { BatchResult } from "./embedding-batcher.ts";
 let isolateShard: number | undefined;
 
 /** The batcher this isolate uses for a tenant's query embeddings with a given provider and model. */
-export function batcherName(tenantId: string, config: Pick<Config, "embedding" | "openai" | "durable">): string {
-  const { embedding, openai, durable } = config;
+export function batcherName(tenantId: string, config: Pick<Config, "embedding" | "openai" | "workersAi" | "durable">): string {
+  const { embedding, openai, workersAi, durable } = config;
   isolateShard ??= Math.floor(Math.random() * 1_000_000);
-  return `tenant:${tenantId}:embed:${sha256Hex(embedding.model, String(embedding.dimensions), openai.baseURL ?? "")}:${isolateShard % durable.batcherShards}`;
+  const endpoint = embedding.provider === "workers-ai" ? `workers-ai:${workersAi.gateway ?? ""}` : (openai.baseURL ?? "");
+  return `tenant:${tenantId}:embed:${sha256Hex(embedding.model, String(embedding.dimensions), endpoint)}:${isolateShard % durable.batcherShards}`;
 }
 
 /**
@@ -21,11 +22,12 @@ export function batcherName(tenantId: string, config: Pick<Config, "embedding" |
  * provider failure inside a batch is the provider's answer and is not retried.
  */
 export function batchedEmbedder(env: Env, tenantId: string, config: Config, direct: Embedder): Embedder {
-  const { embedding, openai, durable } = config;
+  const { embedding, openai, workersAi, durable } = config;
   const name = batcherName(tenantId, config);
-  // The object's answer may include the SDK's retries of a failing call: wait for all of them.
-  const timeoutMs = durable.batchWindowMs + (embedding.maxRetries + 1) * openai.timeoutMs + 10_000;
-  const settings = { tenantId, config: { embedding, openai, durable } };
+  // The object's answer may include the provider's retries of a failing call: wait for all of them.
+  const callMs = embedding.provider === "workers-ai" ? workersAi.timeoutMs : openai.timeoutMs;
+  const timeoutMs = durable.batchWindowMs + (embedding.maxRetries + 1) * callMs + 10_000;
+  const settings = { tenantId, config: { embedding, openai, workersAi, durable } };
   return {
     model: direct.model,
     dimensions: direct.dimensions,

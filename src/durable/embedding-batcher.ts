@@ -12,7 +12,12 @@ import { createEmbedder } from "../providers/index.ts";
 export interface BatcherSettings {
   /** The tenant the object's name holds: its vectors are cached under it. */
   tenantId: string;
-  config: Pick<Config, "embedding" | "openai" | "durable">;
+  config: Pick<Config, "embedding" | "openai" | "workersAi" | "durable">;
+}
+
+/** The provider the settings name. */
+function embedderFor(settings: BatcherSettings, env: Env): Embedder {
+  return createEmbedder(settings.config, env);
 }
 
 /** A provider failure is an answer (the caller must not retry it directly); anything thrown is the object's failure. */
@@ -44,6 +49,9 @@ export class EmbeddingBatcher extends DurableObject<Env> {
 
   embed(texts: string[], settings: BatcherSettings): Promise<BatchResult> {
     if (this.inFlight >= MAX_WAITING_BATCHES) throw new Error("embedding batcher overloaded");
+    // A provider this object cannot build (a binding it lacks) is its failure, not the provider's
+    // answer: thrown here, the caller embeds directly and says why.
+    embedderFor(settings, this.env);
     const { batchWindowMs, batchMaxRequests } = settings.config.durable;
     return new Promise((resolve) => {
       this.waiting.push({ texts, settings, resolve });
@@ -67,7 +75,7 @@ export class EmbeddingBatcher extends DurableObject<Env> {
   private async send(batch: Waiting[]) {
     // Callers of one object share model and endpoint (the name says so); the first one's settings speak for all.
     const embedder = cachedEmbedder(
-      chunked(createEmbedder(batch[0]!.settings.config as Config, this.env)),
+      chunked(embedderFor(batch[0]!.settings, this.env)),
       postgresEmbeddingStore(() => this.sql(), batch[0]!.settings.tenantId),
     );
     const unique = [...new Set(batch.flatMap((w) => w.texts))];

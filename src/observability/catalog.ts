@@ -66,19 +66,19 @@ export const METRICS: Record<string, MetricSpec> = {
     zero: [
       ...product({ cache_level: ["l1", "l2"], op: ["get", "put"], reason: ["error", "timeout"] }),
       ...product({ cache_level: ["versions"], op: ["get", "bump"], reason: ["error"] }),
-      ...product({ cache_level: ["semantic"], op: ["get", "put"], reason: ["error"] }),
+      ...product({ cache_level: ["semantic"], op: ["get", "put", "delete"], reason: ["error"] }),
       { cache_level: "embeddings", op: "put", reason: "error" },
     ],
   },
   rag_llm_calls_total: {
     type: "counter",
     help: "Answer generations by provider, the offline extractive answerer included.",
-    zero: product({ provider: ["extractive", "openai"] }),
+    zero: product({ provider: ["extractive", "openai", "workers-ai"] }),
   },
   rag_embedding_calls_total: {
     type: "counter",
     help: "Embedding provider calls (not texts).",
-    zero: product({ provider: ["local", "openai"] }),
+    zero: product({ provider: ["local", "openai", "workers-ai"] }),
   },
   rag_embedding_batches_total: { type: "counter", help: "Batches the EmbeddingBatcher sent.", zero: UNLABELLED },
   rag_embedding_batch_requests_total: { type: "counter", help: "Requests merged into embedding batches.", zero: UNLABELLED },
@@ -102,8 +102,11 @@ export const METRICS: Record<string, MetricSpec> = {
   rag_rate_budget_rejections_total: {
     type: "counter",
     help: "Chat calls refused by the rate budget, by call (answer, helper) and policy.",
-    // Only the openai chat provider has a rate budget; a helper call is refused whatever the policy.
-    zero: [{ call: "helper", provider: "openai" }, ...product({ call: ["answer"], policy: ["fallback", "reject"], provider: ["openai"] })],
+    // Only the remote chat providers have a rate budget; a helper call is refused whatever the policy.
+    zero: [
+      ...product({ call: ["helper"], provider: ["openai", "workers-ai"] }),
+      ...product({ call: ["answer"], policy: ["fallback", "reject"], provider: ["openai", "workers-ai"] }),
+    ],
   },
   rag_fallbacks_total: {
     type: "counter",

@@ -74,7 +74,7 @@ const meta = {
   request_id: z.string(),
   cache: cacheStatus.meta({ description: "As the `x-cache` header" }),
   model: z.string(),
-  provider: z.enum(["extractive", "openai"]),
+  provider: z.enum(["extractive", "openai", "workers-ai"]),
   strategy: z.enum(SELECTION_STRATEGIES).meta({ description: "Context selection" }),
   strategies: z.array(strategy).meta({ description: "The retrieval strategies that ran" }),
   session_id: z.string().nullable(),

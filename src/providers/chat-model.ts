@@ -47,9 +47,15 @@ export interface ChatFinish {
   usage?: { promptTokens: number; completionTokens: number };
 }
 
-/** Generates answers. Implementations: extractive (offline, the default) and openai (any OpenAI-compatible server). */
+/** Who generates an answer: the label of its metrics and of the ask's `provider` field. */
+export type ChatProvider = "extractive" | "openai" | "workers-ai";
+
+/**
+ * Generates answers. Implementations: extractive (offline, the default), openai (any
+ * OpenAI-compatible server) and workers-ai (Cloudflare's models through the AI binding).
+ */
 export interface ChatModel {
-  readonly provider: "extractive" | "openai";
+  readonly provider: ChatProvider;
   /**
    * Streams the answer as text pieces and returns how it finished. Aborting `signal` stops the
    * upstream generation. Throws ChatError when the provider fails.

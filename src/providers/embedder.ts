@@ -1,4 +1,4 @@
-/** Turns texts into vectors. Implementations: local (offline), openai (any OpenAI-compatible server). */
+/** Turns texts into vectors. Implementations: local (offline), openai (any OpenAI-compatible server), workers-ai (the AI binding). */
 export interface Embedder {
   /** Names the model: the embedding cache keys on it, so a different model never reuses vectors. */
   readonly model: string;

@@ -125,7 +125,10 @@ describe("embedding batcher", () => {
     const config = parseConfig({ ...embeddingVars, ...t.vars, EMBEDDING_BATCH_WINDOW_MS: "60000", EMBEDDING_BATCH_MAX_REQUESTS: "4" });
     const own = uid("own");
     const stub = env.EMBEDDING_BATCHER.getByName(`tenant:${own}:embed:x:0`);
-    const settings = { tenantId: own, config: { embedding: config.embedding, openai: config.openai, durable: config.durable } };
+    const settings = {
+      tenantId: own,
+      config: { embedding: config.embedding, openai: config.openai, workersAi: config.workersAi, durable: config.durable },
+    };
     const asks = [["alpha", "beta"], ["beta"], ["gamma", "alpha", "gamma"], []].map((texts) => stub.embed(texts, settings));
     const results = await Promise.all(asks);
     const expected = (text: string) => fakeEmbedding(text, 384).map((x) => Math.fround(x));
@@ -157,7 +160,10 @@ describe("embedding batcher", () => {
     });
     const failing = uid("fail");
     const stub = env.EMBEDDING_BATCHER.getByName(`tenant:${failing}:embed:x:0`);
-    const settings = { tenantId: failing, config: { embedding: config.embedding, openai: config.openai, durable: config.durable } };
+    const settings = {
+      tenantId: failing,
+      config: { embedding: config.embedding, openai: config.openai, workersAi: config.workersAi, durable: config.durable },
+    };
     const results = await Promise.all([stub.embed(["one"], settings), stub.embed(["two"], settings)]);
     for (const r of results) expect(r).toEqual({ error: expect.stringContaining("503") });
     expect(embeddingCalls(await t.calls())).toHaveLength(1);
