@@ -59,6 +59,7 @@ export default defineConfig({
                 LOG_REQUESTS: "false",
                 FAKE_OPENAI_URL: inject("fakeOpenAIUrl"),
                 UPSTASH_TEST_URL: inject("upstashUrl"),
+                UPSTASH_VECTOR_TEST_URL: inject("upstashVectorUrl"),
                 CUT_PROXY_DATABASE_URL: inject("cutProxyDatabaseUrl"),
                 CUT_PROXY_CONTROL_URL: inject("cutProxyControlUrl"),
                 STOPPABLE_DATABASE_URL: inject("stoppableDatabaseUrl"),

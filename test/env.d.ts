@@ -3,6 +3,8 @@ declare namespace Cloudflare {
   interface Env {
     FAKE_OPENAI_URL: string;
     UPSTASH_TEST_URL: string;
+    /** A local server speaking Upstash Vector's REST protocol over PGlite + pgvector (scripts/lib/upstash-vector-server.ts). */
+    UPSTASH_VECTOR_TEST_URL: string;
     TIGHT_RATE_LIMITER: RateLimit;
     CUT_PROXY_DATABASE_URL: string;
     CUT_PROXY_CONTROL_URL: string;

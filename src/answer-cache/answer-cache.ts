@@ -1,7 +1,7 @@
 import { scopeVersion } from "../cache/index.ts";
 import { cacheKey, normaliseQuery } from "../cache/keys.ts";
 import type { MultiLevelCache } from "../cache/multilevel.ts";
-import type { Versions } from "../cache/versions.ts";
+import { scopeRecords, type Versions } from "../cache/versions.ts";
 import type { Config } from "../config.ts";
 import { needsContext } from "../generate/follow-up.ts";
 import { PROMPT_VERSION } from "../generate/prompt.ts";
@@ -29,7 +29,7 @@ export type Lookup =
   | { status: "MISS"; key: string; probe: SemanticProbe | undefined; embedMs: number | undefined };
 
 export interface AnswerCacheDeps {
-  config: Pick<Config, "cache" | "chat" | "openai" | "retrieval" | "embedding">;
+  config: Pick<Config, "cache" | "chat" | "openai" | "workersAi" | "retrieval" | "embedding">;
   tenantId: string;
   cache: MultiLevelCache;
   versions: Versions;
@@ -49,14 +49,16 @@ export async function lookupAnswer(deps: AnswerCacheDeps, ask: AnswerShape): Pro
   const parts = {
     ...ask.parts,
     prompt: PROMPT_VERSION,
-    config: [config.chat.provider, config.openai.baseURL, config.retrieval.defaultStrategies, config.embedding.model],
+    // The tenant's search model, not the configured one: a switch of model (src/reembed) changes what retrieval finds.
+    config: [config.chat.provider, config.openai.baseURL, config.workersAi.gateway, deps.semantic.embedder.model],
   };
   const key = cacheKey("answer", tenantId, version, { ...parts, query: normaliseQuery(ask.question) });
   const hit = await deps.cache.get(key, "answer");
   if (hit) return { status: hit.status, entry: JSON.parse(hit.value) as CachedAnswer };
   if (!config.cache.semantic.enabled || needsContext(ask.question)) return { status: "MISS", key, probe: undefined, embedMs: undefined };
 
-  const found = await semanticLookup(deps.semantic, cacheKey("answer", tenantId, version, parts), ask.question);
+  const scope = { scopeKey: cacheKey("answer", tenantId, version, parts), dependsOn: scopeRecords(ask.conversationIds) };
+  const found = await semanticLookup(deps.semantic, scope, ask.question);
   if (found?.entry) {
     const cached = found.entry as CachedAnswer;
     const query = {

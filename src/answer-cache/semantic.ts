@@ -1,15 +1,20 @@
-import type { SemanticStore } from "../db/ports.ts";
 import { errorText, logLine } from "../log.ts";
 import { counters } from "../observability/counters.ts";
 import type { Embedder } from "../providers/embedder.ts";
 import { elapsedMs } from "../timeouts.ts";
 import { semanticMismatch } from "./semantic-guards.ts";
+import type { SemanticCacheStore } from "./semantic-store.ts";
 
 /** The question's vector, kept after a miss to cache the answer under it. */
-export interface SemanticProbe {
-  scopeKey: string;
+export interface SemanticProbe extends SemanticScope {
   vector: Float32Array;
   model: string;
+}
+
+/** Where a question is looked up and cached: its scope key, and the version records that key was built on (scopeRecords). */
+export interface SemanticScope {
+  scopeKey: string;
+  dependsOn: string[];
 }
 
 /** Cached questions compared per lookup, and kept per scope (the oldest go): a miss stays cheap however busy the scope. */
@@ -17,7 +22,7 @@ export const SEMANTIC_CANDIDATES = 5;
 export const SEMANTIC_MAX_PER_SCOPE = 200;
 
 export interface SemanticDeps {
-  store: SemanticStore;
+  store: SemanticCacheStore;
   embedder: Embedder;
   threshold: number;
   /** Texts to embed together with the question (what retrieval will embed next, for a remote provider: one call). */
@@ -33,7 +38,7 @@ export interface SemanticDeps {
  */
 export async function semanticLookup(
   deps: SemanticDeps,
-  scopeKey: string,
+  scope: SemanticScope,
   question: string,
 ): Promise<{ entry?: unknown; matched?: string; probe: SemanticProbe; embedMs: number } | undefined> {
   try {
@@ -42,8 +47,8 @@ export async function semanticLookup(
     const embedStarted = performance.now();
     const [vector] = await deps.embedder.embed([...new Set([query, ...more])]);
     const embedMs = elapsedMs(embedStarted);
-    const probe = { scopeKey, vector: vector!, model: deps.embedder.model };
-    const candidates = await deps.store.candidates(scopeKey, probe.model, probe.vector, deps.threshold, SEMANTIC_CANDIDATES);
+    const probe = { ...scope, vector: vector!, model: deps.embedder.model };
+    const candidates = await deps.store.candidates(scope.scopeKey, probe.model, probe.vector, deps.threshold, SEMANTIC_CANDIDATES);
     for (const candidate of candidates) {
       const reason = semanticMismatch(question, candidate.question);
       if (reason) {
@@ -66,13 +71,13 @@ export async function semanticLookup(
 
 /** Caches the answer of the question as asked (the guards compare names by their capitals); a failure is counted. */
 export function semanticRemember(
-  store: SemanticStore,
+  store: SemanticCacheStore,
   probe: SemanticProbe,
   question: string,
   entry: unknown,
   ttlSeconds: number,
 ): Promise<void> {
   return store
-    .put(probe.scopeKey, probe.model, question.trim(), probe.vector, entry, ttlSeconds, SEMANTIC_MAX_PER_SCOPE)
+    .put(probe.scopeKey, probe.model, question.trim(), probe.vector, entry, ttlSeconds, SEMANTIC_MAX_PER_SCOPE, probe.dependsOn)
     .catch(() => counters.inc("rag_cache_errors_total", { cache_level: "semantic", op: "put", reason: "error" }));
 }

@@ -6,11 +6,13 @@ import { kvTier } from "./kv-tier.ts";
 import { type MultiLevelCache, multiLevelCache } from "./multilevel.ts";
 import { type CacheTier, failOpen } from "./tier.ts";
 import { upstashTier } from "./upstash-tier.ts";
-import { kvVersions, type Versions } from "./versions.ts";
+import { deleteStale, vectorIndex } from "./upstash-vector-index.ts";
+import { kvVersions, observedVersions, type StaleEntries, type Versions } from "./versions.ts";
 
 /**
  * The response cache (L1 Cache API, unless CACHE_L1=off → L2 KV or Upstash Redis) and data
- * versions (KV): the one place tiers are chosen. `defer` runs cache writes after the response.
+ * versions (KV): the one place tiers are chosen. `defer` runs cache writes after the response,
+ * and, with the semantic cache on Upstash Vector, the deletions a version bump calls for.
  */
 export function responseCache(
   env: Env,
@@ -26,8 +28,31 @@ export function responseCache(
       l2TtlSeconds: cache.l2TtlSeconds,
       defer: (work) => defer(work.catch(() => {})),
     }),
-    versions: kvVersions(env.CACHE_KV),
+    versions: semanticDeletions(kvVersions(env.CACHE_KV), config, defer),
   };
+}
+
+/**
+ * With the semantic cache on Upstash Vector (a paid store that holds what it is given until it
+ * is deleted), a bump also deletes what it made stale, after the response: the scopes that
+ * depended on the bumped records (and any expired entry of the tenant, in the same call), or the
+ * tenant's namespace, or every tenant's. Postgres needs none of this: its rows are keyed on the
+ * versions and pruned by the cron. A failure is counted; the entries can no longer be reached
+ * anyway (their scope keys hold the old versions) and the next deletion or their scope's trim
+ * removes them.
+ */
+function semanticDeletions(versions: Versions, config: Config, defer: (work: Promise<unknown>) => void): Versions {
+  const { store } = config.cache.semantic;
+  if (store.kind !== "upstash-vector") return versions;
+  const index = vectorIndex(store, config.cache.tierTimeoutMs * 4);
+  const stale: StaleEntries = (tenantId, records) =>
+    defer(
+      deleteStale(index, tenantId, records).catch((err) => {
+        counters.inc("rag_cache_errors_total", { cache_level: "semantic", op: "delete", reason: "error" });
+        logLine("warn", { event: "semantic_cache_delete_failed", error: errorText(err) });
+      }),
+    );
+  return observedVersions(versions, stale);
 }
 
 /** The L2 tier alone (KV or Upstash Redis, as configured), failing open like every tier. */

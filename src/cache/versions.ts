@@ -24,6 +24,42 @@ export interface Versions {
   compact(exists: (tenantId: string, conversationIds: string[]) => Promise<Set<string>>, olderThanMs: number): Promise<number>;
 }
 
+/**
+ * The tenant's version records a scope's keys depend on (besides `g` and `t`): `d` for a
+ * tenant-wide scope, `c:<conversation id>` for each conversation of a scoped one.
+ */
+export function scopeRecords(conversationIds: string[] | undefined): string[] {
+  return conversationIds?.length ? [...new Set(conversationIds)].sort().map((id) => `c:${id}`) : ["d"];
+}
+
+/**
+ * What a bump made stale: the tenant's entries keyed on one of `records` (scopeRecords' names),
+ * or all of the tenant's (`"all"`), or every tenant's (tenantId undefined).
+ */
+export type StaleEntries = (tenantId: string | undefined, records: string[] | "all") => void;
+
+/**
+ * Versions that also report each successful bump, for a store that deletes what became stale
+ * instead of waiting for it to expire (the semantic cache on Upstash Vector).
+ */
+export function observedVersions(inner: Versions, stale: StaleEntries): Versions {
+  return {
+    ...inner,
+    async conversationChanged(tenantId, conversationId) {
+      await inner.conversationChanged(tenantId, conversationId);
+      stale(tenantId, ["d", `c:${conversationId}`]);
+    },
+    async invalidateTenant(tenantId) {
+      await inner.invalidateTenant(tenantId);
+      stale(tenantId, "all");
+    },
+    async invalidateAll() {
+      await inner.invalidateAll();
+      stale(undefined, "all");
+    },
+  };
+}
+
 const fresh = () => `${Date.now().toString(36)}.${crypto.randomUUID().slice(0, 8)}`;
 
 export function kvVersions(ns: KVNamespace): Versions {

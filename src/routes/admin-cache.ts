@@ -22,7 +22,8 @@ export const invalidateBody = z.union([
 
 /**
  * /api/admin/cache: invalidate a conversation or a tenant (an admin key: its own tenant; an operator
- * key: any, or everything); statistics: for an operator, hits, misses, hit rate and errors per
+ * key: any, or everything; with the semantic cache on Upstash Vector the bump also deletes the
+ * entries it made stale, after the response: src/cache/index.ts); statistics: for an operator, hits, misses, hit rate and errors per
  * level, semantic guard rejections, entries and bytes of the Postgres-backed caches (L1 and L2
  * sizes are not knowable from a Worker); for an admin, its own tenant's entries only (the counters
  * count every tenant's requests).
