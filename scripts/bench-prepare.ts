@@ -3,7 +3,7 @@
 // database and, when Debian's postgresql is installed, on a real PostgreSQL server (which is what
 // Hyperdrive fronts in production). One warm connection per mode, the same statement with varying
 // queries; prints p50 per statement and the ratio. docs/LOCAL_DATABASE.md has the reading.
-//   options: --rows 3000 --runs 400
+//   options: --runs 400 (the search runs over the bulk tenant's 15,000 chunks, test/helpers/bulk-chunks.ts)
 import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { keywordQuery } from "../src/db/search.ts";
@@ -54,7 +54,7 @@ async function schemaWithoutPgvector(sql: postgres.Sql) {
       author_type, start_ts, end_ts, token_count, content_hash, embedding_model, embedding)
     SELECT ${BULK.tenant}, 'bulk', g, 'note ' || g || ' about ' || (ARRAY['budget','roadmap','hiring','billing','outage','design'])[1 + g % 6],
       ARRAY['m' || g], ARRAY['Common'], ARRAY['human'], 'human', now(), now(), 8, md5(g::text), 'bulk', '{}'::real[]
-    FROM generate_series(1, ${BULK.rows}) AS g`;
+    FROM generate_series(1, ${BULK.textRows}) AS g`;
   await sql`ANALYZE`;
 }
 
@@ -76,7 +76,7 @@ async function run(name: string, url: string, pgvector: boolean) {
   console.log(`| ${name} | ${p.toFixed(2)} | ${u.toFixed(2)} | ${(u / p).toFixed(2)}× |`);
 }
 
-console.log(`keyword search over ${BULK.rows} chunks, p50 ms per statement (${RUNS} runs, best of 2 interleaved rounds)`);
+console.log(`keyword search over ${BULK.textRows} chunks, p50 ms per statement (${RUNS} runs, best of 2 interleaved rounds)`);
 console.log("| database | prepare: true | prepare: false | unnamed / prepared |");
 console.log("|---|---:|---:|---:|");
 const embedded = await startEmbeddedPostgres();

@@ -41,7 +41,7 @@ try {
       if (s === "keyword") await keywordSearch(db, { tenantId: tenant }, query, 60, TIMEOUT_MS);
       else {
         const [v] = await embedder.embed([query]);
-        await semanticSearch(db, { tenantId: tenant }, v!, 60, 100, TIMEOUT_MS);
+        await semanticSearch(db, { tenantId: tenant }, { model: embedder.model, vector: v! }, 60, 100, TIMEOUT_MS);
       }
     }
   };

@@ -10,6 +10,7 @@ import { observe } from "./middleware/observe.ts";
 import { schemaReady } from "./middleware/schema-ready.ts";
 import { openApiRoutes } from "./openapi/route.ts";
 import { adminCacheRoutes } from "./routes/admin-cache.ts";
+import { adminEmbeddingRoutes } from "./routes/admin-embeddings.ts";
 import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -49,5 +50,8 @@ export function createApp() {
   app.route("/api/rag", ragRoutes);
   app.route("/api/admin/keys", adminKeyRoutes);
   app.route("/api/admin/cache", adminCacheRoutes);
+  app.use("/api/admin/embeddings/*", schemaReady());
+  app.use("/api/admin/embeddings", schemaReady());
+  app.route("/api/admin/embeddings", adminEmbeddingRoutes);
   return app;
 }

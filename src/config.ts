@@ -394,15 +394,31 @@ const retrieval = z
     /** statement_timeout of the search statements (semantic, keyword, the scope's speakers). */
     statementTimeoutMs: v.DB_READ_TIMEOUT_MS,
     maxQueryTokens: v.MAX_QUERY_TOKENS,
-    // Measured on LoCoMo (docs/RETRIEVAL.md): with the lexical local embedder, BM25 alone ranks best;
-    // a semantic model adds what words miss, so the openai provider searches with all three.
-    defaultStrategies: (v.RETRIEVE_STRATEGIES ??
-      (v.EMBEDDING_PROVIDER === "local" ? ["keyword"] : ["semantic", "keyword", "multi_query"])) as StrategyName[],
+    /** RETRIEVE_STRATEGIES: the strategies a request names none of, whatever the tenant's embedding model. */
+    strategies: v.RETRIEVE_STRATEGIES as StrategyName[] | undefined,
+    /** The default strategies of a tenant searched with the configured model (strategiesFor). */
+    defaultStrategies: strategiesFor({ strategies: v.RETRIEVE_STRATEGIES as StrategyName[] | undefined }, v.EMBEDDING_PROVIDER),
     /** RRF weight of each strategy's list. */
     weights: v.RRF_WEIGHTS as Record<StrategyName, number>,
   }));
 
-const SLICES = { embedding, openai, workersAi, chat, ask, retention, cache, durable, rateBudget, retrieval, imports };
+/** Re-embedding jobs (src/reembed, docs/EMBEDDING_MODELS.md). */
+const reembed = z
+  .object({
+    REEMBED_STEP_CHUNKS: int(1, 100_000).default(512),
+    REEMBED_GRACE_SECONDS: int(0, 86_400).default(60),
+  })
+  .transform((v) => ({
+    /** Chunks one step of a job embeds (or old vectors it drops, times four) before the next step takes over. */
+    stepChunks: v.REEMBED_STEP_CHUNKS,
+    /**
+     * How long the old model's vectors stay after the switch: an isolate may search with the model
+     * it looked up up to SEARCH_MODEL_TTL_MS (10 s) earlier, so keep this above that.
+     */
+    graceSeconds: v.REEMBED_GRACE_SECONDS,
+  }));
+
+const SLICES = { embedding, openai, workersAi, chat, ask, retention, cache, durable, rateBudget, retrieval, imports, reembed };
 /** Slices whose fields sit at the top level of Config. */
 const FLAT = { ingest, access };
 
@@ -463,4 +479,13 @@ export function perConfig<T>(build: (config: Config) => T): (config: Config) => 
 /** The semantic cache's similarity threshold for questions embedded with `model`. */
 export function semanticThreshold(semantic: Pick<Config["cache"]["semantic"], "threshold" | "thresholds">, model: string): number {
   return Object.hasOwn(semantic.thresholds, model) ? semantic.thresholds[model]! : semantic.threshold;
+}
+
+/**
+ * The strategies of a request that names none, for a tenant whose chunks are searched with a model
+ * of `provider`. Measured on LoCoMo (docs/RETRIEVAL.md): with the lexical local embedder, BM25
+ * alone ranks best; a learned model adds what words miss, so it searches with all three.
+ */
+export function strategiesFor(retrieval: { strategies: StrategyName[] | undefined }, provider: string): StrategyName[] {
+  return retrieval.strategies ?? (provider === "local" ? ["keyword"] : ["semantic", "keyword", "multi_query"]);
 }

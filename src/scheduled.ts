@@ -2,9 +2,17 @@ import { kvVersions } from "./cache/versions.ts";
 import { configFor } from "./config.ts";
 import { createSql } from "./db/client.ts";
 import { existingConversationIds } from "./db/conversations.ts";
-import { cacheTableSizes, claimStalledImports, pruneEmbeddingCache, pruneSemanticCache, pruneSessions } from "./db/housekeeping.ts";
+import {
+  cacheTableSizes,
+  claimStalledImports,
+  claimStalledReembeds,
+  pruneEmbeddingCache,
+  pruneSemanticCache,
+  pruneSessions,
+} from "./db/housekeeping.ts";
 import type { ImportJob } from "./imports/run.ts";
 import { logLine } from "./log.ts";
+import type { ReembedQueueJob } from "./reembed/job.ts";
 
 /** KV key of the latest housekeeping snapshot (read by GET /api/admin/cache/stats). */
 export const SNAPSHOT_KEY = "stats:snapshot";
@@ -47,7 +55,10 @@ export async function importWatchdog(env: Env): Promise<number> {
     const stalled = await claimStalledImports(sql, config.imports.stallMinutes);
     for (const job of stalled) await env.IMPORT_QUEUE.send(job satisfies ImportJob);
     if (stalled.length > 0) logLine("warn", { event: "imports_requeued", imports: stalled.map((j) => j.id) });
-    return stalled.length;
+    const jobs = await claimStalledReembeds(sql, config.imports.stallMinutes);
+    for (const job of jobs) await env.IMPORT_QUEUE.send({ kind: "reembed", ...job } satisfies ReembedQueueJob);
+    if (jobs.length > 0) logLine("warn", { event: "reembeds_requeued", jobs: jobs.map((j) => j.id) });
+    return stalled.length + jobs.length;
   } finally {
     await sql.end({ timeout: 5 });
   }

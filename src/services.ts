@@ -6,11 +6,14 @@ import type { MultiLevelCache } from "./cache/multilevel.ts";
 import type { Versions } from "./cache/versions.ts";
 import type { Config } from "./config.ts";
 import type { Sql } from "./db/client.ts";
+import type { EmbeddingModel } from "./db/embedding-models.ts";
 import { postgresStores, type Stores } from "./db/postgres.ts";
 import { batchedEmbedder } from "./durable/embedding-batcher-client.ts";
 import type { Embedder } from "./providers/embedder.ts";
 import { createEmbedder } from "./providers/index.ts";
 import { memoisedEmbedder } from "./providers/memoised-embedder.ts";
+import { configForModel } from "./reembed/embedders.ts";
+import { searchModel } from "./reembed/search-model.ts";
 
 /**
  * Everything a request's pipeline talks to, built once per request for the tenant its key
@@ -26,7 +29,16 @@ export interface Services {
   sql(): Sql;
   /** The database ports, bound to the tenant. */
   readonly stores: Stores;
-  /** Questions' embedder: a text is embedded once per request (the semantic cache's probe and retrieval share it). */
+  /**
+   * The embedding model the tenant's chunks are searched with (its own, which a re-embedding job
+   * changes; the configured one before it has stored anything).
+   */
+  searchModel(): Promise<EmbeddingModel>;
+  /**
+   * Questions' embedder, for the search model: a text is embedded once per request (the semantic
+   * cache's probe and retrieval share it). Available once searchModel() has resolved (the ask and
+   * retrieve routes await it first: their defaults depend on it).
+   */
   readonly embedder: Embedder;
   /** The response cache tiers and the tenant's data versions. */
   readonly cache: MultiLevelCache;
@@ -62,7 +74,12 @@ export function createServices(inputs: ServiceInputs): Services {
   };
   const stores = once(() => postgresStores(inputs.sql, tenantId));
   const cache = once(() => responseCache(env, config, inputs.defer));
-  const embedder = once(() => queryEmbedder(config, env, tenantId, () => stores().embeddings));
+  let resolved: EmbeddingModel | undefined;
+  const model = once(async () => (resolved = await searchModel(inputs.sql, tenantId, config)));
+  const embedder = once(() => {
+    if (!resolved) throw new Error("services.embedder: await services.searchModel() first");
+    return queryEmbedder(config, env, tenantId, () => stores().embeddings, resolved);
+  });
   const budget = once(() => chatBudget(env, config));
   const quota = once(() => tenantQuota(env, tenantId, config));
   return {
@@ -75,6 +92,7 @@ export function createServices(inputs: ServiceInputs): Services {
     get stores() {
       return stores();
     },
+    searchModel: model,
     get embedder() {
       return embedder();
     },
@@ -94,15 +112,16 @@ export function createServices(inputs: ServiceInputs): Services {
 }
 
 /**
- * The embedder for questions. A remote provider's vectors are kept in the tenant's persistent
- * embedding cache and, with EMBEDDING_BATCHER on, requested through the tenant's batcher (which
- * reads that cache for the whole batch).
+ * The embedder for questions, of the tenant's search model. A remote provider's vectors are kept
+ * in the tenant's persistent embedding cache and, with EMBEDDING_BATCHER on, requested through the
+ * tenant's batcher (which reads that cache for the whole batch).
  */
-function queryEmbedder(config: Config, env: Env, tenantId: string, store: () => Stores["embeddings"]): Embedder {
-  let embedder = createEmbedder(config, env);
-  if (config.embedding.provider !== "local") {
+function queryEmbedder(config: Config, env: Env, tenantId: string, store: () => Stores["embeddings"], model: EmbeddingModel): Embedder {
+  const forModel = configForModel(config, model);
+  let embedder = createEmbedder(forModel, env);
+  if (forModel.embedding.provider !== "local") {
     const direct = cachedEmbedder(embedder, store());
-    embedder = config.durable.batchEmbeddings ? batchedEmbedder(env, tenantId, config, direct) : direct;
+    embedder = config.durable.batchEmbeddings ? batchedEmbedder(env, tenantId, forModel, direct) : direct;
   }
   return memoisedEmbedder(embedder);
 }

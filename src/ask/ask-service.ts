@@ -2,8 +2,10 @@ import { admit, settle } from "../admission/admission.ts";
 import { budgetedChat } from "../admission/budgeted-chat.ts";
 import { type CachedAnswer, type Lookup, lookupAnswer, rememberAnswer } from "../answer-cache/answer-cache.ts";
 import type { SemanticDeps } from "../answer-cache/semantic.ts";
+import { semanticStore } from "../answer-cache/semantic-store.ts";
 import { InIsolate } from "../coalesce/in-isolate.ts";
 import { type Ready, shareAnswer } from "../coalesce/share-answer.ts";
+import { semanticThreshold } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import { answerRecords } from "../generate/generation.ts";
 import { type PreparedAsk, prepareAsk } from "../generate/prepare.ts";
@@ -167,18 +169,20 @@ const remember =
 
 function answerCacheDeps(services: Services, scope?: RetrievalScope, question?: string) {
   const { config } = services;
-  // Getters: an exact hit builds neither the database ports nor the embedder.
+  // Getters: an exact hit builds no database port (the embedder only names the model of the key).
   const semantic: SemanticDeps = {
     get store() {
-      return services.stores.semantic;
+      return semanticStore(config, services.tenantId, () => services.stores.semantic);
     },
     get embedder() {
       return services.embedder;
     },
-    threshold: config.cache.semantic.threshold,
+    get threshold() {
+      return semanticThreshold(config.cache.semantic, services.embedder.model);
+    },
     // For a remote provider, the texts retrieval will embed go in the same call as the question.
     alsoEmbed: async () =>
-      config.embedding.provider === "local" || !scope || question === undefined
+      (await services.searchModel()).provider === "local" || !scope || question === undefined
         ? []
         : queryTexts({ chunks: services.stores.chunks, now: new Date() }, { ...scope, query: question }),
   };

@@ -140,13 +140,14 @@ export async function finishConversation(
 export async function deleteConversation(db: Db, tenantId: string, id: string): Promise<boolean> {
   const rows = await db`
     WITH texts AS (
-      SELECT DISTINCT embedding_model, encode(sha256(convert_to(text, 'UTF8')), 'hex') AS text_hash
-      FROM conversation_chunks WHERE tenant_id = ${tenantId} AND conversation_id = ${id}),
+      SELECT DISTINCT v.model, encode(sha256(convert_to(c.text, 'UTF8')), 'hex') AS text_hash
+      FROM conversation_chunks c JOIN chunk_vectors v ON v.tenant_id = ${tenantId} AND v.chunk_id = c.id
+      WHERE c.tenant_id = ${tenantId} AND c.conversation_id = ${id}),
     cache AS (
       DELETE FROM embedding_cache e USING texts t
-      WHERE e.tenant_id = ${tenantId} AND e.model = t.embedding_model AND e.content_hash = t.text_hash
+      WHERE e.tenant_id = ${tenantId} AND e.model = t.model AND e.content_hash = t.text_hash
         AND NOT EXISTS (SELECT 1 FROM conversation_chunks o WHERE o.tenant_id = ${tenantId} AND o.conversation_id <> ${id}
-          AND o.embedding_model = t.embedding_model AND encode(sha256(convert_to(o.text, 'UTF8')), 'hex') = t.text_hash))
+          AND encode(sha256(convert_to(o.text, 'UTF8')), 'hex') = t.text_hash))
     DELETE FROM conversations WHERE tenant_id = ${tenantId} AND id = ${id} RETURNING id`;
   return rows.length > 0;
 }

@@ -7,7 +7,8 @@ export async function pruneEmbeddingCache(db: Db, days: number): Promise<number>
   // The cache keys on the SHA-256 of a chunk's text; live texts are hashed once per run.
   const rows = await db`
     WITH live AS (
-      SELECT DISTINCT tenant_id, embedding_model AS model, encode(sha256(convert_to(text, 'UTF8')), 'hex') AS text_hash FROM conversation_chunks)
+      SELECT DISTINCT c.tenant_id, v.model, encode(sha256(convert_to(c.text, 'UTF8')), 'hex') AS text_hash
+      FROM conversation_chunks c JOIN chunk_vectors v ON v.tenant_id = c.tenant_id AND v.chunk_id = c.id)
     DELETE FROM embedding_cache e
     WHERE e.last_used_at < now() - make_interval(days => ${days})
       AND NOT EXISTS (SELECT 1 FROM live WHERE live.tenant_id = e.tenant_id AND live.model = e.model AND live.text_hash = e.content_hash)
@@ -58,6 +59,15 @@ export async function claimStalledImports(db: Db, stallMinutes: number): Promise
   const rows = await db<{ tenant_id: string; id: string }[]>`
     UPDATE imports SET heartbeat_at = now()
     WHERE status IN ('queued', 'running') AND heartbeat_at < now() - make_interval(mins => ${stallMinutes})
+    RETURNING tenant_id, id::text`;
+  return rows.map((r) => ({ tenantId: r.tenant_id, id: r.id }));
+}
+
+/** Unfinished re-embedding jobs silent for `stallMinutes` (their queue message was lost), their heartbeat renewed. */
+export async function claimStalledReembeds(db: Db, stallMinutes: number): Promise<{ tenantId: string; id: string }[]> {
+  const rows = await db<{ tenant_id: string; id: string }[]>`
+    UPDATE reembed_jobs SET heartbeat_at = now()
+    WHERE status IN ('queued', 'running', 'switched') AND heartbeat_at < now() - make_interval(mins => ${stallMinutes})
     RETURNING tenant_id, id::text`;
   return rows.map((r) => ({ tenantId: r.tenant_id, id: r.id }));
 }

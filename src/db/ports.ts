@@ -1,7 +1,8 @@
 import type { NewChunk, StoredChunkRef, TailChunkRef } from "./chunks.ts";
 import type { ConversationWrite } from "./conversations.ts";
+import type { EmbeddingModel } from "./embedding-models.ts";
 import type { AppendPoint, MessageDetails, StoredMessage } from "./messages.ts";
-import type { ChunkHit, SearchScope } from "./search.ts";
+import type { ChunkHit, QueryVector, SearchScope } from "./search.ts";
 import type { StoredSession, TurnSource } from "./sessions.ts";
 
 // The pipeline's view of the database: a few small ports, each bound to one tenant when the
@@ -11,15 +12,15 @@ import type { StoredSession, TurnSource } from "./sessions.ts";
 /** The tenant's chunks, as retrieval and context selection read them. */
 export interface ChunkSearch {
   /** Nearest chunks by cosine similarity (score), within `scope`'s filters. */
-  semantic(scope: SearchScope, vector: Float32Array, limit: number, efSearch: number, timeoutMs: number): Promise<ChunkHit[]>;
+  semantic(scope: SearchScope, query: QueryVector, limit: number, efSearch: number, timeoutMs: number): Promise<ChunkHit[]>;
   /** Chunks ranked by BM25 (score) for the query's terms. */
   keyword(scope: SearchScope, query: string, limit: number, timeoutMs: number): Promise<ChunkHit[]>;
   /** Distinct speaker names within the scope. */
   speakers(scope: SearchScope, timeoutMs: number): Promise<string[]>;
   /** The chunks right before and after these (same conversation). */
   neighbours(hits: { conversationId: string; orderIndex: number }[]): Promise<ChunkHit[]>;
-  /** Cosine similarity of every pair of these chunks, computed where the vectors are: "a b" (a < b) → similarity. */
-  similarities(ids: string[]): Promise<Map<string, number>>;
+  /** Cosine similarity under `model` of every pair of these chunks, computed where the vectors are: "a b" (a < b) → similarity. */
+  similarities(ids: string[], model: string): Promise<Map<string, number>>;
   /** Author and time of these messages, keyed by messageKey(conversation id, message id). */
   messages(refs: { conversationId: string; messageIds: string[] }[]): Promise<Map<string, MessageDetails>>;
 }
@@ -84,7 +85,14 @@ export interface ConversationTx {
   /** Deletes chunks, and the embedding-cache rows of their text unless a kept chunk has it. */
   deleteChunks(ids: string[], keepTextHashes: string[]): Promise<void>;
   reorderChunks(moves: { id: string; orderIndex: number }[]): Promise<void>;
-  insertChunks(model: string, chunks: NewChunk[]): Promise<void>;
+  /** Inserts chunks with a vector under each of `models` (from the embedding cache). */
+  insertChunks(models: string[], chunks: NewChunk[]): Promise<void>;
+  /**
+   * The embedding models the tenant's chunks must have vectors for (the one it searches with
+   * first; during a change of model, also the other), read so that a switch of model waits for
+   * this transaction. `configured` becomes the tenant's model if it has none yet.
+   */
+  liveModels(configured: EmbeddingModel): Promise<EmbeddingModel[]>;
   /** The tenant's embedding cache, in the same transaction. */
   embeddings: EmbeddingStore;
   /** Title, metadata, counts and (when changed) a new version; returns the version. */

@@ -2,6 +2,7 @@ import { chunkSimilarities, deleteChunks, insertChunks, listChunkRefs, reorderCh
 import { type Db, type Sql, setLocal, type Tx } from "./client.ts";
 import { ensureConversation, finishConversation } from "./conversations.ts";
 import { getCachedEmbeddings, putCachedEmbeddings, touchCachedEmbeddings } from "./embedding-cache.ts";
+import { liveEmbeddingModels } from "./embedding-models.ts";
 import { appendPoint, deleteMessages, listMessages, messageDetails, messagesFrom, upsertMessages } from "./messages.ts";
 import type { ChunkSearch, ConversationStore, ConversationTx, EmbeddingStore, SemanticStore, SessionStore } from "./ports.ts";
 import { keywordSearch, neighbourChunks, semanticSearch, speakersInScope } from "./search.ts";
@@ -30,12 +31,12 @@ export function postgresStores(sql: () => Sql, tenantId: string): Stores {
     },
     embeddings: postgresEmbeddingStore(sql, tenantId),
     chunks: {
-      semantic: (scope, vector, limit, efSearch, timeoutMs) =>
-        semanticSearch(sql(), { ...scope, tenantId }, vector, limit, efSearch, timeoutMs),
+      semantic: (scope, query, limit, efSearch, timeoutMs) =>
+        semanticSearch(sql(), { ...scope, tenantId }, query, limit, efSearch, timeoutMs),
       keyword: (scope, query, limit, timeoutMs) => keywordSearch(sql(), { ...scope, tenantId }, query, limit, timeoutMs),
       speakers: (scope, timeoutMs) => speakersInScope(sql(), { ...scope, tenantId }, timeoutMs),
       neighbours: (hits) => neighbourChunks(sql(), tenantId, hits),
-      similarities: (ids) => chunkSimilarities(sql(), tenantId, ids),
+      similarities: (ids, model) => chunkSimilarities(sql(), tenantId, model, ids),
       messages: (refs) => messageDetails(sql(), tenantId, refs),
     },
     sessions: {
@@ -72,7 +73,8 @@ function conversationTx(tx: Tx, tenantId: string, id: string): ConversationTx {
     chunkRefs: () => listChunkRefs(tx, tenantId, id),
     deleteChunks: (ids, keepTextHashes) => deleteChunks(tx, tenantId, id, ids, keepTextHashes),
     reorderChunks: (moves) => reorderChunks(tx, tenantId, moves),
-    insertChunks: (model, chunks) => insertChunks(tx, tenantId, id, model, chunks),
+    insertChunks: (models, chunks) => insertChunks(tx, tenantId, id, models, chunks),
+    liveModels: (configured) => liveEmbeddingModels(tx, tenantId, configured),
     embeddings: postgresEmbeddingStore(() => tx, tenantId),
     finish: (write) => finishConversation(tx, tenantId, id, write),
   };

@@ -67,33 +67,45 @@ export function scopeSql(db: Db, scope: SearchScope) {
     ${scope.to ? db`AND c.start_ts <= ${scope.to}` : db``}`;
 }
 
+/** A question's vector and the embedding model that made it: only that model's vectors are compared with it. */
+export interface QueryVector {
+  model: string;
+  vector: Float32Array;
+}
+
 /**
- * Nearest chunks by cosine distance through the HNSW index. Iterative index scans (pgvector ≥ 0.8)
- * keep scanning when filters reject rows, so a selective filter still yields `limit` rows; the
- * relaxed order they return in is fixed by the outer ORDER BY. Postgres cancels the search after
- * `timeoutMs` (statement_timeout, for this transaction only).
+ * Nearest chunks by cosine distance through the HNSW index of the vector's dimension (a partial
+ * index per dimension, migrations/0009; the model is a filter within it). Iterative index scans
+ * (pgvector ≥ 0.8) keep scanning when filters reject rows, so a selective filter still yields
+ * `limit` rows; the relaxed order they return in is fixed by the outer ORDER BY. Postgres cancels
+ * the search after `timeoutMs` (statement_timeout, for this transaction only).
  */
 export async function semanticSearch(
   sql: Sql,
   scope: SearchScope,
-  vector: Float32Array,
+  query: QueryVector,
   limit: number,
   efSearch: number,
   timeoutMs: number,
 ): Promise<ChunkHit[]> {
   const settings = { "hnsw.ef_search": efSearch, "hnsw.iterative_scan": "relaxed_order", statement_timeout: timeoutMs };
-  return (await withLocalSettings(sql, settings, (tx) => semanticQuery(tx, scope, vector, limit))).map(toHit);
+  return (await withLocalSettings(sql, settings, (tx) => semanticQuery(tx, scope, query, limit))).map(toHit);
 }
 
 /** The statement semanticSearch runs (exported so tests can EXPLAIN it). */
-export function semanticQuery(db: Db, scope: SearchScope, vector: Float32Array, limit: number) {
-  const literal = toVectorLiteral(vector);
+export function semanticQuery(db: Db, scope: SearchScope, query: QueryVector, limit: number) {
+  const literal = toVectorLiteral(query.vector);
+  // The size is written into the statement: a partial index is chosen only when the query's
+  // predicate matches its own, and a parameter could be planned generically.
+  const dims = query.vector.length;
+  if (!Number.isSafeInteger(dims) || dims < 1) throw new Error("semanticQuery: an empty vector");
+  const size = db.unsafe(String(dims));
   return db<HitRow[]>`
     WITH nearest AS MATERIALIZED (
-      SELECT ${HIT_COLUMNS(db)}, c.embedding <=> ${literal}::vector AS distance
-      FROM conversation_chunks c
-      WHERE ${scopeSql(db, scope)}
-      ORDER BY c.embedding <=> ${literal}::vector
+      SELECT ${HIT_COLUMNS(db)}, v.embedding::vector(${size}) <=> ${literal}::vector(${size}) AS distance
+      FROM chunk_vectors v JOIN conversation_chunks c ON c.id = v.chunk_id
+      WHERE v.tenant_id = ${scope.tenantId} AND v.model = ${query.model} AND vector_dims(v.embedding) = ${size} AND ${scopeSql(db, scope)}
+      ORDER BY v.embedding::vector(${size}) <=> ${literal}::vector(${size})
       LIMIT ${limit})
     SELECT *, 1 - distance AS score FROM nearest ORDER BY distance`;
 }

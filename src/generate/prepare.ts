@@ -176,7 +176,12 @@ export async function prepareAsk(deps: AskDeps, options: AskOptions): Promise<Pr
   started = performance.now();
   // MMR and the redundancy check compare candidates: their similarities come from the database.
   const needsSimilarities = options.selection.strategy !== "relevance" && retrieved.chunks.length > 1;
-  const similarities = needsSimilarities ? await deps.chunks.similarities(retrieved.chunks.map((c) => c.id)) : new Map<string, number>();
+  const similarities = needsSimilarities
+    ? await deps.chunks.similarities(
+        retrieved.chunks.map((c) => c.id),
+        deps.embedder.model,
+      )
+    : new Map<string, number>();
   const selection = selectContext(retrieved.chunks, {
     ...options.selection,
     budget: options.maxContextTokens - history.tokens,

@@ -3,13 +3,12 @@ import { type Config, configFor } from "../config.ts";
 import { createSql, type Sql } from "../db/client.ts";
 import { finishImport, getImport, type ImportRow, recordImportBatch, recordImportSpool, startImportStep } from "../db/imports.ts";
 import { pointerOf } from "../http/validate.ts";
+import { ingestDeps } from "../ingest/ingest-deps.ts";
 import { ingestSchema } from "../ingest/ingest-schema.ts";
 import { ingestConversation } from "../ingest/ingest-service.ts";
 import { errorText, logLine } from "../log.ts";
-import { createEmbedder } from "../providers/index.ts";
 import { forgetSpeakers } from "../retrieve/speakers.ts";
 import { createServices } from "../services.ts";
-import { tiktoken } from "../tokens/tokenizer.ts";
 import { detectFormat } from "./detect.ts";
 import { type ConversationBatch, ImportError, type ImportFormat, type ImportOptions, type ImportSink } from "./format.ts";
 import { importers } from "./registry.ts";
@@ -280,17 +279,7 @@ function batchStore(config: Config, services: ReturnType<typeof createServices>,
       const issue = body.error.issues[0]!;
       throw new ImportError(`conversation '${batch.id}'`, `${pointerOf(issue.path).slice(2)}: ${issue.message}`);
     }
-    const result = await ingestConversation(
-      {
-        conversations: services.stores.conversations,
-        embeddings: services.stores.embeddings,
-        embedder: createEmbedder(config, services.env),
-        tokenizer: await tiktoken(),
-        chunking: { maxTokens: config.chunkMaxTokens, sessionGapMs: config.chunkSessionGapMinutes * 60_000 },
-        statementTimeoutMs: config.statementTimeoutMs,
-      },
-      body.data,
-    );
+    const result = await ingestConversation(await ingestDeps(services, config), body.data);
     if (result.changed) {
       forgetSpeakers(services.tenantId);
       await dataChanged(services.versions, services.tenantId, batch.id, `import-${row.id}`);

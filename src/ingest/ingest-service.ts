@@ -1,4 +1,5 @@
 import type { StoredChunkRef } from "../db/chunks.ts";
+import type { EmbeddingModel } from "../db/embedding-models.ts";
 import type { StoredMessage } from "../db/messages.ts";
 import type { ConversationStore, ConversationTx, EmbeddingStore } from "../db/ports.ts";
 import { sha256Hex } from "../hash.ts";
@@ -10,7 +11,15 @@ import type { IngestMessage, IngestRequest } from "./ingest-schema.ts";
 export interface IngestDeps {
   /** The tenant's conversations (the port is bound to the tenant). */
   conversations: ConversationStore;
+  /** The configured model's embedder (EMBEDDING_*), and its provider's name. */
   embedder: Embedder;
+  provider: string;
+  /**
+   * The embedder of another model the tenant's chunks need vectors for: the one it still searches
+   * with, or the one being filled in, while its model changes (src/reembed). Without it, only the
+   * configured model can be served.
+   */
+  embedderFor?: (model: EmbeddingModel) => Embedder;
   tokenizer: Tokenizer;
   chunking: ChunkOptions;
   statementTimeoutMs: number;
@@ -79,10 +88,11 @@ interface Stored {
 export async function ingestConversation(deps: IngestDeps, body: IngestRequest): Promise<IngestResult> {
   const prepared = await prepareAppend(deps, body);
   return deps.conversations.transaction(body.id, deps.statementTimeoutMs, async (tx) => {
+    const embedders = modelEmbedders(deps, await tx.liveModels(configuredModel(deps)));
     const conversation = await tx.ensure();
     const appendable = body.mode === "merge" || conversation.created;
-    const plan = appendable ? await planAppend(tx, deps, body.messages, prepared.plan) : undefined;
-    const stored = plan ? await applyAppend(tx, deps, plan) : await mergeAll(tx, deps, body);
+    const plan = appendable ? await planAppend(tx, deps, embedders[0]!, body.messages, prepared.plan) : undefined;
+    const stored = plan ? await applyAppend(tx, embedders, plan) : await mergeAll(tx, deps, embedders, body);
     // Vectors computed before the transaction were found in the cache inside it.
     const before = prepared.embeddings;
     stored.embeddings = {
@@ -111,8 +121,23 @@ export async function ingestConversation(deps: IngestDeps, body: IngestRequest):
   });
 }
 
+const configuredModel = (deps: IngestDeps): EmbeddingModel => ({
+  provider: deps.provider,
+  model: deps.embedder.model,
+  dimensions: deps.embedder.dimensions,
+});
+
+/** The embedders of the tenant's live models, its search model's first. */
+function modelEmbedders(deps: IngestDeps, live: EmbeddingModel[]): Embedder[] {
+  return live.map((m) => {
+    if (m.model === deps.embedder.model) return deps.embedder;
+    if (!deps.embedderFor) throw new Error(`ingest: no embedder for the tenant's model ${m.model}`);
+    return deps.embedderFor(m);
+  });
+}
+
 /** The whole conversation merged with the request, re-chunked, and the difference written. */
-async function mergeAll(tx: ConversationTx, deps: IngestDeps, body: IngestRequest): Promise<Stored> {
+async function mergeAll(tx: ConversationTx, deps: IngestDeps, embedders: Embedder[], body: IngestRequest): Promise<Stored> {
   const existing = await tx.messages();
   const merged = mergeMessages(existing, body.messages, body.mode);
 
@@ -129,8 +154,8 @@ async function mergeAll(tx: ConversationTx, deps: IngestDeps, body: IngestReques
   await tx.deleteMessages(deletedIds);
   await tx.upsertMessages(writes);
 
-  const wanted = wantedChunks(deps, merged, 0);
-  const sync = await syncChunks(tx, deps, wanted, await tx.chunkRefs());
+  const wanted = wantedChunks(deps, embedders[0]!, merged, 0);
+  const sync = await syncChunks(tx, embedders, wanted, await tx.chunkRefs());
   return {
     messages: { total: merged.length, inserted, updated, deleted: deletedIds.length, unchanged: merged.length - inserted - updated },
     chunks: { total: wanted.length, inserted: sync.inserted, deleted: sync.deleted, unchanged: wanted.length - sync.inserted },
@@ -166,6 +191,7 @@ interface AppendPlan {
 async function planAppend(
   tx: ConversationTx,
   deps: IngestDeps,
+  primary: Embedder,
   incoming: IngestMessage[],
   earlier?: AppendPlan,
 ): Promise<AppendPlan | undefined> {
@@ -187,7 +213,9 @@ async function planAppend(
   if (start === 0 && tail.chunks.length > 0 && tail.chunks[0]!.orderIndex > 0) return undefined; // a piece of a longer message
 
   const restart = tail.chunks.slice(Math.max(start, 0)); // empty for a conversation without chunks yet
-  const key = [point.messageCount, last, tail.total, fresh.length, ...restart.map((c) => `${c.id}:${c.contentHash}`)].join("|");
+  const key = [primary.model, point.messageCount, last, tail.total, fresh.length, ...restart.map((c) => `${c.id}:${c.contentHash}`)].join(
+    "|",
+  );
   if (earlier?.key === key) return earlier;
   const base = { key, messageCount: point.messageCount, fresh: fresh.length, tailTotal: tail.total, restart };
   if (fresh.length === 0) return { ...base, added: [], wanted: [] };
@@ -198,11 +226,11 @@ async function planAppend(
     .sort((a, b) => a.timestamp.getTime() - b.timestamp.getTime())
     .map((m, i): StoredMessage => ({ ...m, orderIndex: point.messageCount + i, contentHash: messageHash(m) }));
   const from = restart.length > 0 ? await tx.messagesFrom(restart[0]!.messageIds[0]!) : [];
-  return { ...base, added, wanted: wantedChunks(deps, [...from, ...added], restart[0]?.orderIndex ?? 0) };
+  return { ...base, added, wanted: wantedChunks(deps, primary, [...from, ...added], restart[0]?.orderIndex ?? 0) };
 }
 
 /** Writes an append plan: the new messages, then the chunks from the restart point on. */
-async function applyAppend(tx: ConversationTx, deps: IngestDeps, plan: AppendPlan): Promise<Stored> {
+async function applyAppend(tx: ConversationTx, embedders: Embedder[], plan: AppendPlan): Promise<Stored> {
   const messageTotal = plan.messageCount + plan.fresh;
   if (plan.fresh === 0) {
     return {
@@ -212,7 +240,7 @@ async function applyAppend(tx: ConversationTx, deps: IngestDeps, plan: AppendPla
     };
   }
   await tx.upsertMessages(plan.added);
-  const sync = await syncChunks(tx, deps, plan.wanted, plan.restart);
+  const sync = await syncChunks(tx, embedders, plan.wanted, plan.restart);
   const chunkTotal = plan.tailTotal - plan.restart.length + plan.wanted.length;
   return {
     messages: { total: messageTotal, inserted: plan.fresh, updated: 0, deleted: 0, unchanged: messageTotal - plan.fresh },
@@ -234,12 +262,17 @@ async function prepareAppend(
 ): Promise<{ plan: AppendPlan | undefined; embeddings: IngestResult["embeddings"] }> {
   const embeddings = { computed: 0, cached: 0, provider_calls: 0 };
   if (body.mode !== "merge" || !deps.embeddings) return { plan: undefined, embeddings };
-  const plan = await deps.conversations.transaction(body.id, deps.statementTimeoutMs, (tx) => planAppend(tx, deps, body.messages));
+  const { plan, embedders } = await deps.conversations.transaction(body.id, deps.statementTimeoutMs, async (tx) => {
+    const embedders = modelEmbedders(deps, await tx.liveModels(configuredModel(deps)));
+    return { plan: await planAppend(tx, deps, embedders[0]!, body.messages), embedders };
+  });
   if (!plan || plan.wanted.length === 0) return { plan, embeddings };
   const known = new Set(plan.restart.map((c) => c.contentHash));
   const created = plan.wanted.filter((c) => !known.has(c.contentHash));
-  for (let i = 0; i < created.length; i += deps.embedder.batchSize) {
-    await embedInto(deps.embeddings, deps.embedder, created.slice(i, i + deps.embedder.batchSize), embeddings);
+  for (const embedder of embedders) {
+    for (let i = 0; i < created.length; i += embedder.batchSize) {
+      await embedInto(deps.embeddings, embedder, created.slice(i, i + embedder.batchSize), embeddings);
+    }
   }
   return { plan, embeddings };
 }
@@ -257,19 +290,21 @@ function stableJson(value: unknown): string {
 
 type WantedChunk = Chunk & { textHash: string; contentHash: string };
 
-/** The chunks of these messages (the first starting a chunk), numbered from `firstIndex`. */
-function wantedChunks(deps: IngestDeps, messages: StoredMessage[], firstIndex: number): WantedChunk[] {
+/**
+ * The chunks of these messages (the first starting a chunk), numbered from `firstIndex`. Their
+ * content hash names the tenant's search model: after a change of model a chunk counts as new.
+ */
+function wantedChunks(deps: IngestDeps, primary: Embedder, messages: StoredMessage[], firstIndex: number): WantedChunk[] {
   return chunkMessages(messages, deps.tokenizer, deps.chunking).map((c) => ({
     ...c,
     orderIndex: c.orderIndex + firstIndex,
     textHash: sha256Hex(c.text),
-    contentHash: sha256Hex(deps.embedder.model, c.text, ...c.messageIds),
+    contentHash: sha256Hex(primary.model, c.text, ...c.messageIds),
   }));
 }
 
-/** Makes the stored chunks `stored` into `wanted`: keeps matches, moves, deletes and embeds the rest. */
-async function syncChunks(tx: ConversationTx, deps: IngestDeps, wanted: WantedChunk[], stored: StoredChunkRef[]) {
-  const { embedder } = deps;
+/** Makes the stored chunks `stored` into `wanted`: keeps matches, moves, deletes, and embeds the rest with every live model. */
+async function syncChunks(tx: ConversationTx, embedders: Embedder[], wanted: WantedChunk[], stored: StoredChunkRef[]) {
   // Chunks are matched by content: an unchanged chunk keeps its row and vector, even if it moved.
   const available = new Map<string, { id: string; orderIndex: number }[]>();
   for (const s of stored) available.set(s.contentHash, [...(available.get(s.contentHash) ?? []), s]);
@@ -288,10 +323,14 @@ async function syncChunks(tx: ConversationTx, deps: IngestDeps, wanted: WantedCh
   await tx.reorderChunks(moves);
 
   const embeddings = { computed: 0, cached: 0, provider_calls: 0 };
-  for (let i = 0; i < missing.length; i += embedder.batchSize) {
-    const batch = missing.slice(i, i + embedder.batchSize);
-    await embedInto(tx.embeddings, embedder, batch, embeddings);
-    await tx.insertChunks(embedder.model, batch);
+  const size = Math.min(...embedders.map((e) => e.batchSize));
+  for (let i = 0; i < missing.length; i += size) {
+    const batch = missing.slice(i, i + size);
+    for (const embedder of embedders) await embedInto(tx.embeddings, embedder, batch, embeddings);
+    await tx.insertChunks(
+      embedders.map((e) => e.model),
+      batch,
+    );
   }
   return { inserted: missing.length, deleted: obsolete.length, embeddings };
 }

@@ -1,14 +1,14 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env.ts";
-import { dimensionMismatch, readSchemaStatus } from "../db/schema.ts";
+import { readSchemaStatus } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 import { toApiError } from "../to-api-error.ts";
 
 const verified = new WeakMap<object, true>();
 
 /**
- * Checks once per isolate that migrations are applied and the configured embedding size fits
- * the schema, so a misconfiguration is a clear 503 on the first request, not a cryptic failure later.
+ * Checks once per isolate that migrations are applied, so a database behind the code is a clear
+ * 503 on the first request, not a cryptic failure later.
  * If the database cannot be reached the request goes on unchecked (and the check is tried again
  * on the next one): a cached answer needs no database, and anything that does gets its own 503.
  */
@@ -29,8 +29,6 @@ export function schemaReady(): MiddlewareHandler<AppEnv> {
           `database migrations are not applied: ${status.pending.join(", ")}; run npm run migrate`,
         );
       }
-      const mismatch = dimensionMismatch(status, c.var.config.embedding.dimensions);
-      if (mismatch) throw new ApiError(503, "misconfigured", mismatch);
       verified.set(c.env, true);
     }
     await next();

@@ -13,11 +13,9 @@ export const healthResponse = z
     migrations: z.object({ applied: z.array(z.string()), pending: z.array(z.string()) }).optional(),
     embedding: z
       .object({
-        provider: z.enum(["local", "openai"]),
+        provider: z.enum(["local", "openai", "workers-ai"]),
         model: z.string(),
         dimensions: z.int().min(1).meta({ description: "EMBEDDING_DIMENSIONS" }),
-        schema_dimensions: z.int().nullable().meta({ description: "The size of the stored vectors; `null` before the first migration" }),
-        error: z.string().optional().meta({ description: "Why the two sizes do not fit" }),
       })
       .optional(),
   })

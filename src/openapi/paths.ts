@@ -5,12 +5,14 @@ import type { Config } from "../config.ts";
 import { ingestSchema } from "../ingest/ingest-schema.ts";
 import { retrieveSchema } from "../retrieve/retrieve-schema.ts";
 import { invalidateBody } from "../routes/admin-cache.ts";
+import { embeddingsQuery, reembedBody } from "../routes/admin-embeddings.ts";
 import { createKeyBody, listKeysQuery } from "../routes/admin-keys.ts";
 import { listQuery } from "../routes/conversations.ts";
 import { importQuery } from "../routes/imports.ts";
 import { messagesQuerySchema } from "../routes/messages-schema.ts";
 import { cacheStats, createdKey, healthResponse, invalidated, keyList, keyOwner } from "./admin-schemas.ts";
 import { conversationList, conversationSummary, ingestResult, messagePage } from "./conversation-schemas.ts";
+import { embeddingsView, reembedJob } from "./embedding-schemas.ts";
 import { commonHeaders, header, idempotencyKeyParameter, lastEventIdParameter } from "./headers.ts";
 import { importAccepted, importStatus } from "./import-schemas.ts";
 import { operation } from "./operation.ts";
@@ -35,7 +37,7 @@ export function paths(config: Config): ZodOpenApiPathsObject {
         tag: "Operations",
         summary: "Liveness and readiness",
         description:
-          "`200` when the database answers, every migration is applied and the embedding size matches the schema; `503` otherwise, with the reason.",
+          "`200` when the database answers and every migration is applied; `503` otherwise, with the reason. `embedding` is the configured model (each tenant searches with its own: `GET /api/admin/embeddings`).",
         access: "public",
         responses: {
           200: ok("Ready", healthResponse),
@@ -274,6 +276,58 @@ export function paths(config: Config): ZodOpenApiPathsObject {
         access: "admin",
         errors: [400],
         responses: { 200: ok("The statistics", cacheStats) },
+      }),
+    },
+    "/api/admin/embeddings": {
+      get: operation({
+        id: "getEmbeddings",
+        tag: "Admin",
+        summary: "The tenant's embedding model, the configured one, and re-embedding jobs",
+        access: "admin",
+        query: embeddingsQuery,
+        errors: [400],
+        responses: { 200: ok("The models and the latest jobs", embeddingsView) },
+      }),
+    },
+    "/api/admin/embeddings/reembed": {
+      post: {
+        ...operation({
+          id: "startReembed",
+          tag: "Admin",
+          summary: "Move the tenant to the configured embedding model",
+          description:
+            "Queues a job that fills vectors of the configured model beside the old ones in bounded steps, switches the tenant's searches to them at once when every chunk has one, then drops the old vectors (docs/EMBEDDING_MODELS.md). Searches keep the old model until the switch. `409` when a job is unfinished, the tenant already uses the model, or has no chunks yet.",
+          access: "admin",
+          query: embeddingsQuery,
+          errors: [400, 409, 415],
+          responses: {
+            202: {
+              description: "Queued",
+              headers: z.object({
+                ...commonHeaders,
+                Location: z.string().meta({ description: "`/api/admin/embeddings/jobs/{id}`" }),
+              }),
+              content: { "application/json": { schema: reembedJob } },
+            },
+          },
+        }),
+        requestBody: {
+          required: false,
+          description: "None, or an empty JSON object: the target is always the configured model.",
+          content: { "application/json": { schema: reembedBody } },
+        },
+      },
+    },
+    "/api/admin/embeddings/jobs/{id}": {
+      get: operation({
+        id: "getReembedJob",
+        tag: "Admin",
+        summary: "A re-embedding job's progress",
+        access: "admin",
+        query: embeddingsQuery,
+        path: z.object({ id: z.string().meta({ description: "The job's id (a UUID)" }) }),
+        errors: [400, 404],
+        responses: { 200: ok("The job", reembedJob) },
       }),
     },
   };

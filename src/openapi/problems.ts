@@ -76,8 +76,8 @@ export const problems = {
   409: problemResponse(
     "Conflict",
     409,
-    ["idempotency-key-in-flight"],
-    "`idempotency-key-in-flight`: an ask with this `Idempotency-Key` is still being answered; retry when it ends.",
+    ["idempotency-key-in-flight", "reembed-running", "model-in-use", "nothing-to-reembed"],
+    "`idempotency-key-in-flight`: an ask with this `Idempotency-Key` is still being answered; retry when it ends. `reembed-running`, `model-in-use`, `nothing-to-reembed` (re-embedding): the tenant has an unfinished job, already searches with the configured model, or has no chunks yet.",
     header.retryAfter,
   ),
   411: problemResponse(
@@ -126,8 +126,8 @@ export const problems = {
   503: problemResponse(
     "ServiceUnavailable",
     503,
-    ["database-unavailable", "embedding-unavailable", "retrieval-unavailable", "answer-unavailable", "migrations-pending", "misconfigured"],
-    "`database-unavailable`, `embedding-unavailable`, `retrieval-unavailable` (every retrieval strategy failed), `answer-unavailable` (a shared answer stopped arriving), with `Retry-After`; nothing was stored. `migrations-pending` and `misconfigured` (`EMBEDDING_DIMENSIONS` does not match the schema) need an operator.",
+    ["database-unavailable", "embedding-unavailable", "retrieval-unavailable", "answer-unavailable", "migrations-pending"],
+    "`database-unavailable`, `embedding-unavailable`, `retrieval-unavailable` (every retrieval strategy failed), `answer-unavailable` (a shared answer stopped arriving), with `Retry-After`; nothing was stored. `migrations-pending` needs an operator (`npm run migrate`).",
     header.optionalRetryAfter,
   ),
 } satisfies Record<number, ZodOpenApiResponseObject>;

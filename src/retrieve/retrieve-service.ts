@@ -51,7 +51,7 @@ export async function retrieveForRequest(
       key = cacheKey("retrieve", tenantId, version, {
         ...body,
         query: normaliseQuery(body.query),
-        config: [config.retrieval, config.embedding.model],
+        config: [config.retrieval, (await services.searchModel()).model],
       });
       const hit = await services.cache.get(key, "retrieve");
       if (hit) {

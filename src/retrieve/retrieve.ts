@@ -102,18 +102,36 @@ export async function retrieve(deps: RetrieveDeps, options: RetrieveOptions): Pr
 
   const strategies: Record<StrategyName, () => Promise<ChunkHit[]>> = {
     semantic: async () =>
-      search.semantic(options.scope, await queryVector!, options.candidates, options.efSearch, options.statementTimeoutMs),
+      search.semantic(
+        options.scope,
+        { model: embedder.model, vector: await queryVector! },
+        options.candidates,
+        options.efSearch,
+        options.statementTimeoutMs,
+      ),
     keyword: () => search.keyword(options.scope, options.query, options.candidates, options.statementTimeoutMs),
     multi_query: async () => {
       const analysis = (await scopeAnalysis)!;
       const variants = analysis.variants;
       if (variants.length === 0)
-        return search.semantic(options.scope, await queryVector!, options.candidates, options.efSearch, options.statementTimeoutMs);
+        return search.semantic(
+          options.scope,
+          { model: embedder.model, vector: await queryVector! },
+          options.candidates,
+          options.efSearch,
+          options.statementTimeoutMs,
+        );
       const vectors = await embedder.embed(variants.map((v) => v.text));
       const lists = await Promise.all(
         variants.map((v, i) => {
           const scope = v.kind === "without_speaker" ? { ...options.scope, authorNames: analysis.speakers } : options.scope;
-          return search.semantic(scope, vectors[i]!, options.candidates, options.efSearch, options.statementTimeoutMs);
+          return search.semantic(
+            scope,
+            { model: embedder.model, vector: vectors[i]! },
+            options.candidates,
+            options.efSearch,
+            options.statementTimeoutMs,
+          );
         }),
       );
       return rrf(lists, (h) => h.id, options.rrfK)

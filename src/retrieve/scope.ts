@@ -1,4 +1,4 @@
-import type { Config } from "../config.ts";
+import { type Config, strategiesFor } from "../config.ts";
 import { ApiError, badRequest } from "../errors.ts";
 import { tiktoken } from "../tokens/tokenizer.ts";
 import type { AllStrategiesFailed, RetrieveOptions } from "./retrieve.ts";
@@ -26,7 +26,13 @@ export async function checkQueryLength(config: Config, query: string, what: stri
 export type RetrievalScope = Omit<RetrieveOptions, "query" | "tokenBudget" | "expandNeighbours">;
 
 /** Retrieval options for a request: its scope (always the caller's tenant) and the configured defaults. */
-export function retrievalOptions(config: Config, tenantId: string, body: ScopeBody, topK: number): RetrievalScope {
+export function retrievalOptions(
+  config: Config,
+  tenantId: string,
+  body: ScopeBody,
+  topK: number,
+  searchModel: { provider: string },
+): RetrievalScope {
   const conversationIds = [
     ...new Set([...(body.conversation_id ? [body.conversation_id] : []), ...(body.filters?.conversation_ids ?? [])]),
   ];
@@ -40,7 +46,7 @@ export function retrievalOptions(config: Config, tenantId: string, body: ScopeBo
       to: body.filters?.to,
     },
     topK,
-    strategies: body.strategies ?? config.retrieval.defaultStrategies,
+    strategies: body.strategies ?? strategiesFor(config.retrieval, searchModel.provider),
     rrfK: config.retrieval.rrfK,
     efSearch: config.retrieval.efSearch,
     candidates: Math.max(config.retrieval.candidates, topK),

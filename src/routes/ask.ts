@@ -31,7 +31,12 @@ export async function askHandler(c: Context<AppEnv>) {
   const end = idempotent ? begin(services.cache, idempotent) : () => {};
   let outcome: Awaited<ReturnType<typeof answerAsk>>;
   try {
-    outcome = await answerAsk(services, body, retrievalOptions(config, services.tenantId, body, body.top_k), startedAt);
+    outcome = await answerAsk(
+      services,
+      body,
+      retrievalOptions(config, services.tenantId, body, body.top_k, await services.searchModel()),
+      startedAt,
+    );
   } catch (err) {
     end();
     throw err;

@@ -7,11 +7,10 @@ import { type Anchor, type PageMessage, readMessageWindow } from "../db/message-
 import { ApiError, badRequest, notFound } from "../errors.ts";
 import { isStorable, readJson } from "../http/read-json.ts";
 import { noQuery, parseBody } from "../http/validate.ts";
+import { ingestDeps } from "../ingest/ingest-deps.ts";
 import { ingestSchema } from "../ingest/ingest-schema.ts";
 import { ingestConversation } from "../ingest/ingest-service.ts";
-import { createEmbedder } from "../providers/index.ts";
 import { forgetSpeakers } from "../retrieve/speakers.ts";
-import { tiktoken } from "../tokens/tokenizer.ts";
 import { encodeMessageCursor } from "./message-cursor.ts";
 import { type MessageBody, type MessagePageBody, type MessagesQuery, messagesQuerySchema } from "./messages-schema.ts";
 
@@ -87,17 +86,7 @@ export const conversationRoutes = new Hono<AppEnv>()
         `this conversation is too large for one request (work ${work} > INGEST_MAX_WORK ${config.ingestMaxWork}: characters plus 200 per message); send it in parts, or upload the whole export to POST /api/imports, which imports it in the background`,
       );
     }
-    const result = await ingestConversation(
-      {
-        conversations: c.var.services.stores.conversations,
-        embeddings: c.var.services.stores.embeddings,
-        embedder: createEmbedder(config, c.env),
-        tokenizer: await tiktoken(),
-        chunking: { maxTokens: config.chunkMaxTokens, sessionGapMs: config.chunkSessionGapMinutes * 60_000 },
-        statementTimeoutMs: config.statementTimeoutMs,
-      },
-      body,
-    );
+    const result = await ingestConversation(await ingestDeps(c.var.services, config), body);
     // Cached answers and retrievals over this conversation become unreachable at once.
     if (result.changed) {
       forgetSpeakers(c.var.auth.tenantId);

@@ -1,14 +1,16 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env.ts";
-import { dimensionMismatch, readSchemaStatus } from "../db/schema.ts";
+import { readSchemaStatus } from "../db/schema.ts";
 
-/** GET /health: liveness and readiness (database reachable, migrations applied, embedding size matches). */
+/**
+ * GET /health: liveness and readiness (database reachable, migrations applied), and the
+ * configured embedding model (each tenant searches with its own: GET /api/admin/embeddings).
+ */
 export const healthRoutes = new Hono<AppEnv>().get("/", async (c) => {
   const started = Date.now();
   try {
     const status = await readSchemaStatus(c.var.sql());
-    const mismatch = dimensionMismatch(status, c.var.config.embedding.dimensions);
-    const ready = status.pending.length === 0 && !mismatch;
+    const ready = status.pending.length === 0;
     return c.json(
       {
         status: ready ? "ok" : "not_ready",
@@ -18,8 +20,6 @@ export const healthRoutes = new Hono<AppEnv>().get("/", async (c) => {
           provider: c.var.config.embedding.provider,
           model: c.var.config.embedding.model,
           dimensions: c.var.config.embedding.dimensions,
-          schema_dimensions: status.embeddingDimensions ?? null,
-          ...(mismatch ? { error: mismatch } : {}),
         },
       },
       ready ? 200 : 503,

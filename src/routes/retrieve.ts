@@ -19,7 +19,7 @@ export const ragRoutes = new Hono<AppEnv>()
     const { payload, status, timings } = await retrieveForRequest(
       services,
       body,
-      retrievalOptions(config, services.tenantId, body, body.top_k),
+      retrievalOptions(config, services.tenantId, body, body.top_k, await services.searchModel()),
       startedAt,
     );
     return c.json({ ...payload, timings }, 200, { "server-timing": serverTiming(timings), "x-cache": status });

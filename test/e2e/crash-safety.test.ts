@@ -61,9 +61,13 @@ async function commitConversation(sql: postgres.Sql, n: number): Promise<string>
       SELECT 'dev', ${id}, 'm' || i, 'Ann', 'human', repeat('word ', 40) || i, now(), i, md5(${id} || i) FROM generate_series(1, ${n}) AS i`;
     for (const k of [0, 1]) {
       await tx`
-        INSERT INTO conversation_chunks (tenant_id, conversation_id, order_index, text, message_ids, authors, author_types, author_type,
-          start_ts, end_ts, token_count, content_hash, embedding_model, embedding)
-        VALUES ('dev', ${id}, ${k}, ${`chunk ${k} of ${id}`}, ${["m1"]}, ${["Ann"]}, ${["human"]}, 'human', now(), now(), 10, ${`${id}/${k}`}, 'local-hash-v1', ${vector(nextId * 2 + k)}::vector)`;
+        WITH chunk AS (
+          INSERT INTO conversation_chunks (tenant_id, conversation_id, order_index, text, message_ids, authors, author_types, author_type,
+            start_ts, end_ts, token_count, content_hash)
+          VALUES ('dev', ${id}, ${k}, ${`chunk ${k} of ${id}`}, ${["m1"]}, ${["Ann"]}, ${["human"]}, 'human', now(), now(), 10, ${`${id}/${k}`})
+          RETURNING id)
+        INSERT INTO chunk_vectors (chunk_id, tenant_id, model, embedding)
+        SELECT id, 'dev', 'local-hash-v1', ${vector(nextId * 2 + k)}::vector FROM chunk`;
     }
   });
   return id;
@@ -107,7 +111,10 @@ async function checkIntact(acked: Set<string>): Promise<{ acked: number; found: 
     }
     // The vector index answers and finds a restored row by its own vector.
     const [nearest] = await sql<{ id: string }[]>`
-      SELECT conversation_id AS id FROM conversation_chunks ORDER BY embedding <=> (SELECT embedding FROM conversation_chunks WHERE conversation_id LIKE 'crash-%' ORDER BY conversation_id LIMIT 1) LIMIT 1`;
+      SELECT c.conversation_id AS id FROM chunk_vectors v JOIN conversation_chunks c ON c.id = v.chunk_id
+      WHERE vector_dims(v.embedding) = 384
+      ORDER BY v.embedding::vector(384) <=> (SELECT v.embedding::vector(384) FROM chunk_vectors v JOIN conversation_chunks c ON c.id = v.chunk_id
+        WHERE c.conversation_id LIKE 'crash-%' ORDER BY c.conversation_id LIMIT 1) LIMIT 1`;
     expect(nearest).toBeDefined();
     return { acked: acked.size, found: rows.length };
   } finally {

@@ -35,8 +35,8 @@ async function statementsDuring<T>(run: () => Promise<T>): Promise<{ result: T; 
 }
 
 describe("readSchemaStatus", () => {
-  it("before any migration: nothing applied, every migration pending, no embedding size", async () => {
-    expect(await readSchemaStatus(sql)).toEqual({ applied: [], pending: [...EXPECTED_MIGRATIONS], embeddingDimensions: undefined });
+  it("before any migration: nothing applied, every migration pending", async () => {
+    expect(await readSchemaStatus(sql)).toEqual({ applied: [], pending: [...EXPECTED_MIGRATIONS] });
   });
 
   it("after the first migration, and with all of them in one statement", async () => {
@@ -44,12 +44,11 @@ describe("readSchemaStatus", () => {
     expect(await readSchemaStatus(sql)).toEqual({
       applied: [EXPECTED_MIGRATIONS[0]],
       pending: EXPECTED_MIGRATIONS.slice(1),
-      embeddingDimensions: 384,
     });
 
     await migrate(sql);
     const { result, statements } = await statementsDuring(() => readSchemaStatus(sql));
-    expect(result).toEqual({ applied: [...EXPECTED_MIGRATIONS], pending: [], embeddingDimensions: 384 });
+    expect(result).toEqual({ applied: [...EXPECTED_MIGRATIONS], pending: [] });
     expect(statements).toBe(1);
   });
 });

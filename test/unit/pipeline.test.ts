@@ -81,7 +81,7 @@ const embedder: Embedder = {
   embed: async (texts) => texts.map(() => Float32Array.of(1, 0, 0)),
 };
 const scope = (strategies: ("semantic" | "keyword")[]) => ({
-  ...retrievalOptions(config, "t1", { query: "x" }, 3),
+  ...retrievalOptions(config, "t1", { query: "x" }, 3, { provider: "local" }),
   strategies,
   tokenBudget: undefined,
   expandNeighbours: false,

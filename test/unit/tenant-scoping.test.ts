@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 // complements the EXPLAIN and isolation tests (which cover the routes).
 const DB_DIR = join(import.meta.dirname, "../../src/db");
 const TENANT_TABLES =
-  /\b(?:FROM|JOIN|INTO|UPDATE)\s+(?:conversations|messages|conversation_chunks|chat_sessions|chat_turns|semantic_cache|imports)\b/;
+  /\b(?:FROM|JOIN|INTO|UPDATE)\s+(?:conversations|messages|conversation_chunks|chunk_vectors|chat_sessions|chat_turns|semantic_cache|imports|tenant_embedding_models|reembed_jobs)\b/;
 // Catalog lookups (schema.ts) name tables without reading rows; housekeeping.ts is the cron's
 // cross-tenant maintenance and returns counts only (and the import watchdog's jobs, which it
 // queues again without showing them to anyone).

@@ -33,6 +33,7 @@ async function deps(embedder: Embedder, tenantId: string): Promise<IngestDeps> {
   return {
     conversations: postgresStores(() => client, tenantId).conversations,
     embedder,
+    provider: "local",
     tokenizer: await tiktoken(),
     chunking: { maxTokens: 40, sessionGapMs: 3_600_000 },
     statementTimeoutMs: 10_000,

@@ -25,8 +25,9 @@ describe("POST /api/conversations", () => {
     expect(messages.map((m) => m.id)).toEqual(conv.messages.map((m) => m.id));
 
     const chunks = await sql`
-      SELECT order_index, text, message_ids, authors, start_ts, end_ts, token_count, vector_dims(embedding) AS dims
-      FROM conversation_chunks WHERE tenant_id = ${tenant} AND conversation_id = ${conv.id} ORDER BY order_index`;
+      SELECT order_index, text, message_ids, authors, start_ts, end_ts, token_count,
+        (SELECT vector_dims(v.embedding) FROM chunk_vectors v WHERE v.chunk_id = c.id AND v.model = 'local-hash-v1') AS dims
+      FROM conversation_chunks c WHERE tenant_id = ${tenant} AND conversation_id = ${conv.id} ORDER BY order_index`;
     expect(chunks).toHaveLength(body.chunks.total);
     // Every message lands in exactly one chunk, in order, and chunk texts quote them with speaker and time.
     const ids = chunks.flatMap((c) => c.message_ids as string[]);

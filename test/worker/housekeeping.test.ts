@@ -13,14 +13,14 @@ describe("scheduled housekeeping", () => {
     const { key, tenant } = await newTenantKey("house");
     const conversation = uid("c");
     expect((await api("POST", "/api/conversations", { key, body: launchConversation(conversation) })).status).toBe(201);
-    const [live] =
-      await sql`SELECT embedding_model, encode(sha256(convert_to(text, 'UTF8')), 'hex') AS h FROM conversation_chunks WHERE tenant_id = ${tenant} LIMIT 1`;
+    const [live] = await sql`SELECT v.model, encode(sha256(convert_to(c.text, 'UTF8')), 'hex') AS h
+        FROM conversation_chunks c JOIN chunk_vectors v ON v.chunk_id = c.id WHERE c.tenant_id = ${tenant} LIMIT 1`;
     const orphanOld = sha256Hex(uid("orphan-old"));
     const orphanNew = sha256Hex(uid("orphan-new"));
-    await sql`UPDATE embedding_cache SET last_used_at = now() - interval '400 days' WHERE tenant_id = ${tenant} AND model = ${live!.embedding_model} AND content_hash = ${live!.h}`;
+    await sql`UPDATE embedding_cache SET last_used_at = now() - interval '400 days' WHERE tenant_id = ${tenant} AND model = ${live!.model} AND content_hash = ${live!.h}`;
     await sql`INSERT INTO embedding_cache (tenant_id, model, content_hash, embedding, last_used_at) VALUES
-      (${tenant}, ${live!.embedding_model}, ${orphanOld}, ${vector}::vector, now() - interval '400 days'),
-      (${tenant}, ${live!.embedding_model}, ${orphanNew}, ${vector}::vector, now())`;
+      (${tenant}, ${live!.model}, ${orphanOld}, ${vector}::vector, now() - interval '400 days'),
+      (${tenant}, ${live!.model}, ${orphanNew}, ${vector}::vector, now())`;
     const [idle, active] = [uid("idle"), uid("active")];
     await sql`INSERT INTO chat_sessions (tenant_id, id, updated_at) VALUES (${tenant}, ${idle}, now() - interval '400 days'), (${tenant}, ${active}, now())`;
 
@@ -35,7 +35,7 @@ describe("scheduled housekeeping", () => {
     await waitOnExecutionContext(ctx);
 
     const hashes = (
-      await sql`SELECT content_hash FROM embedding_cache WHERE tenant_id = ${tenant} AND model = ${live!.embedding_model} AND content_hash IN (${live!.h}, ${orphanOld}, ${orphanNew})`
+      await sql`SELECT content_hash FROM embedding_cache WHERE tenant_id = ${tenant} AND model = ${live!.model} AND content_hash IN (${live!.h}, ${orphanOld}, ${orphanNew})`
     ).map((r) => r.content_hash);
     expect(hashes.sort()).toEqual([live!.h, orphanNew].sort());
     const sessions = (await sql`SELECT id FROM chat_sessions WHERE tenant_id = ${tenant}`).map((r) => r.id);

@@ -110,6 +110,7 @@ describe("openai embedder (real SDK against a local OpenAI-compatible server)", 
     const deps = (baseURL: string, tenantId: string) => ({
       conversations: postgresStores(() => createSql(env.HYPERDRIVE), tenantId).conversations,
       embedder: embedderFor(baseURL, { EMBEDDING_MODEL: `model-${crypto.randomUUID()}` }),
+      provider: "openai",
       tokenizer,
       chunking: { maxTokens: 40, sessionGapMs: 3_600_000 },
       statementTimeoutMs: 10_000,

@@ -21,8 +21,8 @@ async function explain(build: (db: ReturnType<typeof createSql>) => unknown): Pr
 describe("query plans on a large table", () => {
   it("the semantic query uses the HNSW index and is scoped by tenant", async () => {
     const [vector] = await localEmbedder({ dimensions: 384 }).embed(["roadmap budget"]);
-    const plan = await explain((db) => semanticQuery(db, { tenantId: tenant.tenant }, vector!, 10));
-    expect(plan).toMatch(/Index Scan using chunks_embedding_hnsw_idx/);
+    const plan = await explain((db) => semanticQuery(db, { tenantId: tenant.tenant }, { model: "local-hash-v1", vector: vector! }, 10));
+    expect(plan).toMatch(/Index Scan using chunk_vectors_hnsw_384/);
     expect(plan).toContain(`tenant_id = '${tenant.tenant}'`);
   });
 

@@ -226,10 +226,12 @@ describe("strategy failures", () => {
     await fetch(`${s}/_control`, { method: "POST", body: JSON.stringify({ failAfter: 0, failStatus: 500 }) });
     const worker = (await import("../../src/index")).default;
     const broken = { ...env, EMBEDDING_PROVIDER: "openai", OPENAI_BASE_URL: `${s}/v1`, OPENAI_API_KEY: "sk-test" } as unknown as Env;
+    // A tenant with no chunks yet searches with the configured (failing) model; one with chunks would keep its own.
+    const fresh = await newTenantKey("all-fail");
     const res = await worker.fetch(
       new Request("http://api.test/api/rag/retrieve", {
         method: "POST",
-        headers: { authorization: `Bearer ${tenant.key}`, "content-type": "application/json" },
+        headers: { authorization: `Bearer ${fresh.key}`, "content-type": "application/json" },
         body: JSON.stringify({ query: "memory leak", strategies: ["semantic", "multi_query"] }),
       }),
       broken,
