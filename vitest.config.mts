@@ -51,6 +51,9 @@ export default defineConfig({
                 // Imports hand over to a new step after two batches, so tests cross steps with little data.
                 IMPORT_STEP_BATCHES: "2",
                 IMPORT_PARSE_STEP_BATCHES: "4",
+                // A re-embedding job through the real queue crosses steps, and drops the old vectors without waiting.
+                REEMBED_STEP_CHUNKS: "4",
+                REEMBED_GRACE_SECONDS: "0",
                 // Generous cache-tier deadlines: a loaded CI machine must not turn hits into misses.
                 CACHE_TIER_TIMEOUT_MS: "2000",
                 // Failure tests count provider calls; the retries are tested on their own.

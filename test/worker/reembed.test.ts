@@ -7,6 +7,7 @@ import { semanticQuery } from "../../src/db/search";
 import { giveUpReembed, type ReembedQueueJob, runReembedStep, type StepOutcome } from "../../src/reembed/job";
 import { ADMIN_KEY, conversation, directSql, newTenantKey, uid } from "./support/api";
 import { callWith } from "./support/sse";
+import { waitFor } from "./support/wait";
 
 // Moving a tenant to another embedding model (src/reembed). The queue is replaced by a recorder and
 // the steps are run by the test, one at a time: each test decides what happens between two steps.
@@ -264,5 +265,41 @@ describe("changing a tenant's embedding model", () => {
     );
     expect(queue.sent).toEqual([]);
     expect(Object.keys(await vectorsByModel(tenant))).toEqual(["local-hash-v1"]);
+  });
+});
+
+describe("a job through the real queue", () => {
+  it("runs its steps on the import queue's consumer until the tenant searches with the configured model", async () => {
+    // The tenant's chunks carry another local model's name; the configured one (local-hash-v1)
+    // is the target, so the consumer, which has the suite's own variables, can embed it.
+    const old = { EMBEDDING_MODEL: "local-hash-v0" };
+    const { tenant, key } = await newTenantKey("reembed-queue");
+    for (let i = 0; i < 2; i++)
+      expect((await callWith(old, "POST", "/api/conversations", conversation(uid("q"), 40), key)).res.status).toBe(201);
+    const before = await json<EmbeddingsView>(callWith({}, "GET", `/api/admin/embeddings?tenant=${tenant}`, undefined, ADMIN_KEY));
+    expect(before.body).toMatchObject({ search_model: { model: "local-hash-v0" }, reembed_needed: true });
+
+    const started = await json<{ id: string }>(
+      callWith({}, "POST", `/api/admin/embeddings/reembed?tenant=${tenant}`, undefined, ADMIN_KEY),
+    );
+    expect(started.status).toBe(202);
+    expect(started.headers.get("location")).toBe(`/api/admin/embeddings/jobs/${started.body.id}?tenant=${tenant}`);
+    const status = async () =>
+      (
+        await json<EmbeddingsView["jobs"][number]>(
+          callWith({}, "GET", `/api/admin/embeddings/jobs/${started.body.id}?tenant=${tenant}`, undefined, ADMIN_KEY),
+        )
+      ).body.status;
+    expect(await waitFor(async () => (await status()) === "succeeded", 60_000)).toBe(true);
+    const chunks = await chunkCount(tenant);
+    expect(await vectorsByModel(tenant)).toEqual({ "local-hash-v1": { n: chunks, dims: 384 } });
+    // Fill steps of four chunks, the one that switches, the one that drops: each a queue message.
+    const [row] = await sql<
+      { steps: number }[]
+    >`SELECT steps FROM reembed_jobs WHERE tenant_id = ${tenant} AND id = ${started.body.id}::uuid`;
+    expect(chunks).toBeGreaterThan(4);
+    expect(row!.steps).toBeGreaterThanOrEqual(Math.ceil(chunks / 4) + 1);
+    const after = await json<EmbeddingsView>(callWith({}, "GET", `/api/admin/embeddings?tenant=${tenant}`, undefined, ADMIN_KEY));
+    expect(after.body).toMatchObject({ search_model: { model: "local-hash-v1" }, reembed_needed: false });
   });
 });
