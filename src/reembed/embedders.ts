@@ -1,4 +1,4 @@
-import type { Config } from "../config.ts";
+import { type Config, ConfigError } from "../config.ts";
 import type { EmbeddingModel } from "../db/embedding-models.ts";
 import type { Embedder } from "../providers/embedder.ts";
 import { createEmbedder, type ProviderBindings } from "../providers/index.ts";
@@ -21,6 +21,12 @@ export function configForModel(config: Config, model: EmbeddingModel): Config {
     model.dimensions === config.embedding.dimensions
   )
     return config;
+  // A tenant not yet moved to the configured model still needs its own model's provider.
+  if (model.provider === "openai" && !config.openai.apiKey && !config.openai.baseURL) {
+    throw new ConfigError(
+      `invalid configuration: this tenant's chunks are embedded with ${model.model} (openai), which needs OPENAI_API_KEY (or OPENAI_BASE_URL); keep it until a re-embedding job has moved the tenant to ${config.embedding.model} (docs/EMBEDDING_MODELS.md)`,
+    );
+  }
   return { ...config, embedding: { ...config.embedding, ...model, provider: model.provider } };
 }
 

@@ -171,6 +171,15 @@ describe("changing a tenant's embedding model", () => {
     expect(calls).toHaveLength(1);
     expect(calls[0]!.body).toMatchObject({ input: ["launch timeline"], dimensions: 768 });
 
+    // Back on the local embedder with no OpenAI settings, the tenant (not moved back) gets a
+    // problem naming what its model needs, not an obscure failure.
+    const unconfigured = await callWith({}, "POST", "/api/rag/retrieve", { query: "launch timeline" }, key);
+    expect(unconfigured.res.status).toBe(500);
+    expect(await unconfigured.res.json()).toMatchObject({
+      type: expect.stringMatching(/misconfigured$/),
+      detail: expect.stringMatching(/embedded with text-embedding-3-small \(openai\), which needs OPENAI_API_KEY/),
+    });
+
     // The other tenant was not touched.
     const untouched = await json<EmbeddingsView>(
       callWith(t.vars, "GET", `/api/admin/embeddings?tenant=${other.tenant}`, undefined, ADMIN_KEY),
