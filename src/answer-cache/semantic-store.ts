@@ -4,29 +4,12 @@ import type { SemanticStore } from "../db/ports.ts";
 import { upstashVectorStore } from "./upstash-vector-store.ts";
 
 /**
- * The semantic cache's store: the database port, whose `put` may also take the version records
- * the scope depends on (scopeRecords), which a store that deletes on invalidation needs.
- */
-export interface SemanticCacheStore extends SemanticStore {
-  put(
-    scopeKey: string,
-    model: string,
-    question: string,
-    vector: Float32Array,
-    entry: unknown,
-    ttlSeconds: number,
-    maxPerScope: number,
-    dependsOn?: readonly string[],
-  ): Promise<void>;
-}
-
-/**
  * The one place the semantic cache's store is chosen (SEMANTIC_CACHE_STORE): the tenant's
  * Postgres port (default), or its namespace on Upstash Vector.
  *
  * @example semanticStore(config, "acme", () => services.stores.semantic)
  */
-export function semanticStore(config: Pick<Config, "cache">, tenantId: string, postgres: () => SemanticStore): SemanticCacheStore {
+export function semanticStore(config: Pick<Config, "cache">, tenantId: string, postgres: () => SemanticStore): SemanticStore {
   const { store } = config.cache.semantic;
   if (store.kind === "upstash-vector") return upstashVectorStore(vectorIndex(store, config.cache.tierTimeoutMs * 4), tenantId);
   return postgres();

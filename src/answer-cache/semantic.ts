@@ -1,9 +1,9 @@
+import type { SemanticStore } from "../db/ports.ts";
 import { errorText, logLine } from "../log.ts";
 import { counters } from "../observability/counters.ts";
 import type { Embedder } from "../providers/embedder.ts";
 import { elapsedMs } from "../timeouts.ts";
 import { semanticMismatch } from "./semantic-guards.ts";
-import type { SemanticCacheStore } from "./semantic-store.ts";
 
 /** The question's vector, kept after a miss to cache the answer under it. */
 export interface SemanticProbe extends SemanticScope {
@@ -22,7 +22,7 @@ export const SEMANTIC_CANDIDATES = 5;
 export const SEMANTIC_MAX_PER_SCOPE = 200;
 
 export interface SemanticDeps {
-  store: SemanticCacheStore;
+  store: SemanticStore;
   embedder: Embedder;
   threshold: number;
   /** Texts to embed together with the question (what retrieval will embed next, for a remote provider: one call). */
@@ -71,7 +71,7 @@ export async function semanticLookup(
 
 /** Caches the answer of the question as asked (the guards compare names by their capitals); a failure is counted. */
 export function semanticRemember(
-  store: SemanticCacheStore,
+  store: SemanticStore,
   probe: SemanticProbe,
   question: string,
   entry: unknown,

@@ -1,6 +1,6 @@
 import type { Index } from "@upstash/vector/cloudflare";
 import { semanticNamespace, versionTag } from "../cache/upstash-vector-index.ts";
-import type { SemanticCacheStore } from "./semantic-store.ts";
+import type { SemanticStore } from "../db/ports.ts";
 
 /** What each vector carries besides the question's vector: small and filterable. The answer is its `data`. */
 type EntryMetadata = {
@@ -34,7 +34,7 @@ function literal(value: string): string {
  * only its row. Expiry is checked against `now()` in the query's filter and again when the answer
  * is read, so an expired entry is never served. Failures throw (semantic.ts counts them as misses).
  */
-export function upstashVectorStore(index: Index, tenantId: string, now: () => number = Date.now): SemanticCacheStore {
+export function upstashVectorStore(index: Index, tenantId: string, now: () => number = Date.now): SemanticStore {
   const namespace = index.namespace(semanticNamespace(tenantId));
   return {
     async candidates(scopeKey, model, vector, threshold, limit) {

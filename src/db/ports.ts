@@ -48,7 +48,11 @@ export interface SemanticStore {
   candidates(scopeKey: string, model: string, vector: Float32Array, threshold: number, limit: number): Promise<SemanticCandidate[]>;
   /** The cached answer of a candidate; undefined if it expired meanwhile. */
   entry(id: string): Promise<unknown>;
-  /** Caches a question's answer; the scope keeps at most `maxPerScope` entries (the oldest go). */
+  /**
+   * Caches a question's answer; the scope keeps at most `maxPerScope` entries (the oldest go).
+   * `dependsOn`: the version records the scope was keyed on (scopeRecords), for a store that
+   * deletes entries when they go stale (Upstash Vector); Postgres keys on the versions alone.
+   */
   put(
     scopeKey: string,
     model: string,
@@ -57,6 +61,7 @@ export interface SemanticStore {
     entry: unknown,
     ttlSeconds: number,
     maxPerScope: number,
+    dependsOn?: readonly string[],
   ): Promise<void>;
 }
 

@@ -336,13 +336,13 @@ async function syncChunks(tx: ConversationTx, embedders: Embedder[], wanted: Wan
 }
 
 /**
- * Makes sure the tenant's embedding cache holds a vector for every chunk of the batch: the cached
- * ones are only checked (insertChunks takes the vectors in SQL), the rest cost one provider call.
+ * Makes sure the tenant's embedding cache holds a vector for every text of the batch: the cached
+ * ones are only checked (the chunks take their vectors in SQL), the rest cost one provider call.
  */
-async function embedInto(
+export async function embedInto(
   store: EmbeddingStore,
   embedder: Embedder,
-  batch: WantedChunk[],
+  batch: { text: string; textHash: string }[],
   counts: IngestResult["embeddings"],
 ): Promise<void> {
   const present = await store.touch(embedder.model, [...new Set(batch.map((c) => c.textHash))]);

@@ -13,6 +13,7 @@ import {
   switchEmbeddingModel,
 } from "../db/reembed-jobs.ts";
 import { sha256Hex } from "../hash.ts";
+import { embedInto } from "../ingest/ingest-service.ts";
 import { errorText, logLine } from "../log.ts";
 import { embedderForModel } from "./embedders.ts";
 import { forgetSearchModel } from "./search-model.ts";
@@ -56,26 +57,19 @@ export async function runReembedStep(env: Env, message: ReembedQueueJob): Promis
 async function fillStep(env: Env, sql: Sql, config: Config, tenantId: string, job: ReembedJob): Promise<StepOutcome> {
   const embedder = embedderForModel(config, env, job.to);
   const store = postgresEmbeddingStore(() => sql, tenantId);
+  const counts = { computed: 0, cached: 0, provider_calls: 0 };
   let filled = 0;
   while (filled < config.reembed.stepChunks) {
     const chunks = await chunksWithoutVector(sql, tenantId, job.to.model, Math.min(embedder.batchSize, config.reembed.stepChunks - filled));
     if (chunks.length === 0) break;
     const hashed = chunks.map((c) => ({ id: c.id, text: c.text, textHash: sha256Hex(c.text) }));
-    const present = await store.touch(job.to.model, [...new Set(hashed.map((c) => c.textHash))]);
-    const toEmbed = new Map<string, string>();
-    for (const c of hashed) if (!present.has(c.textHash)) toEmbed.set(c.textHash, c.text);
-    if (toEmbed.size > 0) {
-      const vectors = await embedder.embed([...toEmbed.values()]);
-      await store.put(
-        job.to.model,
-        [...toEmbed.keys()].map((hash, i) => ({ hash, embedding: vectors[i]! })),
-      );
-    }
+    await embedInto(store, embedder, hashed, counts);
     // A chunk deleted meanwhile gets no vector and is not looked for again.
     await insertChunkVectors(sql, tenantId, job.to.model, hashed);
     filled += chunks.length;
   }
   await recordReembedProgress(sql, tenantId, job.id, job.to.model);
+  logLine("info", { event: "reembed_step", tenant: tenantId, job_id: job.id, chunks: filled, embeddings: counts });
   if (filled >= config.reembed.stepChunks) return "continue";
   if (!(await switchEmbeddingModel(sql, tenantId, job))) return "continue"; // an ingest added chunks meanwhile
   forgetSearchModel(tenantId);
