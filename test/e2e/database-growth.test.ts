@@ -86,7 +86,7 @@ describe("the embedded database's session under repeated requests through the Wo
     // Warm-up: the first rounds fill the catalog and plan caches. That takes more than one: the
     // plan cache builds a statement's generic plan at its sixth execution (the foreign-key and
     // cascade checks' statements among them), and the backend's hash tables double as they fill,
-    // once, around the ninth round (measured: flat from the tenth round through the twenty-fifth).
+    // once, around the ninth round (measured: flat from the tenth round through the twenty-fourth).
     for (let i = 0; i < 12; i++) await round();
     expect(await noStatementsLeft()).toBe(0);
     const warm = await backendBytes();
