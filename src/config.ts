@@ -211,7 +211,7 @@ const ask = z
     CONTEXT_HYBRID_LAMBDA: z.coerce.number().min(0).max(1).default(0.95),
     CONTEXT_REDUNDANCY: z.coerce.number().min(0).max(1).default(0.9),
     CONTEXT_TRUNCATE_MIN_TOKENS: int(0, 100_000).default(100),
-    RELEVANCE_FLOOR: z.coerce.number().min(0).max(1).default(0.3),
+    RELEVANCE_FLOOR: z.coerce.number().min(0).max(1).default(0.35),
   })
   .transform((v) => ({
     topK: v.ASK_TOP_K,

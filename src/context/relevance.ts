@@ -1,4 +1,4 @@
-import { FRAMING, STOPWORDS, stem, words } from "../text/words.ts";
+import { FRAMING, STOPWORDS, termStem, words } from "../text/words.ts";
 
 // How much of a question a retrieved text speaks to, on an absolute scale, so that an ask whose
 // best source is unrelated ("the contingency plan if the audit uncovers issues" against a support
@@ -10,7 +10,7 @@ export function relevanceTerms(question: string): string[] {
     ...new Set(
       words(question)
         .filter((w) => !STOPWORDS.has(w) && !FRAMING.has(w))
-        .map(stem),
+        .map(termStem),
     ),
   ];
 }
@@ -26,7 +26,7 @@ export function relevanceTerms(question: string): string[] {
 export function termCoverage(question: string, texts: string[]): number[] | undefined {
   const terms = relevanceTerms(question);
   if (terms.length === 0) return undefined;
-  const bags = texts.map((t) => new Set(words(t).map(stem)));
+  const bags = texts.map((t) => new Set(words(t).map(termStem)));
   const weights = terms.map((term) => Math.log(1 + bags.length / (1 + bags.filter((b) => b.has(term)).length)));
   const total = weights.reduce((a, b) => a + b, 0);
   return bags.map((bag) => terms.reduce((sum, term, i) => sum + (bag.has(term) ? weights[i]! : 0), 0) / total);

@@ -1,7 +1,9 @@
-import { describe, expect, it } from "vitest";
-import { termCoverage } from "../../src/context/relevance";
+import { PGlite } from "@electric-sql/pglite";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { relevanceTerms, termCoverage } from "../../src/context/relevance";
 import { resolveCitations } from "../../src/generate/citations";
 import type { SourceMessage } from "../../src/providers/chat-model";
+import { termStem, words } from "../../src/text/words";
 
 const message = (id: string, authorName: string, text: string): SourceMessage => ({
   id,
@@ -73,5 +75,49 @@ describe("term coverage measures how much of a question a text speaks to", () =>
 
   it("is undefined for a question without content terms (nothing to measure, no floor)", () => {
     expect(termCoverage("What did they say?", ["anything"])).toBeUndefined();
+  });
+
+  it("matches a question's words to their inflections, as keyword search does", () => {
+    expect(relevanceTerms("Why did the beta slip?")).toEqual(["beta", "slip"]);
+    const [slipped, other] = termCoverage("Why did the beta slip?", [
+      "The beta slipped by two weeks because the search service failed load tests.",
+      "The beta is on track.",
+    ])!;
+    expect(slipped).toBe(1);
+    expect(other).toBeLessThan(slipped!);
+    expect(termCoverage("Who is planning the launches?", ["Priya planned the launch."])).toEqual([1]);
+  });
+});
+
+describe("the relevance floor's stems", () => {
+  // The floor must agree with what keyword search matched: Postgres's english configuration.
+  const TEXT =
+    "The beta slipped by two weeks; we're planning happier launches, generously funded. Running, ran, runs " +
+    "and runner. Stories, storied histories: John's authorisation authorized the organization's organs. " +
+    "Dying, lying, skies, news, proceeded, exceeding, succeeded, agreed, feed, fitted, hopped, hoping, " +
+    "generalization, communities, conditional, relational, hopefulness, goodness, formalities, electrical.";
+  let db: PGlite;
+  beforeAll(async () => {
+    db = await PGlite.create("memory://");
+  }, 60_000); // PGlite's start takes seconds on a loaded machine
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it("are Postgres's english lexemes for every word it keeps", async () => {
+    const vocabulary = [...new Set(words(TEXT))].filter((w) => /^[a-z]+$/.test(w)); // Postgres splits "we're" in two
+    const { rows } = await db.query<{ word: string; lexemes: string[] }>(
+      "SELECT w AS word, tsvector_to_array(to_tsvector('english', w)) AS lexemes FROM unnest($1::text[]) AS w",
+      [vocabulary],
+    );
+    const kept = rows.filter((r) => r.lexemes.length === 1);
+    expect(kept.length).toBeGreaterThan(35);
+    expect(kept.map((r) => [r.word, termStem(r.word)])).toEqual(kept.map((r) => [r.word, r.lexemes[0]]));
+  });
+
+  it("keep words outside a–z whole", () => {
+    expect(termStem("2025")).toBe("2025");
+    expect(termStem("встречи")).toBe("встречи");
+    expect(termStem("会議")).toBe("会議");
   });
 });
