@@ -33,7 +33,11 @@ export interface AnswerCacheDeps {
   tenantId: string;
   cache: MultiLevelCache;
   versions: Versions;
-  semantic: SemanticDeps;
+  /**
+   * The semantic cache's parts, built when an exact lookup missed: they need the tenant's search
+   * model (a database read), which an exact hit does without.
+   */
+  semantic(): Promise<SemanticDeps>;
   defer(work: Promise<unknown>): void;
 }
 
@@ -49,8 +53,9 @@ export async function lookupAnswer(deps: AnswerCacheDeps, ask: AnswerShape): Pro
   const parts = {
     ...ask.parts,
     prompt: PROMPT_VERSION,
-    // The tenant's search model, not the configured one: a switch of model (src/reembed) changes what retrieval finds.
-    config: [config.chat.provider, config.openai.baseURL, config.workersAi.gateway, deps.semantic.embedder.model],
+    // Not the tenant's search model (a database read): switching it (src/reembed) bumps the
+    // tenant's version instead, so no answer found with the old model outlives the switch.
+    config: [config.chat.provider, config.openai.baseURL, config.workersAi.gateway, config.retrieval.strategies ?? "default"],
   };
   const key = cacheKey("answer", tenantId, version, { ...parts, query: normaliseQuery(ask.question) });
   const hit = await deps.cache.get(key, "answer");
@@ -58,7 +63,7 @@ export async function lookupAnswer(deps: AnswerCacheDeps, ask: AnswerShape): Pro
   if (!config.cache.semantic.enabled || needsContext(ask.question)) return { status: "MISS", key, probe: undefined, embedMs: undefined };
 
   const scope = { scopeKey: cacheKey("answer", tenantId, version, parts), dependsOn: scopeRecords(ask.conversationIds) };
-  const found = await semanticLookup(deps.semantic, scope, ask.question);
+  const found = await semanticLookup(await deps.semantic(), scope, ask.question);
   if (found?.entry) {
     const cached = found.entry as CachedAnswer;
     const query = {
@@ -83,5 +88,6 @@ export function rememberAnswer(
   entry: CachedAnswer,
 ): void {
   deps.cache.put(miss.key, JSON.stringify(entry), "answer");
-  if (miss.probe) deps.defer(semanticRemember(deps.semantic.store, miss.probe, question, entry, deps.config.cache.l2TtlSeconds));
+  const { probe } = miss;
+  if (probe) deps.defer(deps.semantic().then((s) => semanticRemember(s.store, probe, question, entry, deps.config.cache.l2TtlSeconds)));
 }

@@ -15,7 +15,7 @@ import { fromProblem, generatorRecords } from "../generate/records.ts";
 import { counters } from "../observability/counters.ts";
 import { createChatModels } from "../providers/index.ts";
 import { AllStrategiesFailed, queryTexts } from "../retrieve/retrieve.ts";
-import { type RetrievalScope, retrievalUnavailable } from "../retrieve/scope.ts";
+import { type RetrievalScope, requestScope, retrievalOptions, retrievalUnavailable } from "../retrieve/scope.ts";
 import type { Services } from "../services.ts";
 import { elapsedMs, race } from "../timeouts.ts";
 import { tokenizerForModel } from "../tokens/tokenizer.ts";
@@ -53,20 +53,26 @@ export type AskOutcome =
  */
 const inIsolate = new InIsolate<CachedAnswer>(5_000, 60_000);
 
-export async function answerAsk(services: Services, body: AskBody, scope: RetrievalScope, startedAt: number): Promise<AskOutcome> {
-  const { config } = services;
+export async function answerAsk(services: Services, body: AskBody, startedAt: number): Promise<AskOutcome> {
+  const { config, tenantId } = services;
+  // The default strategies follow the tenant's search model, a database read an exact hit does without.
+  let scoped: Promise<RetrievalScope> | undefined;
+  const retrievalScope = () =>
+    (scoped ??= services.searchModel().then((model) => retrievalOptions(config, tenantId, body, body.top_k, model)));
   // Session asks depend on the stored history and add a turn to it, so they are not cached.
   const cacheable = config.cache.enabled && body.cache && body.temperature <= config.cache.maxTemperature && !body.session_id;
   const early: Record<string, number> = {};
   let lookup: Lookup = { status: "BYPASS" };
   if (cacheable) {
-    lookup = await lookupAnswer(answerCacheDeps(services, scope, body.query.trim()), {
+    const filters = requestScope(tenantId, body);
+    lookup = await lookupAnswer(answerCacheDeps(services, retrievalScope, body.query.trim()), {
       question: body.query,
-      conversationIds: scope.scope.conversationIds,
+      conversationIds: filters.conversationIds,
       parts: {
-        filters: { ...scope.scope, tenantId: undefined },
+        filters: { ...filters, tenantId: undefined },
         top_k: body.top_k,
-        strategies: scope.strategies,
+        // The request's own (none: the defaults, which the key's config and the tenant's version cover).
+        strategies: body.strategies,
         strategy: body.strategy,
         max_context_tokens: body.max_context_tokens,
         model: body.model,
@@ -96,7 +102,7 @@ export async function answerAsk(services: Services, body: AskBody, scope: Retrie
     }
   }
   try {
-    return await openAnswer(services, body, scope, startedAt, lookup.status, miss, early, idleMs, lead);
+    return await openAnswer(services, body, await retrievalScope(), startedAt, lookup.status, miss, early, idleMs, lead);
   } catch (err) {
     lead?.(undefined);
     throw err;
@@ -167,24 +173,21 @@ const remember =
     lead?.(entry);
   };
 
-function answerCacheDeps(services: Services, scope?: RetrievalScope, question?: string) {
+function answerCacheDeps(services: Services, scope?: () => Promise<RetrievalScope>, question?: string) {
   const { config } = services;
-  // Getters: an exact hit builds no database port (the embedder only names the model of the key).
-  const semantic: SemanticDeps = {
-    get store() {
-      return semanticStore(config, services.tenantId, () => services.stores.semantic);
-    },
-    get embedder() {
-      return services.embedder;
-    },
-    get threshold() {
-      return semanticThreshold(config.cache.semantic, services.embedder.model);
-    },
-    // For a remote provider, the texts retrieval will embed go in the same call as the question.
-    alsoEmbed: async () =>
-      (await services.searchModel()).provider === "local" || !scope || question === undefined
-        ? []
-        : queryTexts({ chunks: services.stores.chunks, now: new Date() }, { ...scope, query: question }),
+  // Built on an exact miss only: an exact hit reads no database (not even the search model).
+  const semantic = async (): Promise<SemanticDeps> => {
+    const model = await services.searchModel();
+    return {
+      store: semanticStore(config, services.tenantId, () => services.stores.semantic),
+      embedder: services.embedder,
+      threshold: semanticThreshold(config.cache.semantic, model.model),
+      // For a remote provider, the texts retrieval will embed go in the same call as the question.
+      alsoEmbed: async () =>
+        model.provider === "local" || !scope || question === undefined
+          ? []
+          : queryTexts({ chunks: services.stores.chunks, now: new Date() }, { ...(await scope()), query: question }),
+    };
   };
   return { config, tenantId: services.tenantId, cache: services.cache, versions: services.versions, semantic, defer: services.defer };
 }

@@ -86,6 +86,20 @@ export async function scopeVersion(
 }
 
 /**
+ * After the tenant's search model changed (a re-embedding job's switch, and its drop of the old
+ * vectors): every answer and retrieval cached for the tenant is made unreachable, since none of
+ * their keys names the model. A failure is counted and logged; those entries then live out their TTL.
+ */
+export async function searchModelChanged(versions: Versions, tenantId: string, requestId: string): Promise<void> {
+  try {
+    await versions.invalidateTenant(tenantId);
+  } catch (err) {
+    counters.inc("rag_cache_errors_total", { cache_level: "versions", op: "bump", reason: "error" });
+    logLine("error", { event: "version_bump_failed", request_id: requestId, error: errorText(err) });
+  }
+}
+
+/**
  * Bumps the data versions after a conversation changed. A failure is logged and counted, never
  * turned into an error: the write it follows has succeeded, and stale entries expire by TTL.
  */

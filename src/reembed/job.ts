@@ -1,3 +1,4 @@
+import { responseCache, searchModelChanged } from "../cache/index.ts";
 import { type Config, configFor } from "../config.ts";
 import { insertChunkVectors } from "../db/chunks.ts";
 import { createSql, type Sql } from "../db/client.ts";
@@ -24,7 +25,8 @@ import { forgetSearchModel } from "./search-model.ts";
 //   beside the old ones (the tenant keeps searching with the old model; ingests meanwhile write
 //   both, src/ingest). A step that fails and runs again finds only what is still missing.
 // - switch: once no chunk lacks a new vector, one transaction makes the new model the tenant's
-//   (switchEmbeddingModel): searches use it from then on, in every isolate within 10 s.
+//   (switchEmbeddingModel): searches use it from then on, in every isolate within 10 s, and the
+//   tenant's cached answers and retrievals are made unreachable (their keys name no model).
 // - drop: after REEMBED_GRACE_SECONDS (isolates that looked the model up just before the switch
 //   still search with the old one), the old vectors are deleted, a bounded number a step.
 
@@ -47,7 +49,7 @@ export async function runReembedStep(env: Env, message: ReembedQueueJob): Promis
   try {
     const job = await startReembedStep(sql, message.tenantId, message.id);
     if (!job) return "done";
-    if (job.status === "switched") return await dropStep(sql, config, message.tenantId, job);
+    if (job.status === "switched") return await dropStep(env, sql, config, message.tenantId, job);
     return await fillStep(env, sql, config, message.tenantId, job);
   } finally {
     await sql.end({ timeout: 5 });
@@ -73,11 +75,24 @@ async function fillStep(env: Env, sql: Sql, config: Config, tenantId: string, jo
   if (filled >= config.reembed.stepChunks) return "continue";
   if (!(await switchEmbeddingModel(sql, tenantId, job))) return "continue"; // an ingest added chunks meanwhile
   forgetSearchModel(tenantId);
+  await cachedAnswersStale(env, config, tenantId, job);
   logLine("info", { event: "embedding_model_switched", tenant: tenantId, job_id: job.id, from: job.from.model, to: job.to.model });
   return config.reembed.graceSeconds > 0 ? { delaySeconds: config.reembed.graceSeconds } : "continue";
 }
 
-async function dropStep(sql: Sql, config: Config, tenantId: string, job: ReembedJob): Promise<StepOutcome> {
+/**
+ * Cached answers and retrievals name no model, so the switch makes the tenant's unreachable; so
+ * does the drop, for any an isolate still on the old model (for up to SEARCH_MODEL_TTL_MS after
+ * the switch) cached under the new version.
+ */
+async function cachedAnswersStale(env: Env, config: Config, tenantId: string, job: ReembedJob): Promise<void> {
+  const pending: Promise<unknown>[] = [];
+  const { versions } = responseCache(env, config, (work) => pending.push(work));
+  await searchModelChanged(versions, tenantId, `reembed-${job.id}`);
+  await Promise.allSettled(pending);
+}
+
+async function dropStep(env: Env, sql: Sql, config: Config, tenantId: string, job: ReembedJob): Promise<StepOutcome> {
   const waitMs = (job.switchedAt?.getTime() ?? 0) + config.reembed.graceSeconds * 1000 - Date.now();
   if (waitMs > 0) return { delaySeconds: Math.ceil(waitMs / 1000) };
   if (job.from.model !== job.to.model) {
@@ -89,6 +104,7 @@ async function dropStep(sql: Sql, config: Config, tenantId: string, job: Reembed
       if (dropped >= budget) return "continue";
     }
   }
+  await cachedAnswersStale(env, config, tenantId, job);
   await finishReembedJob(sql, tenantId, job.id, "succeeded");
   logLine("info", { event: "reembed_succeeded", tenant: tenantId, job_id: job.id, model: job.to.model });
   return "done";

@@ -7,7 +7,7 @@ import { elapsedMs } from "../timeouts.ts";
 import { tiktoken } from "../tokens/tokenizer.ts";
 import { AllStrategiesFailed, type RetrievedChunk, retrieve } from "./retrieve.ts";
 import type { RetrieveBody } from "./retrieve-schema.ts";
-import { type RetrievalScope, retrievalUnavailable } from "./scope.ts";
+import { requestScope, retrievalOptions, retrievalUnavailable } from "./scope.ts";
 
 const present = (c: RetrievedChunk) => ({
   id: c.id,
@@ -35,24 +35,18 @@ export interface RetrieveOutcome {
  * POST /retrieve's work: the response cache (same tiers and data versions as answers, for
  * CACHE_RETRIEVAL_TTL_SECONDS), else retrieval, then selection to the caller's token budget.
  */
-export async function retrieveForRequest(
-  services: Services,
-  body: RetrieveBody,
-  scope: RetrievalScope,
-  startedAt: number,
-): Promise<RetrieveOutcome> {
+export async function retrieveForRequest(services: Services, body: RetrieveBody, startedAt: number): Promise<RetrieveOutcome> {
   const { config, tenantId } = services;
   const elapsed = () => elapsedMs(startedAt);
   let key: string | undefined;
   let status: CacheStatus = "BYPASS";
   if (config.cache.enabled) {
-    const version = await scopeVersion(services.versions, tenantId, scope.scope.conversationIds, config.cache.tierTimeoutMs * 4);
+    const { conversationIds } = requestScope(tenantId, body);
+    const version = await scopeVersion(services.versions, tenantId, conversationIds, config.cache.tierTimeoutMs * 4);
     if (version !== undefined) {
-      key = cacheKey("retrieve", tenantId, version, {
-        ...body,
-        query: normaliseQuery(body.query),
-        config: [config.retrieval, (await services.searchModel()).model],
-      });
+      // Not keyed on the tenant's search model (a database read a hit does without): switching
+      // it bumps the tenant's version (src/reembed).
+      key = cacheKey("retrieve", tenantId, version, { ...body, query: normaliseQuery(body.query), config: [config.retrieval] });
       const hit = await services.cache.get(key, "retrieve");
       if (hit) {
         const total = elapsed();
@@ -63,6 +57,7 @@ export async function retrieveForRequest(
   }
   const cacheMs = elapsed();
   const query = body.query.trim();
+  const scope = retrievalOptions(config, tenantId, body, body.top_k, await services.searchModel());
   try {
     const result = await retrieve(
       { chunks: services.stores.chunks, embedder: services.embedder, now: new Date() },

@@ -25,7 +25,25 @@ export async function checkQueryLength(config: Config, query: string, what: stri
 /** What a request's retrieval searches and how (everything but the query and the neighbour expansion). */
 export type RetrievalScope = Omit<RetrieveOptions, "query" | "tokenBudget" | "expandNeighbours">;
 
-/** Retrieval options for a request: its scope (always the caller's tenant) and the configured defaults. */
+/** What a request searches, from the request alone (always the caller's tenant): cache keys are built on it. */
+export function requestScope(tenantId: string, body: ScopeBody): RetrievalScope["scope"] {
+  const conversationIds = [
+    ...new Set([...(body.conversation_id ? [body.conversation_id] : []), ...(body.filters?.conversation_ids ?? [])]),
+  ];
+  return {
+    tenantId,
+    conversationIds: conversationIds.length ? conversationIds : undefined,
+    authorNames: body.filters?.author_names,
+    authorTypes: body.filters?.author_types,
+    from: body.filters?.from,
+    to: body.filters?.to,
+  };
+}
+
+/**
+ * Retrieval options for a request: its scope and the configured defaults, of which the
+ * strategies depend on the tenant's search model (keyword alone for the local embedder).
+ */
 export function retrievalOptions(
   config: Config,
   tenantId: string,
@@ -33,18 +51,8 @@ export function retrievalOptions(
   topK: number,
   searchModel: { provider: string },
 ): RetrievalScope {
-  const conversationIds = [
-    ...new Set([...(body.conversation_id ? [body.conversation_id] : []), ...(body.filters?.conversation_ids ?? [])]),
-  ];
   return {
-    scope: {
-      tenantId,
-      conversationIds: conversationIds.length ? conversationIds : undefined,
-      authorNames: body.filters?.author_names,
-      authorTypes: body.filters?.author_types,
-      from: body.filters?.from,
-      to: body.filters?.to,
-    },
+    scope: requestScope(tenantId, body),
     topK,
     strategies: body.strategies ?? strategiesFor(config.retrieval, searchModel.provider),
     rrfK: config.retrieval.rrfK,

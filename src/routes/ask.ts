@@ -6,7 +6,7 @@ import { begin, idempotentAsk, replayable } from "../ask/idempotency.ts";
 import { readJson } from "../http/read-json.ts";
 import { lastEventId, replayAnswer, writeAnswer } from "../http/sse.ts";
 import { noQuery, parseBody } from "../http/validate.ts";
-import { checkQueryLength, retrievalOptions } from "../retrieve/scope.ts";
+import { checkQueryLength } from "../retrieve/scope.ts";
 
 /**
  * POST /api/rag/ask: parse, answer (ask/ask-service.ts: cache, prepare, admit, generate), write
@@ -31,12 +31,7 @@ export async function askHandler(c: Context<AppEnv>) {
   const end = idempotent ? begin(services.cache, idempotent) : () => {};
   let outcome: Awaited<ReturnType<typeof answerAsk>>;
   try {
-    outcome = await answerAsk(
-      services,
-      body,
-      retrievalOptions(config, services.tenantId, body, body.top_k, await services.searchModel()),
-      startedAt,
-    );
+    outcome = await answerAsk(services, body, startedAt);
   } catch (err) {
     end();
     throw err;

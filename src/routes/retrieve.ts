@@ -5,7 +5,7 @@ import { serverTiming } from "../http/sse.ts";
 import { noQuery, parseBody } from "../http/validate.ts";
 import { retrieveSchema } from "../retrieve/retrieve-schema.ts";
 import { retrieveForRequest } from "../retrieve/retrieve-service.ts";
-import { checkQueryLength, retrievalOptions } from "../retrieve/scope.ts";
+import { checkQueryLength } from "../retrieve/scope.ts";
 import { askHandler } from "./ask.ts";
 
 /** /api/rag: retrieval and answers (the ask handler is in ask.ts). */
@@ -16,12 +16,7 @@ export const ragRoutes = new Hono<AppEnv>()
     noQuery(c.req.query());
     const body = parseBody(retrieveSchema(config), await readJson(c, 256 * 1024), "retrieve request");
     await checkQueryLength(config, body.query, "retrieve request");
-    const { payload, status, timings } = await retrieveForRequest(
-      services,
-      body,
-      retrievalOptions(config, services.tenantId, body, body.top_k, await services.searchModel()),
-      startedAt,
-    );
+    const { payload, status, timings } = await retrieveForRequest(services, body, startedAt);
     return c.json({ ...payload, timings }, 200, { "server-timing": serverTiming(timings), "x-cache": status });
   })
   .post("/ask", askHandler);

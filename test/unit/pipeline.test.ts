@@ -157,15 +157,19 @@ function memoryCache(version: string | Error = "v1") {
     },
   };
   const deferred: Promise<unknown>[] = [];
+  const built = { semantic: 0 };
   const deps = {
     config,
     tenantId: "t1",
     cache,
     versions,
-    semantic: { store, embedder, threshold: 0.9, alsoEmbed: async () => [] },
+    semantic: async () => {
+      built.semantic++;
+      return { store, embedder, threshold: 0.9, alsoEmbed: async () => [] };
+    },
     defer: (work: Promise<unknown>) => void deferred.push(work),
   };
-  return { deps, entriesRead, settle: () => Promise.all(deferred) };
+  return { deps, entriesRead, built, settle: () => Promise.all(deferred) };
 }
 
 const answer = (text: string): CachedAnswer => ({ meta: { query: { text: "q" } }, pieces: [text], done: { finish_reason: "stop" } });
@@ -173,13 +177,16 @@ const shape = (question: string) => ({ question, conversationIds: undefined, par
 
 describe("the answer cache against in-memory tiers and a semantic store", () => {
   it("misses, remembers, then hits exactly and by meaning, and serves the asker's own question", async () => {
-    const { deps, settle } = memoryCache();
+    const { deps, built, settle } = memoryCache();
     const miss = await lookupAnswer(deps, shape("What did John say about the launch?"));
     expect(miss.status).toBe("MISS");
     if (miss.status !== "MISS") throw new Error("status");
     rememberAnswer(deps, miss, "What did John say about the launch?", answer("June 2 [1]"));
     await settle();
+    const beforeHit = built.semantic;
     expect((await lookupAnswer(deps, shape("  what did JOHN say about the launch? "))).status).toBe("HIT-L1");
+    // An exact hit needs no semantic parts (in the Worker: no read of the tenant's search model).
+    expect(built.semantic).toBe(beforeHit);
     const byMeaning = await lookupAnswer(deps, shape("What did John say regarding the launch?"));
     expect(byMeaning.status).toBe("HIT-SEMANTIC");
     if (byMeaning.status !== "HIT-SEMANTIC") throw new Error("status");

@@ -2,6 +2,7 @@ import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { RecordedCall } from "../../scripts/lib/fake-openai";
 import { counters } from "../../src/observability/counters";
+import { forgetSearchModel } from "../../src/reembed/search-model";
 import { ADMIN_KEY, api, newTenantKey, uid } from "./support/api";
 import { launchConversation } from "./support/fixtures";
 import { callWith, parseSse } from "./support/sse";
@@ -67,6 +68,8 @@ describe("answer cache", () => {
     expect((await p.calls()).filter((c) => c.path.endsWith("/chat/completions"))).toHaveLength(1);
     expect((await p.calls()).some((c) => c.path.endsWith("/embeddings"))).toBe(true);
 
+    // Not even the tenant's search model is read (the isolate's copy of it is dropped first).
+    forgetSearchModel(own.tenant);
     const dbClients = counters.get("rag_db_clients_total");
     const second = await ask(p.vars, { query: "  when is the LAUNCH date? " }, own.key);
     expect(second.cache).toBe("HIT-L1");
@@ -368,8 +371,13 @@ describe("retrieval cache", () => {
     const first = await api("POST", "/api/rag/retrieve", { key: tenant.key, body });
     expect(first.headers.get("x-cache")).toBe("MISS");
     const firstBody = (await first.json()) as { chunks: unknown[] };
-    const second = await api("POST", "/api/rag/retrieve", { key: tenant.key, body });
+    forgetSearchModel(tenant.tenant);
+    const dbClients = counters.get("rag_db_clients_total");
+    const { res: second, settled } = await callWith({}, "POST", "/api/rag/retrieve", body, tenant.key);
+    await settled();
     expect(second.headers.get("x-cache")).toMatch(/^HIT-L[12]$/);
+    // A hit reads no database, not even the tenant's search model.
+    expect(counters.get("rag_db_clients_total")).toBe(dbClients);
     expect(((await second.json()) as { chunks: unknown[] }).chunks).toEqual(firstBody.chunks);
     await ingest(release, [{ id: "m98", text: "The maintenance window moves to Sunday." }]);
     const third = await api("POST", "/api/rag/retrieve", { key: tenant.key, body });

@@ -239,6 +239,41 @@ describe("changing a tenant's embedding model", () => {
     expect(await vectorsByModel(tenant)).toEqual({ [NEW_MODEL]: { n: total, dims: 768 } });
   });
 
+  it("makes the tenant's cached answers and retrievals unreachable when it switches, and no other tenant's", async () => {
+    const { tenant, key, adminKey } = await tenantWithChunks(2);
+    const other = await tenantWithChunks(1);
+    const t = target({ CACHE_ENABLED: "true" });
+    const queue = recordingQueue();
+    const ask = { query: "What is the launch timeline?", stream: false };
+    const retrieve = { query: "launch timeline" };
+    const xCache = async (path: string, body: unknown, as = key) => {
+      const { res, settled } = await callWith(t.vars, "POST", path, body, as);
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+      await settled();
+      return res.headers.get("x-cache");
+    };
+    for (const [path, body] of [
+      ["/api/rag/ask", ask],
+      ["/api/rag/retrieve", retrieve],
+    ] as const) {
+      expect(await xCache(path, body)).toBe("MISS");
+      expect(await xCache(path, body)).toBe("HIT-L1");
+      expect(await xCache(path, body, other.key)).toBe("MISS");
+    }
+
+    const started = await json<{ id: string }>(
+      callWith(t.vars, "POST", "/api/admin/embeddings/reembed", undefined, adminKey, queue.bindings),
+    );
+    expect((await drive(t.vars, { kind: "reembed", tenantId: tenant, id: started.body.id })).at(-1)).toBe("done");
+    // Nothing found with the old model is served as the new one's; the other tenant keeps its entries.
+    expect(await xCache("/api/rag/ask", ask)).toBe("MISS");
+    expect(await xCache("/api/rag/retrieve", retrieve)).toBe("MISS");
+    expect((await t.calls()).some((c) => c.path.endsWith("/embeddings") && [c.body.input].flat().includes("launch timeline"))).toBe(true);
+    expect(await xCache("/api/rag/ask", ask, other.key)).toBe("HIT-L1");
+    expect(await xCache("/api/rag/retrieve", retrieve, other.key)).toBe("HIT-L1");
+  });
+
   it("refuses what it cannot do with a problem naming why", async () => {
     const { tenant, adminKey } = await tenantWithChunks(1);
     const t = target();
