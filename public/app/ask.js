@@ -8,8 +8,8 @@ import { serverEvents } from "./sse.js";
 
 /**
  * @typedef {{ id: string, author_name: string, timestamp: string, text: string }} SourceMessage
- * @typedef {{ n: number, id: string, conversation_id: string, message_ids: string[], speakers: string[],
- *   start: string, end: string, messages?: SourceMessage[], cited?: boolean }} Source
+ * @typedef {{ n: number, id: string, conversation_id: string, conversation_title?: string | null, message_ids: string[],
+ *   speakers: string[], start: string, end: string, messages?: SourceMessage[], cited?: boolean }} Source
  * @typedef {{ n: number, source_id: string, message_ids: string[] }} Citation
  * @typedef {(conversationId: string, messageIds: string[]) => void} ShowMessage
  */
@@ -204,7 +204,7 @@ class Turn {
     const cited = this.sources.filter((s) => s.cited);
     const others = this.sources.filter((s) => !s.cited);
     const item = (/** @type {Source} */ s) => {
-      const open = h("button", { type: "button", class: "link" }, `[${s.n}] ${s.conversation_id}`);
+      const open = h("button", { type: "button", class: "link" }, `[${s.n}] ${s.conversation_title || s.conversation_id}`);
       open.addEventListener("click", () => this.open(s.n));
       return h("li", { class: "source" }, open, " ", h("span", { class: "muted" }, `${s.speakers.join(", ")} · ${dateTime(s.start)}`));
     };

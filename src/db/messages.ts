@@ -105,12 +105,14 @@ export interface MessageDetails {
   authorName: string;
   authorType: string;
   timestamp: Date;
+  /** The title of the message's conversation, when it has one. */
+  conversationTitle: string | null;
 }
 
 /** `conversation id NUL message id`: the key of messageDetails' map. */
 export const messageKey = (conversationId: string, id: string) => `${conversationId}\u0000${id}`;
 
-/** The author and exact time of the given messages, in one query; a message that is gone is absent. */
+/** The author and exact time of the given messages, and their conversation's title, in one query; a message that is gone is absent. */
 export async function messageDetails(
   db: Db,
   tenantId: string,
@@ -119,13 +121,21 @@ export async function messageDetails(
   const out = new Map<string, MessageDetails>();
   const wanted = refs.flatMap((r) => r.messageIds.map((id) => ({ c: r.conversationId, m: id })));
   if (wanted.length === 0) return out;
-  const rows = await db<{ conversation_id: string; id: string; author_name: string; author_type: string; ts: Date }[]>`
-    SELECT m.conversation_id, m.id, m.author_name, m.author_type, m."timestamp" AS ts
+  const rows = await db<
+    { conversation_id: string; id: string; author_name: string; author_type: string; ts: Date; title: string | null }[]
+  >`
+    SELECT m.conversation_id, m.id, m.author_name, m.author_type, m."timestamp" AS ts, c.title
     FROM messages m JOIN jsonb_to_recordset(${json(db, wanted)}::jsonb) AS w(c text, m text)
       ON m.conversation_id = w.c AND m.id = w.m
+    JOIN conversations c ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id
     WHERE m.tenant_id = ${tenantId}`;
   for (const r of rows) {
-    out.set(messageKey(r.conversation_id, r.id), { authorName: r.author_name, authorType: r.author_type, timestamp: new Date(r.ts) });
+    out.set(messageKey(r.conversation_id, r.id), {
+      authorName: r.author_name,
+      authorType: r.author_type,
+      timestamp: new Date(r.ts),
+      conversationTitle: r.title,
+    });
   }
   return out;
 }

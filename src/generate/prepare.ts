@@ -117,7 +117,7 @@ export type GenerationDone = Omit<AskDone, "sessionSaved">;
 
 export interface PreparedAsk {
   query: AskQuery;
-  sources: (AnswerSource & { chunk: Selected<RetrievedChunk>; relevance: number | undefined })[];
+  sources: (AnswerSource & { chunk: Selected<RetrievedChunk>; relevance: number | undefined; conversationTitle: string | null })[];
   relevance: Relevance;
   history: History;
   failedStrategies: string[];
@@ -210,6 +210,8 @@ export async function prepareAsk(deps: AskDeps, options: AskOptions): Promise<Pr
     end: chunk.end,
     text: chunk.text,
     messages: sourceMessages(chunk, details),
+    conversationTitle:
+      chunk.messageIds.map((id) => details.get(messageKey(chunk.conversationId, id))).find(Boolean)?.conversationTitle ?? null,
     relevance: coverage?.[i],
     chunk,
   }));

@@ -25,6 +25,7 @@ export const present = (prepared: PreparedAsk, body: MetaRequest) => ({
     n: s.n,
     id: s.id,
     conversation_id: s.conversationId,
+    conversation_title: s.conversationTitle,
     message_ids: s.chunk.messageIds,
     speakers: s.speakers,
     start: s.start.toISOString(),

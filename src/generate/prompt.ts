@@ -1,8 +1,8 @@
 import type { History } from "../context/history.ts";
 import type { AnswerSource, ChatMessage } from "../providers/chat-model.ts";
 
-/** Part of every answer cache key: a change to the prompt must not serve answers made with the old one. */
-export const PROMPT_VERSION = "ask-v3";
+/** Part of every answer cache key: a change to the prompt, or to what a cached answer holds, must not serve answers made before it. */
+export const PROMPT_VERSION = "ask-v4";
 
 export const SYSTEM_PROMPT = [
   "Answer questions about the user's conversations using only the numbered excerpts in the last message.",

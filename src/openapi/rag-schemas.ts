@@ -53,6 +53,7 @@ const source = {
   n: z.int().min(1).meta({ description: "The number the answer cites as `[n]`" }),
   id: z.string().meta({ description: "Source id (the chunk id), named by `citations[].source_id`" }),
   conversation_id: z.string(),
+  conversation_title: z.string().nullable().meta({ description: "The conversation's title, `null` when it has none" }),
   message_ids: z.array(z.string()),
   speakers: z.array(z.string()),
   start: isoTime,

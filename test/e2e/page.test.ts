@@ -228,6 +228,8 @@ describe.skipIf(!installed)("the chat page", () => {
     expect(facts).toMatch(/first token \d+ ms/);
     expect(facts).toMatch(/tokens? in, \d+ out/);
     expect(await turn.locator(".sources .source").count()).toBeGreaterThan(0);
+    // Sources are named by their conversation's title, not its id.
+    expect(await turn.locator(".sources .source").first().textContent()).toContain("Atlas launch: weekly team sync");
 
     await turn.getByRole("button", { name: "Show source 1" }).click();
     const cited = page.locator("#messages li.cited");

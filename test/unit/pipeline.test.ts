@@ -66,7 +66,12 @@ function memoryChunks(options: { semanticOrder?: string[]; failSemantic?: boolea
       for (const ref of refs)
         for (const id of ref.messageIds) {
           const chunk = CHUNKS.find((c) => c.messageIds.includes(id))!;
-          out.set(messageKey(ref.conversationId, id), { authorName: chunk.authors[0]!, authorType: "human", timestamp: chunk.start });
+          out.set(messageKey(ref.conversationId, id), {
+            authorName: chunk.authors[0]!,
+            authorType: "human",
+            timestamp: chunk.start,
+            conversationTitle: `Title of ${ref.conversationId}`,
+          });
         }
       return out;
     },
@@ -253,6 +258,7 @@ describe("preparing an ask against in-memory ports", () => {
     );
     expect(prepared.sources.map((s) => s.n)).toEqual(prepared.sources.map((_, i) => i + 1));
     expect(prepared.sources[0]!.chunk.id).toBe("k1");
+    expect(prepared.sources[0]!.conversationTitle).toBe(`Title of ${prepared.sources[0]!.conversationId}`);
     expect(calls.similarities).toHaveLength(1);
     expect(prepared.plan.usage.promptTokens).toBeGreaterThan(prepared.plan.usage.contextTokens);
     const generation = prepared.answer(new AbortController().signal);

@@ -8,6 +8,7 @@ interface Source {
   n: number;
   id: string;
   conversation_id: string;
+  conversation_title: string | null;
   message_ids: string[];
   speakers: string[];
   start: string;
@@ -92,6 +93,8 @@ describe("POST /api/rag/ask (extractive, streamed)", () => {
     meta.sources.forEach((s, i) => {
       expect(s.n).toBe(i + 1);
       expect(s.conversation_id).toBe(release);
+      // The conversation's title, so a client can name where a source is without another request.
+      expect(s.conversation_title).toBe("Release planning");
       expect(s.message_ids.length).toBeGreaterThan(0);
       expect(s.speakers.length).toBeGreaterThan(0);
       expect(Date.parse(s.start)).toBeLessThanOrEqual(Date.parse(s.end));
