@@ -135,7 +135,7 @@ try {
   const uncached: number[] = [];
   const cached: number[] = [];
   const run = `${Date.now()}`;
-  // As the page asks by default: in its session (follow-ups work), so never from the cache.
+  // As the page asks by default: in its session (follow-ups work), so after the first question never from the cache.
   for (let i = 0; i < ASKS; i++) {
     health.push(
       await page.evaluate(async () => {
@@ -145,7 +145,7 @@ try {
       }),
     );
     const fresh = await askOnce(page, `${DEMO_QUESTIONS[i % DEMO_QUESTIONS.length]} (${run}-${i})`);
-    if (fresh.cache !== "BYPASS") throw new Error(`expected an answer made for this ask, got ${fresh.cache}`);
+    if (fresh.cache !== "BYPASS" && fresh.cache !== "MISS") throw new Error(`expected an answer made for this ask, got ${fresh.cache}`);
     uncached.push(fresh.ttft);
   }
   // Questions that stand alone (no session) are cached: each asked once, then again.

@@ -12,6 +12,7 @@ import { type PreparedAsk, prepareAsk } from "../generate/prepare.ts";
 import { present } from "../generate/present.ts";
 import type { AskRecord, RecordSource } from "../generate/records.ts";
 import { fromProblem, generatorRecords } from "../generate/records.ts";
+import { errorText, logLine } from "../log.ts";
 import { counters } from "../observability/counters.ts";
 import { createChatModels } from "../providers/index.ts";
 import { AllStrategiesFailed, queryTexts } from "../retrieve/retrieve.ts";
@@ -59,8 +60,12 @@ export async function answerAsk(services: Services, body: AskBody, startedAt: nu
   let scoped: Promise<RetrievalScope> | undefined;
   const retrievalScope = () =>
     (scoped ??= services.searchModel().then((model) => retrievalOptions(config, tenantId, body, body.top_k, model)));
-  // Session asks depend on the stored history and add a turn to it, so they are not cached.
-  const cacheable = config.cache.enabled && body.cache && body.temperature <= config.cache.maxTemperature && !body.session_id;
+  const cacheableAsk = config.cache.enabled && body.cache && body.temperature <= config.cache.maxTemperature;
+  // A session's answers depend on its history, so they are not cached, except its first question:
+  // with no history it is answered exactly as if asked alone, and a cached answer gets its turn.
+  const sessionId = body.session_id;
+  const firstTurn = cacheableAsk && sessionId !== undefined && (await sessionIsEmpty(services, sessionId));
+  const cacheable = cacheableAsk && (sessionId === undefined || firstTurn);
   const early: Record<string, number> = {};
   let lookup: Lookup = { status: "BYPASS" };
   if (cacheable) {
@@ -80,7 +85,10 @@ export async function answerAsk(services: Services, body: AskBody, startedAt: nu
         max_tokens: body.max_tokens,
       },
     });
-    if (lookup.status !== "MISS" && lookup.status !== "BYPASS") return { kind: "cached", status: lookup.status, entry: lookup.entry };
+    if (lookup.status !== "MISS" && lookup.status !== "BYPASS") {
+      const entry = sessionId === undefined ? lookup.entry : await withTurn(services, sessionId, body.query.trim(), lookup.entry);
+      return { kind: "cached", status: lookup.status, entry };
+    }
     if (lookup.status === "MISS" && lookup.embedMs !== undefined) early.embed = lookup.embedMs;
     early.cache = elapsedMs(startedAt);
   }
@@ -89,7 +97,8 @@ export async function answerAsk(services: Services, body: AskBody, startedAt: nu
   // Safety nets around the answer's own deadlines (first token, idle), so no client waits forever.
   const idleMs = Math.max(chat.firstTokenTimeoutMs, chat.idleTimeoutMs) + 5_000;
   let lead: ((entry: CachedAnswer | undefined) => void) | undefined;
-  if (miss && durable.coalesceAsks && chat.provider === "extractive") {
+  // A session's turn is stored by the generation that answers it: its ask shares no answer in flight.
+  if (miss && sessionId === undefined && durable.coalesceAsks && chat.provider === "extractive") {
     const joined = inIsolate.join(miss.key);
     if (joined.role === "leader") lead = joined.finish;
     else {
@@ -125,7 +134,7 @@ async function openAnswer(
     finishOpening(status, role, source, first, idleMs, early, miss && remember(services, miss, body, lead), () => lead?.(undefined));
   const prepare = () => prepareReady(services, body, scope, startedAt);
   const local = async (ready?: Ready) => localRecords(services, ready ?? (await prepare()));
-  const opened = await shareAnswer(services, miss?.key, prepare, local);
+  const opened = await shareAnswer(services, body.session_id === undefined ? miss?.key : undefined, prepare, local);
   let first: AskRecord | undefined;
   try {
     first = await opened.source.next(opened.role === "follower" ? durable.coalescePrepareTimeoutMs + 5_000 : idleMs);
@@ -165,13 +174,50 @@ function finishOpening(
   };
 }
 
-/** Caches a whole answer and hands it to identical asks waiting in this isolate. */
+/**
+ * Caches a whole answer and hands it to identical asks waiting in this isolate. A session's first
+ * answer is kept as the question's answer alone: without the session (withTurn puts it back).
+ */
 const remember =
   (services: Services, miss: Extract<Lookup, { status: "MISS" }>, body: AskBody, lead: ((entry: CachedAnswer) => void) | undefined) =>
   (entry: CachedAnswer) => {
-    rememberAnswer({ ...answerCacheDeps(services), config: services.config }, miss, body.query, entry);
-    lead?.(entry);
+    const { session_saved: _, ...done } = entry.done;
+    const alone = { ...entry, meta: { ...entry.meta, session_id: null }, done };
+    rememberAnswer({ ...answerCacheDeps(services), config: services.config }, miss, body.query, alone);
+    lead?.(alone);
   };
+
+/** Whether a session has no turn yet (a failed read: not known to be empty, so answered afresh). */
+async function sessionIsEmpty(services: Services, sessionId: string): Promise<boolean> {
+  try {
+    const session = await services.stores.sessions.load(sessionId, 1);
+    return session === undefined || (session.turns.length === 0 && session.summary === undefined);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A cached answer served as a session's first turn: the turn is stored as a generated answer's
+ * would be (the question, the answer's text and its sources), and the replay names the session.
+ */
+async function withTurn(services: Services, sessionId: string, question: string, entry: CachedAnswer): Promise<CachedAnswer> {
+  const sources = (entry.meta.sources as { n: number; conversation_id: string; message_ids: string[] }[] | undefined) ?? [];
+  let saved = true;
+  try {
+    await services.stores.sessions.append(sessionId, {
+      question,
+      standaloneQuestion: question,
+      answer: entry.pieces.join(""),
+      sources: sources.map((s) => ({ n: s.n, conversation_id: s.conversation_id, message_ids: s.message_ids })),
+    });
+  } catch (err) {
+    logLine("error", { event: "session_write_failed", error: errorText(err) });
+    counters.inc("rag_errors_total", { kind: "session_write" });
+    saved = false;
+  }
+  return { ...entry, meta: { ...entry.meta, session_id: sessionId }, done: { ...entry.done, session_saved: saved } };
+}
 
 function answerCacheDeps(services: Services, scope?: () => Promise<RetrievalScope>, question?: string) {
   const { config } = services;

@@ -53,7 +53,7 @@ const serverTiming = z.string().meta({
 
 const cacheStatus = z.enum(["HIT-L1", "HIT-L2", "HIT-SEMANTIC", "MISS", "BYPASS"]).meta({
   description:
-    "Where the response came from: `HIT-L1` (this location's cache), `HIT-L2` (the shared cache), `HIT-SEMANTIC` (a cached answer to a close paraphrase; asks only), `MISS` (computed and cached), `BYPASS` (not cached: caching off, `cache: false`, a session, or the cache unreachable).",
+    "Where the response came from: `HIT-L1` (this location's cache), `HIT-L2` (the shared cache), `HIT-SEMANTIC` (a cached answer to a close paraphrase; asks only), `MISS` (computed and cached), `BYPASS` (not cached: caching off, `cache: false`, a session's later question, or the cache unreachable).",
   header: { id: "XCache" },
 });
 

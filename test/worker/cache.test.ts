@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { RecordedCall } from "../../scripts/lib/fake-openai";
 import { counters } from "../../src/observability/counters";
 import { forgetSearchModel } from "../../src/reembed/search-model";
-import { ADMIN_KEY, api, newTenantKey, uid } from "./support/api";
+import { ADMIN_KEY, api, directSql, newTenantKey, uid } from "./support/api";
 import { launchConversation } from "./support/fixtures";
 import { callWith, parseSse } from "./support/sse";
 
@@ -139,13 +139,48 @@ describe("answer cache", () => {
     expect((await api("POST", "/api/admin/cache/invalidate", { key: tenant.key, body: { scope: "all" } })).status).toBe(403);
   });
 
-  it("bypasses for cache: false, a high temperature and session asks", async () => {
+  it("bypasses for cache: false, a high temperature and a session's later questions", async () => {
     const p = await providers();
     const q = { query: "Does the rollback delay the launch?", stream: false };
     await ask(p.vars, q);
     expect((await ask(p.vars, { ...q, cache: false })).cache).toBe("BYPASS");
     expect((await ask({ ...p.vars, CACHE_MAX_TEMPERATURE: "0.5" }, { ...q, temperature: 0.9 })).cache).toBe("BYPASS");
-    expect((await ask(p.vars, { ...q, session_id: uid("s") })).cache).toBe("BYPASS");
+    const session = uid("s");
+    expect((await ask(p.vars, { ...q, session_id: session })).cache).toBe("HIT-L1");
+    expect((await ask(p.vars, { ...q, session_id: session })).cache).toBe("BYPASS");
+  });
+
+  it("answers a session's first question from the cache and stores its turn; the answer made for it is cached without the session", async () => {
+    const p = await providers();
+    const own = await newTenantKey("cache-session");
+    await ingest(release, [], own.key, p.vars);
+    const answers = async () => (await p.calls()).filter((c) => c.path.endsWith("/chat/completions") && c.body.stream).length;
+    const q = { query: "When is the launch date?", stream: false };
+    // Made for a session's first question: the turn is stored, and the answer cached as the question's alone.
+    const made = await ask(p.vars, { ...q, session_id: uid("s") }, own.key);
+    expect(made.cache).toBe("MISS");
+    expect(made.json).toMatchObject({ session_id: expect.any(String), session_saved: true });
+    const alone = await ask(p.vars, q, own.key);
+    expect(alone.cache).toBe("HIT-L1");
+    expect(alone.json!.session_id).toBeNull();
+    expect(alone.json).not.toHaveProperty("session_saved");
+    expect(alone.json!.answer).toBe(made.json!.answer);
+
+    // Served from the cache as another session's first turn: named for it, and stored in it.
+    const session = uid("s");
+    const served = await ask(p.vars, { ...q, session_id: session }, own.key);
+    expect(served.cache).toBe("HIT-L1");
+    expect(served.json).toMatchObject({ session_id: session, session_saved: true, answer: made.json!.answer });
+    expect(await answers()).toBe(1);
+    const turns = await directSql()<{ question: string; answer: string }[]>`
+      SELECT question, answer FROM chat_turns WHERE tenant_id = ${own.tenant} AND session_id = ${session}`;
+    expect(turns).toEqual([{ question: q.query, answer: made.json!.answer }]);
+
+    // Its next question has that turn as history, so it is answered afresh.
+    const next = await ask(p.vars, { query: "Does the rollback delay the launch?", session_id: session, stream: false }, own.key);
+    expect(next.cache).toBe("BYPASS");
+    expect(next.json!.history).toMatchObject({ turns: 1 });
+    expect(await answers()).toBe(2);
   });
 
   it("never serves one tenant's cached answer to another", async () => {
