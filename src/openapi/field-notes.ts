@@ -47,7 +47,8 @@ export function fieldNotes(config: Config): Record<string, Notes> {
       top_k: "Chunks retrieved, from which the context is chosen",
       strategy: "Context selection: by relevance, diversity (MMR) or both",
       max_context_tokens: "Context budget: sources plus session history, in the model's tokens",
-      cache: "`false` skips the answer cache (`BYPASS`); a session's questions after its first, and asks with a high temperature, are not cached either",
+      cache:
+        "`false` skips the answer cache (`BYPASS`); a session's questions after its first, and asks with a high temperature, are not cached either",
       stream: "Server-Sent Events (default), or one JSON body",
       model: "The configured model or one of the allowed ones",
       temperature: "The extractive answerer ignores it",
