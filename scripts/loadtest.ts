@@ -2,7 +2,8 @@
 // autocannon. Simple questions, complex analytical questions and conversational follow-ups in a
 // session share the connections 3 : 1 : 2. A share of the simple and complex asks (--cached)
 // repeats a small set of questions (cache hits once warm); the rest are new questions (misses).
-// Follow-ups are never cached (a session's answer depends on its history).
+// Follow-ups are never cached (a session's answer depends on its history); a session's opening
+// question, which has none, can be.
 //
 //   npm run loadtest                                  own throwaway stack with the demo data
 //   npm run loadtest -- --url http://127.0.0.1:8787   a running instance (npm start), dev key

@@ -45,9 +45,11 @@ describe("npm run loadtest (smoke)", () => {
       expect(l.p95).toBeLessThanOrEqual(l.p99);
       expect(l.p99).toBeLessThanOrEqual(l.max);
     }
-    // Half the simple asks repeat warm questions: some hit; follow-ups are never cached.
+    // Half the simple asks repeat warm questions: some hit. In the follow-up scenario only each
+    // session's opening question is looked up in the cache (follow-ups bypass it), so its rate
+    // counts those: there is one, hit or not.
     expect(report.scenarios[0]!.cache_hit_rate).toBeGreaterThan(0);
-    expect(report.scenarios[2]!.cache_hit_rate).toBeNull();
+    expect(report.scenarios[2]!.cache_hit_rate).not.toBeNull();
     const md = readFileSync(join(out, `${base}.md`), "utf8");
     expect(md).toContain("| scenario | connections | requests | req/s | mean | median | p95 | p99 | min | max | errors | cache hit rate |");
     expect(md).toContain(`(./${base}.svg)`);
