@@ -5,6 +5,8 @@ import { scopeRecords, type Versions } from "../cache/versions.ts";
 import type { Config } from "../config.ts";
 import { needsContext } from "../generate/follow-up.ts";
 import { PROMPT_VERSION } from "../generate/prompt.ts";
+import { errorText, logLine } from "../log.ts";
+import { counters } from "../observability/counters.ts";
 import { type SemanticDeps, type SemanticProbe, semanticLookup, semanticRemember } from "./semantic.ts";
 
 /** What an answer cache entry holds: everything but the request's own id, timings and cache status. */
@@ -63,7 +65,9 @@ export async function lookupAnswer(deps: AnswerCacheDeps, ask: AnswerShape): Pro
   if (!config.cache.semantic.enabled || needsContext(ask.question)) return { status: "MISS", key, probe: undefined, embedMs: undefined };
 
   const scope = { scopeKey: cacheKey("answer", tenantId, version, parts), dependsOn: scopeRecords(ask.conversationIds) };
-  const found = await semanticLookup(await deps.semantic(), scope, ask.question);
+  // Its parts failing to build (the search model's embedder misconfigured) is a miss, like its own failures.
+  const semantic = await deps.semantic().catch(semanticFailed);
+  const found = semantic && (await semanticLookup(semantic, scope, ask.question));
   if (found?.entry) {
     const cached = found.entry as CachedAnswer;
     const query = {
@@ -89,5 +93,17 @@ export function rememberAnswer(
 ): void {
   deps.cache.put(miss.key, JSON.stringify(entry), "answer");
   const { probe } = miss;
-  if (probe) deps.defer(deps.semantic().then((s) => semanticRemember(s.store, probe, question, entry, deps.config.cache.l2TtlSeconds)));
+  if (probe)
+    deps.defer(
+      deps
+        .semantic()
+        .then((s) => semanticRemember(s.store, probe, question, entry, deps.config.cache.l2TtlSeconds))
+        .catch(() => counters.inc("rag_cache_errors_total", { cache_level: "semantic", op: "put", reason: "error" })),
+    );
+}
+
+function semanticFailed(err: unknown): undefined {
+  counters.inc("rag_cache_errors_total", { cache_level: "semantic", op: "get", reason: "error" });
+  logLine("warn", { event: "semantic_cache_failed", error: errorText(err) });
+  return undefined;
 }
