@@ -8,7 +8,7 @@ import { type Ready, shareAnswer } from "../coalesce/share-answer.ts";
 import { semanticThreshold } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import { answerRecords } from "../generate/generation.ts";
-import { type PreparedAsk, prepareAsk } from "../generate/prepare.ts";
+import { type PreparedAsk, prepareAsk, SESSION_TURNS_LOADED } from "../generate/prepare.ts";
 import { present } from "../generate/present.ts";
 import type { AskRecord, RecordSource } from "../generate/records.ts";
 import { fromProblem, generatorRecords } from "../generate/records.ts";
@@ -187,10 +187,13 @@ const remember =
     lead?.(alone);
   };
 
-/** Whether a session has no turn yet (a failed read: not known to be empty, so answered afresh). */
+/**
+ * Whether a session has no turn yet (a failed read: not known to be empty, so answered afresh).
+ * It reads what preparation reads for the history, so a session's ask reads its session once.
+ */
 async function sessionIsEmpty(services: Services, sessionId: string): Promise<boolean> {
   try {
-    const session = await services.stores.sessions.load(sessionId, 1);
+    const session = await services.stores.sessions.load(sessionId, SESSION_TURNS_LOADED);
     return session === undefined || (session.turns.length === 0 && session.summary === undefined);
   } catch {
     return false;

@@ -7,7 +7,7 @@ import { appendPoint, deleteMessages, listMessages, messageDetails, messagesFrom
 import type { ChunkSearch, ConversationStore, ConversationTx, EmbeddingStore, SemanticStore, SessionStore } from "./ports.ts";
 import { keywordSearch, neighbourChunks, semanticSearch, speakersInScope } from "./search.ts";
 import { putSemanticEntry, semanticCandidates, semanticEntry } from "./semantic-cache.ts";
-import { appendTurn, loadSession, saveSummary } from "./sessions.ts";
+import { appendTurn, loadSession, type StoredSession, saveSummary } from "./sessions.ts";
 
 /** The pipeline's ports on Postgres, bound to `tenantId`: a scope that names another tenant is overridden. */
 export interface Stores {
@@ -39,11 +39,11 @@ export function postgresStores(sql: () => Sql, tenantId: string): Stores {
       similarities: (ids, model) => chunkSimilarities(sql(), tenantId, model, ids),
       messages: (refs) => messageDetails(sql(), tenantId, refs),
     },
-    sessions: {
+    sessions: readOnce({
       load: (sessionId, turns) => loadSession(sql(), tenantId, sessionId, turns),
       append: (sessionId, turn) => appendTurn(sql(), tenantId, sessionId, turn),
       saveSummary: (sessionId, summary, through) => saveSummary(sql(), tenantId, sessionId, summary, through),
-    },
+    }),
     semantic: {
       candidates: (scopeKey, model, vector, threshold, limit) =>
         semanticCandidates(sql(), tenantId, scopeKey, model, vector, threshold, limit),
@@ -77,5 +77,34 @@ function conversationTx(tx: Tx, tenantId: string, id: string): ConversationTx {
     liveModels: (configured) => liveEmbeddingModels(tx, tenantId, configured),
     embeddings: postgresEmbeddingStore(() => tx, tenantId),
     finish: (write) => finishConversation(tx, tenantId, id, write),
+  };
+}
+
+/**
+ * A request's session store that reads a session once until it writes it: an ask reads the
+ * session to know whether it has turns (its first question is cacheable), then again for its
+ * history, and both are the same query. A failed read is not kept.
+ */
+export function readOnce(store: SessionStore): SessionStore {
+  const loaded = new Map<string, Promise<StoredSession | undefined>>();
+  return {
+    load(sessionId, turns) {
+      const key = `${sessionId}\u0000${turns}`;
+      let session = loaded.get(key);
+      if (!session) {
+        session = store.load(sessionId, turns);
+        loaded.set(key, session);
+        session.catch(() => loaded.delete(key));
+      }
+      return session;
+    },
+    append(sessionId, turn) {
+      loaded.clear();
+      return store.append(sessionId, turn);
+    },
+    saveSummary(sessionId, summary, through) {
+      loaded.clear();
+      return store.saveSummary(sessionId, summary, through);
+    },
   };
 }

@@ -131,7 +131,8 @@ export interface PreparedAsk {
   answer(signal: AbortSignal, forceFallback?: string): AsyncGenerator<string, AskDone>;
 }
 
-const SESSION_TURNS_LOADED = 50;
+/** Turns read for a session's history (an ask reads the same to know whether its session is empty, once: db/postgres.ts readOnce). */
+export const SESSION_TURNS_LOADED = 50;
 /**
  * Everything before generation: the session's history (compressed), the follow-up made
  * standalone, retrieval, the sources and the prompt. Errors here happen before any byte of the
