@@ -31,7 +31,7 @@ export type Lookup =
   | { status: "MISS"; key: string; probe: SemanticProbe | undefined; embedMs: number | undefined };
 
 export interface AnswerCacheDeps {
-  config: Pick<Config, "cache" | "chat" | "openai" | "workersAi" | "retrieval" | "embedding">;
+  config: Pick<Config, "cache" | "chat" | "openai" | "workersAi" | "retrieval">;
   tenantId: string;
   cache: MultiLevelCache;
   versions: Versions;

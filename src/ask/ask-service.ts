@@ -8,11 +8,10 @@ import { type Ready, shareAnswer } from "../coalesce/share-answer.ts";
 import { semanticThreshold } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import { answerRecords } from "../generate/generation.ts";
-import { type PreparedAsk, prepareAsk, SESSION_TURNS_LOADED } from "../generate/prepare.ts";
+import { type PreparedAsk, prepareAsk, SESSION_TURNS_LOADED, storeTurn } from "../generate/prepare.ts";
 import { present } from "../generate/present.ts";
 import type { AskRecord, RecordSource } from "../generate/records.ts";
 import { fromProblem, generatorRecords } from "../generate/records.ts";
-import { errorText, logLine } from "../log.ts";
 import { counters } from "../observability/counters.ts";
 import { createChatModels } from "../providers/index.ts";
 import { AllStrategiesFailed, queryTexts } from "../retrieve/retrieve.ts";
@@ -206,19 +205,12 @@ async function sessionIsEmpty(services: Services, sessionId: string): Promise<bo
  */
 async function withTurn(services: Services, sessionId: string, question: string, entry: CachedAnswer): Promise<CachedAnswer> {
   const sources = (entry.meta.sources as { n: number; conversation_id: string; message_ids: string[] }[] | undefined) ?? [];
-  let saved = true;
-  try {
-    await services.stores.sessions.append(sessionId, {
-      question,
-      standaloneQuestion: question,
-      answer: entry.pieces.join(""),
-      sources: sources.map((s) => ({ n: s.n, conversation_id: s.conversation_id, message_ids: s.message_ids })),
-    });
-  } catch (err) {
-    logLine("error", { event: "session_write_failed", error: errorText(err) });
-    counters.inc("rag_errors_total", { kind: "session_write" });
-    saved = false;
-  }
+  const saved = await storeTurn(services.stores.sessions, sessionId, {
+    question,
+    standaloneQuestion: question,
+    answer: entry.pieces.join(""),
+    sources: sources.map((s) => ({ n: s.n, conversation_id: s.conversation_id, message_ids: s.message_ids })),
+  });
   return { ...entry, meta: { ...entry.meta, session_id: sessionId }, done: { ...entry.done, session_saved: saved } };
 }
 

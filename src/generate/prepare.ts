@@ -315,19 +315,33 @@ async function saveTurn(
   sources: AnswerSource[],
   history: History,
 ): Promise<boolean> {
-  const sessionId = options.sessionId!;
+  const turn = {
+    question: query.text,
+    standaloneQuestion: query.standalone,
+    answer,
+    sources: sources.map((s) => ({
+      n: s.n,
+      conversation_id: s.conversationId,
+      message_ids: (s as { chunk?: RetrievedChunk }).chunk?.messageIds ?? [],
+    })),
+  };
+  return storeTurn(sessions, options.sessionId!, turn, history.newSummary);
+}
+
+/**
+ * Stores an answered turn, and a newer summary of the history. A failure is logged and counted
+ * and the answer stands (`session_saved: false`). Also used for a cached answer served as a
+ * session's first turn (ask/ask-service.ts).
+ */
+export async function storeTurn(
+  sessions: SessionStore,
+  sessionId: string,
+  turn: Parameters<SessionStore["append"]>[1],
+  summary?: History["newSummary"],
+): Promise<boolean> {
   try {
-    await sessions.append(sessionId, {
-      question: query.text,
-      standaloneQuestion: query.standalone,
-      answer,
-      sources: sources.map((s) => ({
-        n: s.n,
-        conversation_id: s.conversationId,
-        message_ids: (s as { chunk?: RetrievedChunk }).chunk?.messageIds ?? [],
-      })),
-    });
-    if (history.newSummary) await sessions.saveSummary(sessionId, history.newSummary.text, history.newSummary.through);
+    await sessions.append(sessionId, turn);
+    if (summary) await sessions.saveSummary(sessionId, summary.text, summary.through);
     return true;
   } catch (err) {
     logLine("error", { event: "session_write_failed", error: errorText(err) });
