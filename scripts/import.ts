@@ -1,6 +1,6 @@
 // npm run import -- <file> [--format F] [--url URL] [--key KEY] [options]: uploads a chat export to
 // POST /api/imports, shows its progress until it ends, and prints a summary. Against `npm start`
-// with the dev key by default. Exit 0 when the import succeeded, 1 when it failed, 2 for bad usage,
+// with the dev key by default. Exit 0 when the import succeeded, 1 when it failed or was cancelled, 2 for bad usage,
 // 3 when it stood still for --wait-minutes (it goes on in the background).
 import { createReadStream, statSync } from "node:fs";
 import { Readable } from "node:stream";
@@ -70,7 +70,7 @@ const headers = { authorization: `Bearer ${values.key}` };
 
 interface Status {
   id: string;
-  status: "queued" | "running" | "succeeded" | "failed";
+  status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
   format: string | null;
   progress: { messages_parsed: number; messages_stored: number; conversations: string[] };
   skipped: { where: string; reason: string }[];
@@ -119,7 +119,7 @@ for (;;) {
   status = (await res.json()) as Status;
   const line = `${status.status.padEnd(9)} ${status.format ?? "?"}: ${status.progress.messages_parsed} messages parsed, ${status.progress.messages_stored} stored, ${status.progress.conversations.length} conversations`;
   if (tty) process.stderr.write(`\r${line}\u001b[K`);
-  if (status.status === "succeeded" || status.status === "failed") break;
+  if (status.status === "succeeded" || status.status === "failed" || status.status === "cancelled") break;
   const progress = `${status.status} ${status.progress.messages_parsed} ${status.progress.messages_stored}`;
   if (progress !== lastProgress) [lastProgress, progressAt] = [progress, Date.now()];
   else if (Date.now() - progressAt > waitMs) {

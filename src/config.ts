@@ -113,6 +113,10 @@ const imports = z
     IMPORT_MAX_BYTES: int(1024, 5 * 1024 * 1024 * 1024).default(100 * 1024 * 1024),
     IMPORT_STEP_BATCHES: int(1, 1000).default(20),
     IMPORT_PARSE_STEP_BATCHES: int(1, 10_000).default(200),
+    IMPORT_PARSE_STEP_BYTES: int(1024, 2 ** 30).default(64 * 1024 * 1024),
+    IMPORT_MAX_MESSAGES: int(1, 100_000_000).default(1_000_000),
+    IMPORT_MAX_INFLATED_BYTES: int(1024, 16 * 2 ** 30).default(2 ** 30),
+    IMPORT_MAX_STEPS: int(2, 1_000_000).default(1000),
     IMPORT_STALL_MINUTES: int(1, 10_080).default(10),
   })
   .transform((v) => ({
@@ -122,6 +126,14 @@ const imports = z
     stepBatches: v.IMPORT_STEP_BATCHES,
     /** Batches one parse step writes to the spool (parsing costs a small part of storing). */
     parseStepBatches: v.IMPORT_PARSE_STEP_BATCHES,
+    /** Bytes of the file one parse step reads at most, however few messages they hold. */
+    parseStepBytes: v.IMPORT_PARSE_STEP_BYTES,
+    /** Messages one import may hold; a file with more fails before anything is stored. */
+    maxMessages: v.IMPORT_MAX_MESSAGES,
+    /** What a zip upload may inflate to, all its read entries together and one alone (and 200× its compressed size). */
+    maxInflatedBytes: v.IMPORT_MAX_INFLATED_BYTES,
+    /** Steps one import may take, retries included; past it the import fails. */
+    maxSteps: v.IMPORT_MAX_STEPS,
     /** An unfinished import silent this long has lost its queue message: the watchdog queues it again. */
     stallMinutes: v.IMPORT_STALL_MINUTES,
   }));

@@ -11,6 +11,7 @@ export const EXPECTED_MIGRATIONS = [
   "0007_imports",
   "0008_import_spool",
   "0009_embedding_models",
+  "0010_import_resume_cancel",
 ] as const;
 
 export interface SchemaStatus {

@@ -7,10 +7,15 @@
 export class ByteReader {
   #buffer: Uint8Array = new Uint8Array(0);
   #at = 0;
-  /** Bytes consumed so far. */
-  offset = 0;
+  /** Bytes consumed so far, counted from `offset` (where in the whole file the stream starts). */
+  offset: number;
 
-  constructor(private readonly reader: ReadableStreamDefaultReader<Uint8Array>) {}
+  constructor(
+    private readonly reader: ReadableStreamDefaultReader<Uint8Array>,
+    offset = 0,
+  ) {
+    this.offset = offset;
+  }
 
   get available(): number {
     return this.#buffer.length - this.#at;

@@ -5,8 +5,8 @@
 import { BatchEmitter, type Conversation, conversationId, type ParsedMessage } from "./emitter.ts";
 import type { Importer, ImportOptions, ImportSink } from "./format.ts";
 import { list, record, str } from "./json-fields.ts";
-import { jsonValues, pointer } from "./json-stream.ts";
-import { readPlainOrZipped } from "./zip.ts";
+import { type JsonPath, type JsonResume, jsonValues, pointer } from "./json-stream.ts";
+import { namedMember, parseMember } from "./zip.ts";
 
 const AUTHORS: Record<string, Pick<ParsedMessage, "author" | "authorType">> = {
   user: { author: "User", authorType: "human" },
@@ -26,36 +26,58 @@ export function looksLike(firstBytes: Uint8Array): boolean {
   return /^\[\s*\{/.test(head) && /"mapping"\s*:\s*\{/.test(head);
 }
 
+const MEMBER = namedMember(["conversations.json"], "not the conversations (chat.html, images and other files of the export)");
+
 export const chatgptImporter: Importer = {
   format: "chatgpt",
-  parse: (input, options, sink) => readPlainOrZipped(input, ["conversations.json"], (body, file) => parse(body, file, options, sink)),
+  zipMember: MEMBER,
+  parse: (input, options, sink, resume) =>
+    parseMember(input, options, sink, resume, MEMBER, "conversations.json", (body, file) =>
+      parse(body, file, options, sink, resume?.state as JsonResume | undefined),
+    ),
 };
 
-async function parse(input: ReadableStream<Uint8Array>, file: string, options: ImportOptions, sink: ImportSink): Promise<void> {
+async function parse(
+  input: ReadableStream<Uint8Array>,
+  file: string,
+  options: ImportOptions,
+  sink: ImportSink,
+  resume: JsonResume | undefined,
+): Promise<void> {
   const emitter = new BatchEmitter(sink);
-  for await (const { path, value } of jsonValues(input, [["*"]], file)) {
-    const where = `${file}${pointer(path)}`;
-    const c = record(value);
-    const id = str(c.id) ?? str(c.conversation_id);
-    if (!id) {
-      sink.skipped(where, "a conversation without an id");
-      continue;
-    }
-    const conversation: Conversation = {
-      id: conversationId(options, `chatgpt-${id}`, where),
-      title: str(c.title) ?? null,
-      metadata: { source: "chatgpt", created: isoTime(c.create_time), updated: isoTime(c.update_time), model: str(c.default_model_slug) },
-    };
-    const mapping = record(c.mapping);
-    const started = typeof c.create_time === "number" ? fromSeconds(c.create_time) : undefined;
-    for (const nodeId of branch(mapping, str(c.current_node))) {
-      const message = said(record(record(mapping[nodeId]).message), started);
-      const at = `${file}${pointer([...path, "mapping", nodeId])}`;
-      if (typeof message === "string") sink.skipped(at, message);
-      else if (message) await emitter.add(conversation, { id: nodeId, ...message }, at);
-    }
-    await emitter.flush(conversation.id);
+  for await (const match of jsonValues(input, [["*"]], file, resume)) {
+    await conversation(match.path, record(match.value), file, options, emitter, sink);
+    // Each conversation is handed over whole before the next is read: the document can go on after any of them.
+    const point = match.resume?.();
+    if (point) await sink.pausable?.(point.at, async () => point);
   }
+}
+
+async function conversation(
+  path: JsonPath,
+  c: Record<string, unknown>,
+  file: string,
+  options: ImportOptions,
+  emitter: BatchEmitter,
+  sink: ImportSink,
+): Promise<void> {
+  const where = `${file}${pointer(path)}`;
+  const id = str(c.id) ?? str(c.conversation_id);
+  if (!id) return sink.skipped(where, "a conversation without an id");
+  const conversation: Conversation = {
+    id: conversationId(options, `chatgpt-${id}`, where),
+    title: str(c.title) ?? null,
+    metadata: { source: "chatgpt", created: isoTime(c.create_time), updated: isoTime(c.update_time), model: str(c.default_model_slug) },
+  };
+  const mapping = record(c.mapping);
+  const started = typeof c.create_time === "number" ? fromSeconds(c.create_time) : undefined;
+  for (const nodeId of branch(mapping, str(c.current_node))) {
+    const message = said(record(record(mapping[nodeId]).message), started);
+    const at = `${file}${pointer([...path, "mapping", nodeId])}`;
+    if (typeof message === "string") sink.skipped(at, message);
+    else if (message) await emitter.add(conversation, { id: nodeId, ...message }, at);
+  }
+  await emitter.flush(conversation.id);
 }
 
 /** Node ids from the root to `current` (or, without it, to the leaf reached through each node's last child). */

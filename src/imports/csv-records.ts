@@ -50,9 +50,14 @@ export class CsvRecords {
   #quoteLine = 0;
 
   constructor(
-    private readonly delimiter: Delimiter,
+    readonly delimiter: Delimiter,
     private readonly file: string,
   ) {}
+
+  /** Whether the lines so far end a record (no quoted field is open). */
+  get between(): boolean {
+    return !this.#quoted;
+  }
 
   line(text: string, number: number): CsvRecord | undefined {
     if (this.#quoted) {

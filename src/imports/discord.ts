@@ -3,9 +3,9 @@
 // so a file of any size is read in the memory of one message and one batch.
 import { parseTimestamp } from "../text/timestamp.ts";
 import { BatchEmitter, type Conversation, checkedConversationId } from "./emitter.ts";
-import { ImportError, type Importer, type ImportOptions, type ImportSink } from "./format.ts";
+import { ImportError, type Importer, type ImportOptions, type ImportSink, type Resume } from "./format.ts";
 import { list, record, str } from "./json-fields.ts";
-import { jsonValues } from "./json-stream.ts";
+import { type JsonResume, jsonValues } from "./json-stream.ts";
 
 /** What `where` calls the file (the importer is not told its name). */
 const FILE = "channel.json";
@@ -25,33 +25,56 @@ export function looksLike(firstBytes: Uint8Array): boolean {
 
 export const discordImporter: Importer = { format: "discord", parse };
 
-async function parse(input: ReadableStream<Uint8Array>, options: ImportOptions, sink: ImportSink): Promise<void> {
+/** What a paused parse needs to go on. */
+interface DiscordState {
+  json: JsonResume;
+  guild: Record<string, unknown>;
+  channel: Record<string, unknown>;
+  conversation: Conversation;
+}
+
+async function parse(input: ReadableStream<Uint8Array>, options: ImportOptions, sink: ImportSink, resume?: Resume): Promise<void> {
+  const file = options.file ?? FILE;
   const emitter = new BatchEmitter(sink);
-  let guild: Record<string, unknown> = {};
-  let channel: Record<string, unknown> | undefined;
-  let conversation: Conversation | undefined;
-  for await (const { path, value } of jsonValues(input, [["guild"], ["channel"], ["messages", "*"]], FILE)) {
+  const state = resume?.state as DiscordState | undefined;
+  let guild: Record<string, unknown> = state?.guild ?? {};
+  let channel: Record<string, unknown> | undefined = state?.channel;
+  let conversation: Conversation | undefined = state?.conversation;
+  for await (const match of jsonValues(input, [["guild"], ["channel"], ["messages", "*"]], file, state?.json)) {
+    const { path, value } = match;
     if (path[0] === "guild") guild = record(value);
     else if (path[0] === "channel") channel = record(value);
     else {
-      const where = `${FILE}#/messages/${path[1]}`;
+      const where = `${file}#/messages/${path[1]}`;
       if (!channel) throw new ImportError(where, "the channel object must come before the messages (as DiscordChatExporter writes it)");
-      conversation ??= conversationOf(guild, channel, options);
-      await message(record(value), where, conversation, emitter, sink);
+      const current = (conversation ??= conversationOf(guild, channel, options, file));
+      await message(record(value), where, current, emitter, sink);
+      const point = match.resume?.();
+      const known = { guild, channel };
+      if (point)
+        await sink.pausable?.(point.at, async (): Promise<DiscordState> => {
+          await emitter.flush();
+          return { json: point, ...known, conversation: current };
+        });
     }
   }
-  if (!channel) throw new ImportError(FILE, "not a DiscordChatExporter JSON export: it has no channel object");
+  if (!channel) throw new ImportError(file, "not a DiscordChatExporter JSON export: it has no channel object");
   await emitter.flush();
 }
 
-function conversationOf(guild: Record<string, unknown>, channel: Record<string, unknown>, options: ImportOptions): Conversation {
+function conversationOf(
+  guild: Record<string, unknown>,
+  channel: Record<string, unknown>,
+  options: ImportOptions,
+  file: string,
+): Conversation {
   const channelId = str(channel.id) ?? (typeof channel.id === "number" ? String(channel.id) : undefined);
-  if (channelId === undefined) throw new ImportError(`${FILE}#/channel`, "the channel has no id");
+  if (channelId === undefined) throw new ImportError(`${file}#/channel`, "the channel has no id");
   const name = str(channel.name) ?? channelId;
   const guildName = str(guild.name) ?? "Discord";
   const id = options.conversationId ?? `discord-${channelId}`;
   return {
-    id: checkedConversationId(id, options.conversationId === undefined ? `${FILE}#/channel/id` : "options"),
+    id: checkedConversationId(id, options.conversationId === undefined ? `${file}#/channel/id` : "options"),
     title: options.title ?? (DIRECT.has(str(channel.type) ?? "") ? `${name} (${guildName})` : `#${name} (${guildName})`),
     metadata: {
       source: "discord",

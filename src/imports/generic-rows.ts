@@ -4,7 +4,7 @@
 import { parseTimestamp } from "../text/timestamp.ts";
 import { BatchWriter, type ConversationRef } from "./batches.ts";
 import type { ImportOptions, ImportSink, Where } from "./format.ts";
-import { ContentIds, conversationIdOption, conversationIdProblem, messageIdProblem, shortHash } from "./ids.ts";
+import { ContentIds, type ContentIdsState, conversationIdOption, conversationIdProblem, messageIdProblem, shortHash } from "./ids.ts";
 import { authorName, authorType, textProblem } from "./message-fields.ts";
 import { type ToUtc, zonedToUtc } from "./zone.ts";
 
@@ -66,6 +66,12 @@ export function rowTimestamp(value: unknown, toUtc: ToUtc): Date | undefined {
 const scalar = (value: unknown): string | undefined =>
   typeof value === "string" ? value : typeof value === "number" && Number.isFinite(value) ? String(value) : undefined;
 
+/** What a row writer needs to go on in another step. */
+export interface RowWriterState {
+  default: ConversationRef | undefined;
+  ids: ContentIdsState;
+}
+
 /**
  * Turns rows into messages. Rows with a conversation field go to that conversation (after
  * options.conversationId and "-" when given); the others to options.conversationId, else
@@ -74,17 +80,28 @@ const scalar = (value: unknown): string | undefined =>
 export class RowWriter {
   readonly #toUtc: ToUtc;
   readonly #out: BatchWriter;
-  readonly #ids = new ContentIds();
+  #ids = new ContentIds();
   #default: ConversationRef | undefined;
 
   constructor(
     private readonly format: "jsonl" | "csv",
     private readonly options: ImportOptions,
     private readonly sink: ImportSink,
+    state?: RowWriterState,
   ) {
     this.#toUtc = zonedToUtc(options.timezone);
     conversationIdOption(options);
     this.#out = new BatchWriter(sink);
+    if (state) {
+      this.#default = state.default;
+      this.#ids = ContentIds.from(state.ids);
+    }
+  }
+
+  /** Hands over what it holds and returns what it needs to go on in another step. */
+  async suspend(): Promise<RowWriterState> {
+    await this.#out.finish();
+    return { default: this.#default, ids: this.#ids.state() };
   }
 
   async row(where: Where, get: RowLookup): Promise<void> {

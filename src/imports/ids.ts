@@ -20,6 +20,21 @@ export class ContentIds {
   #latest = Number.NEGATIVE_INFINITY;
   #pruneAt = 1024;
 
+  /** What the counts are now, as JSON, for a parse that goes on in another step (ContentIds.from). */
+  state(): ContentIdsState {
+    return { counts: [...this.#counts].map(([key, { count, time }]) => [key, count, time]), latest: this.#latest, pruneAt: this.#pruneAt };
+  }
+
+  /** Counts as `state()` gave them (a fresh ContentIds for undefined). */
+  static from(state: ContentIdsState | undefined): ContentIds {
+    const ids = new ContentIds();
+    if (!state) return ids;
+    for (const [key, count, time] of state.counts) ids.#counts.set(key, { count, time });
+    ids.#latest = state.latest ?? Number.NEGATIVE_INFINITY;
+    ids.#pruneAt = state.pruneAt;
+    return ids;
+  }
+
   /**
    * @param time the message's instant in ms (transcripts: its offset from the start)
    * @example ids.next("whatsapp-bob", Date.parse(ts), ts, "Bob", "ok") // "3f9c…" (32 hex digits)
@@ -38,6 +53,13 @@ export class ContentIds {
     for (const [key, { time }] of this.#counts) if (time < this.#latest - DAY) this.#counts.delete(key);
     this.#pruneAt = Math.max(1024, this.#counts.size * 2);
   }
+}
+
+export interface ContentIdsState {
+  counts: [key: string, count: number, time: number][];
+  /** JSON has no -Infinity: null before the first message. */
+  latest: number | null;
+  pruneAt: number;
 }
 
 /** Why `id` cannot be a message id (ingest rules: 1–256 characters, no control or format characters), or undefined. */

@@ -16,6 +16,25 @@ export type JsonPattern = readonly string[];
 export interface JsonMatch {
   path: JsonPath;
   value: unknown;
+  /**
+   * For an object or array: where reading can go on after it (jsonValues' `resume`). Valid until
+   * the next value is asked for.
+   */
+  resume?: () => JsonResume;
+}
+
+/** Where a document read before goes on: the input then starts at byte `at`, inside the containers `frames` describe. */
+export interface JsonResume {
+  at: number;
+  frames: WalkedFrame[];
+}
+
+/** A container on the way to the requested values, as JSON. */
+export interface WalkedFrame {
+  array: boolean;
+  key: string | number | undefined;
+  expect: Frame["expect"];
+  patterns: readonly JsonPattern[];
 }
 
 type Container = Record<string, unknown> | unknown[];
@@ -45,7 +64,8 @@ export function pointer(path: JsonPath): string {
  * complete. Everything else is read but not kept, so memory is bounded by the largest requested
  * value. A container on the way to a pattern must have the pattern's shape (an array where "*"
  * follows, an object where a key does). Bytes that are not UTF-8, malformed or truncated JSON and
- * data after the document fail with ImportError at `${file}#/pointer`.
+ * data after the document fail with ImportError at `${file}#/pointer`. With `resume` (a match's
+ * `resume()` of an earlier read), `input` is the document from `resume.at` on.
  *
  * @example for await (const { path, value } of jsonValues(body, [["messages", "*"]], "result.json")) handle(path[1], value);
  */
@@ -53,9 +73,12 @@ export async function* jsonValues(
   input: ReadableStream<Uint8Array>,
   patterns: readonly JsonPattern[],
   file: string,
+  resume?: JsonResume,
 ): AsyncGenerator<JsonMatch> {
-  const walker = new PathWalker(patterns, file);
-  const tokens = input.pipeThrough(utf8Checked(file)).pipeThrough(new Tokenizer()).getReader();
+  const walker = new PathWalker(patterns, file, resume?.frames);
+  // The tokenizer counts a token's offset from the first byte it is given, a byte order mark left out.
+  const start = { offset: resume?.at ?? 0 };
+  const tokens = input.pipeThrough(utf8Checked(file, start)).pipeThrough(new Tokenizer()).getReader();
   try {
     for (;;) {
       let next: Awaited<ReturnType<typeof tokens.read>>;
@@ -71,8 +94,14 @@ export async function* jsonValues(
         throw new ImportError(`${file}${pointer(walker.path())}`, `not valid JSON: ${detail}`);
       }
       if (next.done) break;
-      const matches = walker.token(next.value.token, next.value.value);
-      if (matches) yield* matches;
+      const { token, value, offset } = next.value;
+      const matches = walker.token(token, value);
+      if (!matches) continue;
+      if (token === TokenType.RIGHT_BRACE || token === TokenType.RIGHT_BRACKET) {
+        const at = start.offset + offset + 1;
+        for (const match of matches) match.resume = () => ({ at, frames: walker.frames() });
+      }
+      yield* matches;
     }
     walker.end();
   } finally {
@@ -83,11 +112,13 @@ export async function* jsonValues(
 /**
  * Passes bytes through, failing on the first that is not UTF-8 (a fatal decoder), in chunks that
  * end on a character boundary: the tokenizer (0.0.22) garbles a character split over three chunks.
+ * A byte order mark at the start of the file is dropped, and `start.offset` moved past it.
  */
-function utf8Checked(file: string): TransformStream<Uint8Array, Uint8Array> {
+function utf8Checked(file: string, start: { offset: number }): TransformStream<Uint8Array, Uint8Array> {
   const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
-  let offset = 0;
+  let offset = start.offset;
   let carry: Uint8Array | undefined;
+  let first = start.offset === 0;
   const check = (chunk?: Uint8Array) => {
     try {
       if (chunk) decoder.decode(chunk, { stream: true });
@@ -112,6 +143,14 @@ function utf8Checked(file: string): TransformStream<Uint8Array, Uint8Array> {
       bytes = bytes.subarray(0, whole);
       check(bytes);
       offset += bytes.length;
+      // Characters arrive whole, so a byte order mark is all here once anything is.
+      if (first && bytes.length > 0) {
+        first = false;
+        if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
+          bytes = bytes.subarray(3);
+          start.offset = 3;
+        }
+      }
       if (bytes.length > 0) controller.enqueue(bytes);
     },
     flush(controller) {
@@ -146,7 +185,20 @@ class PathWalker {
   constructor(
     private readonly patterns: readonly JsonPattern[],
     private readonly file: string,
-  ) {}
+    frames?: WalkedFrame[],
+  ) {
+    if (!frames) return;
+    this.#started = true;
+    this.#stack = frames.map((f) => ({ ...f, mode: "walked", value: undefined, requested: false }));
+  }
+
+  /** The containers open now, to go on from here in another read; all of them walked (between requested values). */
+  frames(): WalkedFrame[] {
+    return this.#stack.map(({ array, key, expect, patterns, mode }) => {
+      if (mode !== "walked") throw new Error("a JSON read can only go on from between requested values");
+      return { array, key, expect, patterns };
+    });
+  }
 
   path(): JsonPath {
     return this.#stack.flatMap((f) => (f.key === undefined ? [] : [f.key]));

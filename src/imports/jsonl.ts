@@ -1,6 +1,6 @@
 // JSON Lines (https://jsonlines.org): one message per line, as a JSON object (docs/IMPORTS.md).
 import { ImportError, type Importer, type ImportOptions } from "./format.ts";
-import { type Field, fieldNames, RowWriter } from "./generic-rows.ts";
+import { type Field, fieldNames, RowWriter, type RowWriterState } from "./generic-rows.ts";
 import { leadingLines, readLines, streamChunks } from "./text-lines.ts";
 
 const FILE = "messages.jsonl";
@@ -46,16 +46,28 @@ function finder(row: Record<string, unknown>, options: ImportOptions) {
   };
 }
 
+/** What a paused parse needs to go on. */
+interface JsonlState {
+  line: number;
+  rows: number;
+  writer: RowWriterState;
+}
+
 /** Reads JSON Lines: each non-blank line one JSON object, one message. */
 export const jsonlImporter: Importer = {
   format: "jsonl",
-  async parse(input, options, sink) {
-    const out = new RowWriter("jsonl", options, sink);
-    let rows = 0;
-    for await (const { text, number } of readLines(streamChunks(input), FILE)) {
+  async parse(input, options, sink, resume) {
+    const file = options.file ?? FILE;
+    const state = resume?.state as JsonlState | undefined;
+    const out = new RowWriter("jsonl", options, sink, state?.writer);
+    let rows = state?.rows ?? 0;
+    const start = resume && state ? { offset: resume.at, line: state.line } : undefined;
+    for await (const { text, number, offset } of readLines(streamChunks(input), file, start)) {
       if (text.trim() === "") continue;
+      const before = rows;
+      await sink.pausable?.(offset, async (): Promise<JsonlState> => ({ line: number - 1, rows: before, writer: await out.suspend() }));
       rows += 1;
-      const where = `${FILE}:${number}`;
+      const where = `${file}:${number}`;
       let row: unknown;
       try {
         row = JSON.parse(text);
@@ -65,7 +77,7 @@ export const jsonlImporter: Importer = {
       if (typeof row !== "object" || row === null || Array.isArray(row)) throw new ImportError(where, "expected a JSON object");
       await out.row(where, finder(row as Record<string, unknown>, options));
     }
-    if (rows === 0) throw new ImportError(FILE, "the file is empty");
+    if (rows === 0) throw new ImportError(file, "the file is empty");
     await out.finish();
   },
 };

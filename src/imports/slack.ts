@@ -6,11 +6,11 @@
 // has neither, they are named from what each message carries and the gap is reported). Memory:
 // the largest day file, the name tables, and the waiting messages.
 import { BatchEmitter, type Conversation, conversationId, type ParsedMessage } from "./emitter.ts";
-import { ImportError, type Importer, type ImportOptions, type ImportSink } from "./format.ts";
+import { ImportError, type Importer, type ImportOptions, type ImportSink, type ZipLimits } from "./format.ts";
 import { list, record, str } from "./json-fields.ts";
 import { jsonValues } from "./json-stream.ts";
 import { slackText } from "./slack-text.ts";
-import { ZIP_LIMITS, type ZipEntry, type ZipLimits, zipEntries } from "./zip.ts";
+import { ZIP_LIMITS, type ZipEntry, type ZipStart, zipEntries } from "./zip.ts";
 
 export interface SlackLimits {
   zip: ZipLimits;
@@ -60,9 +60,26 @@ export function isSlackZip(entryNames: readonly string[]): boolean {
   return metadata && entryNames.some((n) => n.includes("/") && DAY_FILE.test(n.split("/").at(-1)!));
 }
 
-/** A Slack importer with its own limits (tests lower them). */
+/** What a paused parse needs to go on: where in the archive, and the names read so far. */
+interface SlackState {
+  zip: ZipStart;
+  users: [string, User][];
+  places: [string, Place][];
+  seen: string[];
+  waitingDone: boolean;
+  dayFiles: number;
+}
+
+/** A Slack importer with its own limits (tests lower them); options.zipLimits, when given, caps the archive. */
 export function createSlackImporter(limits: SlackLimits = SLACK_LIMITS): Importer {
-  return { format: "slack", parse: (input, options, sink) => new SlackImport(options, sink, limits).run(input) };
+  return {
+    format: "slack",
+    parse: (input, options, sink, resume) =>
+      new SlackImport(options, sink, { ...limits, zip: options.zipLimits ?? limits.zip }).run(
+        input,
+        resume?.state as SlackState | undefined,
+      ),
+  };
 }
 
 export const slackImporter: Importer = createSlackImporter();
@@ -86,8 +103,11 @@ class SlackImport {
     this.#emitter = new BatchEmitter(sink);
   }
 
-  async run(input: ReadableStream<Uint8Array>): Promise<void> {
-    for await (const entry of zipEntries(input, this.limits.zip)) {
+  async run(input: ReadableStream<Uint8Array>, state?: SlackState): Promise<void> {
+    if (state) this.#restore(state);
+    for await (const entry of zipEntries(input, this.limits.zip, state?.zip)) {
+      // Between entries, with no day file waiting for names, the archive can go on from this entry.
+      if (this.#waiting.length === 0) await this.sink.pausable?.(entry.offset, () => this.#suspend(entry));
       const parts = entry.name.split("/");
       const base = parts.at(-1)!;
       if (parts.length <= 2 && USERS.includes(base)) await this.#readUsers(entry);
@@ -100,6 +120,27 @@ class SlackImport {
     }
     await this.#stopWaiting();
     await this.#emitter.flush();
+  }
+
+  async #suspend(entry: ZipEntry): Promise<SlackState> {
+    await this.#emitter.flush();
+    return {
+      zip: { offset: entry.offset, inflated: entry.inflatedBefore },
+      users: [...this.#users],
+      places: [...this.#places],
+      seen: [...this.#seen],
+      waitingDone: this.#waitingDone,
+      dayFiles: this.#dayFiles,
+    };
+  }
+
+  #restore(state: SlackState): void {
+    this.#users = new Map(state.users);
+    this.#places = new Map(state.places);
+    for (const place of this.#places.values()) this.#channelNames.set(place.id, place.name);
+    this.#seen = new Set(state.seen);
+    this.#waitingDone = state.waitingDone;
+    this.#dayFiles = state.dayFiles;
   }
 
   async #readUsers(entry: ZipEntry): Promise<void> {

@@ -2,7 +2,7 @@
 // cue, one message per speaker (docs/IMPORTS.md).
 import { ImportError, type Importer } from "./format.ts";
 import { leadingLines, readBlocks, readLines, streamChunks } from "./text-lines.ts";
-import { TranscriptWriter } from "./transcript-cues.ts";
+import { type TranscriptState, TranscriptWriter } from "./transcript-cues.ts";
 
 const FILE = "transcript.srt";
 const TIME = String.raw`(\d{1,3}):([0-5]\d):([0-5]\d)[,.](\d{1,3})`;
@@ -12,6 +12,13 @@ interface Cue {
   where: string;
   startMs: number;
   lines: string[];
+}
+
+/** What a paused parse needs to go on (at the start of a subtitle). */
+interface SrtState {
+  line: number;
+  blocks: number;
+  writer: TranscriptState;
 }
 
 /**
@@ -38,13 +45,16 @@ export function srtStartMs(line: string): number | undefined {
  */
 export const srtImporter: Importer = {
   format: "srt",
-  async parse(input, options, sink) {
-    const out = new TranscriptWriter(options, sink);
+  async parse(input, options, sink, resume) {
+    const file = options.file ?? FILE;
+    const state = resume?.state as SrtState | undefined;
+    const out = new TranscriptWriter(options, sink, state?.writer);
     let pending: Cue | undefined;
-    let blocks = 0;
-    for await (const block of readBlocks(readLines(streamChunks(input), FILE), FILE)) {
+    let blocks = state?.blocks ?? 0;
+    const start = resume && state ? { offset: resume.at, line: state.line } : undefined;
+    for await (const block of readBlocks(readLines(streamChunks(input), file, start), file)) {
       blocks += 1;
-      const where = `${FILE}:${block.line}`;
+      const where = `${file}:${block.line}`;
       const [first = "", second = ""] = block.lines;
       const numbered = /^\d+$/.test(first.trim()) ? srtStartMs(second) : undefined;
       const startMs = numbered ?? srtStartMs(first);
@@ -56,9 +66,14 @@ export const srtImporter: Importer = {
         continue;
       }
       if (pending) await out.cue(pending.where, pending.startMs, pending.lines, "srt");
+      const before = blocks - 1;
+      await sink.pausable?.(
+        block.offset,
+        async (): Promise<SrtState> => ({ line: block.line - 1, blocks: before, writer: await out.suspend() }),
+      );
       pending = { where, startMs, lines: block.lines.slice(numbered === undefined ? 1 : 2) };
     }
-    if (blocks === 0) throw new ImportError(FILE, "the file is empty");
+    if (blocks === 0) throw new ImportError(file, "the file is empty");
     if (pending) await out.cue(pending.where, pending.startMs, pending.lines, "srt");
     await out.finish();
   },

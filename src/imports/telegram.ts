@@ -3,10 +3,10 @@
 // chat one conversation. Messages are streamed one by one, chats one after the other; a chat's
 // name, type and id come before its messages, as Telegram Desktop writes them.
 import { BatchEmitter, type Conversation, checkedConversationId, conversationId } from "./emitter.ts";
-import { ImportError, type Importer, type ImportOptions, type ImportSink } from "./format.ts";
+import { ImportError, type Importer, type ImportOptions, type ImportSink, type Resume } from "./format.ts";
 import { list, record, str } from "./json-fields.ts";
-import { type JsonPath, jsonValues, pointer } from "./json-stream.ts";
-import { readPlainOrZipped } from "./zip.ts";
+import { type JsonPath, type JsonResume, jsonValues, pointer } from "./json-stream.ts";
+import { namedMember, parseMember } from "./zip.ts";
 import { zonedToUtc } from "./zone.ts";
 
 const CHAT_FIELDS = ["name", "type", "id"];
@@ -39,9 +39,13 @@ export function looksLike(firstBytes: Uint8Array): boolean {
   );
 }
 
+const MEMBER = namedMember(["result.json"], "not the chat history (media and other files of the export)");
+
 export const telegramImporter: Importer = {
   format: "telegram",
-  parse: (input, options, sink) => readPlainOrZipped(input, ["result.json"], (body, file) => parse(body, file, options, sink)),
+  zipMember: MEMBER,
+  parse: (input, options, sink, resume) =>
+    parseMember(input, options, sink, resume, MEMBER, "result.json", (body, file) => parse(body, file, options, sink, resume)),
 };
 
 interface Chat {
@@ -51,12 +55,27 @@ interface Chat {
   conversation: Conversation | undefined;
 }
 
-async function parse(input: ReadableStream<Uint8Array>, file: string, options: ImportOptions, sink: ImportSink): Promise<void> {
+/** What a paused parse needs to go on. */
+interface TelegramState {
+  json: JsonResume;
+  chat: Chat | undefined;
+  chats: number;
+}
+
+async function parse(
+  input: ReadableStream<Uint8Array>,
+  file: string,
+  options: ImportOptions,
+  sink: ImportSink,
+  resume: Resume | undefined,
+): Promise<void> {
   const emitter = new BatchEmitter(sink);
   const toUtc = wallClockToUtc(options.timezone);
-  let chat: Chat | undefined;
-  let chats = 0;
-  for await (const { path, value } of jsonValues(input, PATTERNS, file)) {
+  const state = resume?.state as TelegramState | undefined;
+  let chat: Chat | undefined = state?.chat;
+  let chats = state?.chats ?? 0;
+  for await (const match of jsonValues(input, PATTERNS, file, state?.json)) {
+    const { path, value } = match;
     const messages = path.indexOf("messages");
     const at = path.slice(0, messages >= 0 ? messages : path.length - 1);
     if (!chat || pointer(chat.at) !== pointer(at)) {
@@ -75,6 +94,13 @@ async function parse(input: ReadableStream<Uint8Array>, file: string, options: I
     if (type === "service") sink.skipped(where, str(m.action) ?? "service");
     else if (type !== "message") sink.skipped(where, type ?? "no type");
     else await message(m, where, chat.conversation, String(chat.fields.id), toUtc, emitter, sink);
+    const point = match.resume?.();
+    const current = chat;
+    if (point)
+      await sink.pausable?.(point.at, async (): Promise<TelegramState> => {
+        await emitter.flush();
+        return { json: point, chat: current, chats };
+      });
   }
   if (chats === 0) throw new ImportError(file, "not a Telegram export: no chat with name, type, id and messages");
   await emitter.flush();

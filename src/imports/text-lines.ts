@@ -7,12 +7,22 @@ export interface Line {
   text: string;
   /** 1-based. */
   number: number;
+  /** Where in the file the line starts, in bytes. */
+  offset: number;
 }
 
 /** Consecutive non-blank lines, as blank-line separated formats (WebVTT, SRT) group them. */
 export interface Block {
   lines: string[];
   /** Number of the block's first line. */
+  line: number;
+  /** Where in the file the block's first line starts, in bytes. */
+  offset: number;
+}
+
+/** Where reading goes on in a file read before: the input then starts at byte `offset`, which begins line `line` + 1. */
+export interface LineStart {
+  offset: number;
   line: number;
 }
 
@@ -63,27 +73,33 @@ export async function peekBytes(
 
 /**
  * The lines of UTF-8 text (LF or CRLF endings, a leading BOM dropped), numbered from 1. Bytes that
- * are not UTF-8, a NUL byte or a line over 8 MiB fail with an ImportError at `file:line`.
+ * are not UTF-8, a NUL byte or a line over 8 MiB fail with an ImportError at `file:line`. With
+ * `start`, the chunks are the file from a line's start on, and lines are numbered and placed as
+ * in the whole file.
  *
  * @example for await (const { text, number } of readLines(streamChunks(body), "chat.txt")) …
  */
-export async function* readLines(chunks: AsyncIterable<Uint8Array>, file: string): AsyncGenerator<Line> {
+export async function* readLines(chunks: AsyncIterable<Uint8Array>, file: string, start?: LineStart): AsyncGenerator<Line> {
   const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   let parts: Uint8Array[] = [];
   let size = 0;
-  let number = 0;
-  let offset = 0;
+  let number = start?.line ?? 0;
+  let offset = start?.offset ?? 0;
   // Whole lines are decoded a chunk at a time, not one by one: one decoder call per chunk.
   function* lines(bytes: Uint8Array): Generator<Line> {
     const text = decodeLines(decoder, bytes, file, number, offset);
-    offset += bytes.length;
     const split = text.split("\n");
     if (split.at(-1) === "") split.pop();
+    // An LF byte is an LF character, so the nth line of the text starts after the nth LF byte.
+    let from = 0;
     for (const raw of split) {
       number += 1;
       const bare = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
-      yield { text: number === 1 && bare.startsWith("\ufeff") ? bare.slice(1) : bare, number };
+      yield { text: number === 1 && bare.startsWith("\ufeff") ? bare.slice(1) : bare, number, offset: offset + from };
+      const lf = bytes.indexOf(10, from);
+      from = lf === -1 ? bytes.length : lf + 1;
     }
+    offset += bytes.length;
   }
   for await (const chunk of chunks) {
     const last = chunk.lastIndexOf(10);
@@ -109,14 +125,14 @@ export async function* readLines(chunks: AsyncIterable<Uint8Array>, file: string
 export async function* readBlocks(lines: AsyncIterable<Line>, file: string): AsyncGenerator<Block> {
   let block: Block | undefined;
   let chars = 0;
-  for await (const { text, number } of lines) {
+  for await (const { text, number, offset } of lines) {
     if (text.trim() === "") {
       if (block) yield block;
       block = undefined;
       chars = 0;
       continue;
     }
-    block ??= { lines: [], line: number };
+    block ??= { lines: [], line: number, offset };
     block.lines.push(text);
     chars += text.length;
     if (chars > MAX_BLOCK_CHARS) throw new ImportError(`${file}:${block.line}`, "block longer than 1 MiB without a blank line");

@@ -4,7 +4,7 @@
 // (DCMP Captioning Key); a cue with none is said by "Speaker".
 import { BatchWriter, type ConversationRef } from "./batches.ts";
 import { ImportError, type ImportOptions, type ImportSink, type Where } from "./format.ts";
-import { ContentIds, conversationIdOption, shortHash } from "./ids.ts";
+import { ContentIds, type ContentIdsState, conversationIdOption, shortHash } from "./ids.ts";
 import { authorName, textProblem } from "./message-fields.ts";
 
 export const UNKNOWN_SPEAKER = "Speaker";
@@ -83,6 +83,13 @@ function decodeReferences(text: string): string {
   });
 }
 
+/** What a transcript's writer needs to go on in another step. */
+export interface TranscriptState {
+  conversation: ConversationRef | undefined;
+  ids: ContentIdsState;
+  title: string | undefined;
+}
+
 /**
  * Turns timed cues into messages of one conversation: a cue's time plus options.startedAt, its
  * speakers as authors, one message per voice. The conversation is options.conversationId, else
@@ -92,7 +99,7 @@ function decodeReferences(text: string): string {
 export class TranscriptWriter {
   readonly #startedAt: Date;
   readonly #out: BatchWriter;
-  readonly #ids = new ContentIds();
+  #ids = new ContentIds();
   #conversation: ConversationRef | undefined;
   /** A title the file gives (WebVTT's header line). */
   title: string | undefined;
@@ -100,6 +107,7 @@ export class TranscriptWriter {
   constructor(
     private readonly options: ImportOptions,
     private readonly sink: ImportSink,
+    state?: TranscriptState,
   ) {
     const startedAt = options.startedAt;
     if (!startedAt || Number.isNaN(startedAt.getTime())) {
@@ -111,6 +119,17 @@ export class TranscriptWriter {
     conversationIdOption(options);
     this.#startedAt = startedAt;
     this.#out = new BatchWriter(sink);
+    if (state) {
+      this.#conversation = state.conversation;
+      this.#ids = ContentIds.from(state.ids);
+      this.title = state.title;
+    }
+  }
+
+  /** Hands over what it holds and returns what it needs to go on in another step. */
+  async suspend(): Promise<TranscriptState> {
+    await this.#out.finish();
+    return { conversation: this.#conversation, ids: this.#ids.state(), title: this.title };
   }
 
   /** Adds a cue starting `startMs` after the start of the recording. */

@@ -1,11 +1,11 @@
 // WhatsApp chat exports (docs/IMPORTS.md): the .txt, or the .zip that holds it beside the media.
 import { BatchWriter, type ConversationRef } from "./batches.ts";
-import { ImportError, type Importer, type ImportOptions, type ImportSink, type Where } from "./format.ts";
-import { ContentIds, conversationIdOption, shortHash, slug } from "./ids.ts";
+import { ImportError, type Importer, type ImportOptions, type ImportSink, type Resume, type Where, type ZipMember } from "./format.ts";
+import { ContentIds, type ContentIdsState, conversationIdOption, shortHash, slug } from "./ids.ts";
 import { authorName, textProblem } from "./message-fields.ts";
-import { type Line, leadingLines, peekBytes, readLines, streamChunks } from "./text-lines.ts";
+import { type Line, leadingLines, readLines, streamChunks } from "./text-lines.ts";
 import { chatNameFrom, classify, type DateOrder, type Header, orderHint, parseHeader, wallClock } from "./whatsapp-lines.ts";
-import { chatNameOfEntry, isZip, openChatInZip } from "./whatsapp-zip.ts";
+import { parseMember } from "./zip.ts";
 import { isCalendarDay, type ToUtc, zonedToUtc } from "./zone.ts";
 
 const BATCH = 500;
@@ -29,6 +29,38 @@ interface Draft {
   where: Where;
 }
 
+/** What a paused parse needs to go on (once every date's order is known). */
+interface ChatState {
+  /** Lines before the one the parse goes on with. */
+  line: number;
+  order: DateOrder;
+  /** Named once the first batch is read; until then its messages wait in `drafts`. */
+  conversation: ConversationRef | undefined;
+  drafts: (Omit<Draft, "time"> & { time: string })[];
+  authors: string[];
+  chatName: string | undefined;
+  ids: ContentIdsState;
+}
+
+const ANDROID_NAME = /^WhatsApp Chat (?:with|-) (.+)\.txt$/i;
+const FOLDER_NAME = /^WhatsApp Chat (?:with|-) (.+)$/i;
+const baseName = (path: string) => path.slice(path.lastIndexOf("/") + 1);
+
+/** The chat in an export zip: `_chat.txt` (iOS) or `WhatsApp Chat with X.txt` (Android), in any folder. */
+export const CHAT_MEMBER: ZipMember = {
+  accepts: (path) => baseName(path) === "_chat.txt" || ANDROID_NAME.test(baseName(path)),
+  describe: "_chat.txt (or 'WhatsApp Chat with ….txt')",
+  others: "attachment file",
+};
+
+/** The chat's name an entry's path gives ("WhatsApp Chat with Bob.txt", "WhatsApp Chat - Bob/_chat.txt"). */
+export function chatNameOfEntry(path: string): string | undefined {
+  const named = ANDROID_NAME.exec(baseName(path));
+  if (named) return named[1];
+  const folder = path.split("/").at(-2);
+  return folder === undefined ? undefined : FOLDER_NAME.exec(folder)?.[1];
+}
+
 /**
  * Whether a file's first bytes start like a WhatsApp .txt export. A zip cannot be told from
  * Slack's by its first bytes, so this says false for every zip.
@@ -43,23 +75,17 @@ export function looksLike(firstBytes: Uint8Array): boolean {
 /** Reads a WhatsApp chat export, .txt or .zip, into one conversation. */
 export const whatsappImporter: Importer = {
   format: "whatsapp",
-  async parse(input, options, sink) {
+  zipMember: CHAT_MEMBER,
+  async parse(input, options, sink, resume) {
     const toUtc = zonedToUtc(options.timezone);
     conversationIdOption(options);
-    const { head, chunks } = await peekBytes(streamChunks(input), 4);
-    let file = "chat.txt";
-    let bytes: AsyncIterable<Uint8Array> = chunks;
-    // Reported after the chat, in archive order: when each is found depends on the chunking.
-    const others: string[] = [];
-    if (isZip(head)) {
-      const chat = await openChatInZip(chunks, (path) => others.push(path));
-      file = chat.path;
-      bytes = chat.bytes;
-    }
-    const chat = new ChatReader(file, options, sink, toUtc, chatNameOfEntry(file));
-    for await (const line of readLines(bytes, file)) await chat.line(line);
-    await chat.end();
-    for (const path of others) sink.skipped(path, "attachment file");
+    await parseMember(input, options, sink, resume, CHAT_MEMBER, "chat.txt", async (body, file) => {
+      const chat = new ChatReader(file, options, sink, toUtc, chatNameOfEntry(file), resume);
+      const state = resume?.state as ChatState | undefined;
+      const start = resume && state ? { offset: resume.at, line: state.line } : undefined;
+      for await (const line of readLines(streamChunks(body), file, start)) await chat.line(line);
+      await chat.end();
+    });
   },
 };
 
@@ -81,15 +107,42 @@ class ChatReader {
     private readonly sink: ImportSink,
     private readonly toUtc: ToUtc,
     private chatName: string | undefined,
+    resume: Resume | undefined,
   ) {
     this.#order = options.dateOrder;
     this.#out = new BatchWriter(sink, BATCH);
+    const state = resume?.state as ChatState | undefined;
+    if (state) {
+      this.#order = state.order;
+      this.#conversation = state.conversation;
+      this.#drafts = state.drafts.map((d) => ({ ...d, time: new Date(d.time) }));
+      this.#authors = state.authors;
+      this.chatName = state.chatName;
+      this.#ids = ContentIds.from(state.ids);
+      this.#sawText = true;
+    }
   }
 
-  async line({ text, number }: Line): Promise<void> {
+  async line({ text, number, offset }: Line): Promise<void> {
     const header = parseHeader(text);
     if (header) {
       await this.#finishEntry();
+      // A message ends here: once the dates' order is known, nothing before this line is needed.
+      const order = this.#order;
+      if (order && this.#sawText && this.#undated.length === 0) {
+        await this.sink.pausable?.(offset, async (): Promise<ChatState> => {
+          await this.#out.finish();
+          return {
+            line: number - 1,
+            order,
+            conversation: this.#conversation,
+            drafts: this.#drafts.map((d) => ({ ...d, time: d.time.toISOString() })),
+            authors: this.#authors,
+            chatName: this.chatName,
+            ids: this.#ids.state(),
+          };
+        });
+      }
       this.#current = { header, more: [], where: `${this.file}:${number}`, chars: text.length };
       return;
     }

@@ -6,9 +6,6 @@ const CENTRAL = 0x02014b50;
 /** The end-of-central-directory record and its longest comment. */
 const TAIL = 22 + 0xffff;
 
-/** True when the bytes start like a zip (a local file header, or an empty archive). */
-export const isZip = (head: Uint8Array) => head[0] === 0x50 && head[1] === 0x4b && (head[2] === 3 || head[2] === 5);
-
 /** The names in a zip's central directory; undefined when it cannot be read (ZIP64, damaged). */
 export async function zipEntryNames(bucket: R2Bucket, key: string, size: number): Promise<string[] | undefined> {
   const tailLength = Math.min(size, TAIL);

@@ -7,16 +7,7 @@
 // whose recorded size matches the bytes read.
 import { Inflate } from "fflate";
 import { ByteReader, concat, readU64, u32 } from "./byte-reader.ts";
-import { ImportError } from "./format.ts";
-
-export interface ZipLimits {
-  /** Inflated bytes of all opened entries together. */
-  maxTotalBytes: number;
-  /** Inflated bytes of one entry. */
-  maxEntryBytes: number;
-  /** Inflated bytes per compressed byte of one entry, once it is past 1 MiB inflated. */
-  maxRatio: number;
-}
+import { ImportError, type ImportOptions, type ImportSink, type Resume, type ZipLimits, type ZipMember } from "./format.ts";
 
 /** Caps against zip bombs: 1 GiB in all, 1 GiB per entry, 200× (JSON exports compress 5–30×; deflate tops out near 1032×). */
 export const ZIP_LIMITS: ZipLimits = { maxTotalBytes: 2 ** 30, maxEntryBytes: 2 ** 30, maxRatio: 200 };
@@ -24,6 +15,10 @@ export const ZIP_LIMITS: ZipLimits = { maxTotalBytes: 2 ** 30, maxEntryBytes: 2 
 export interface ZipEntry {
   /** The entry's path, "/"-separated ("general/2024-01-15.json"); never absolute, never with "..". */
   readonly name: string;
+  /** Where in the archive its local header starts: reading can go on from here (ZipStart). */
+  readonly offset: number;
+  /** Bytes inflated from the entries before it, counted against maxTotalBytes. */
+  readonly inflatedBefore: number;
   /**
    * The entry's inflated bytes. Read them (or stop) before asking for the next entry; an entry that
    * is never opened is passed over without being inflated. Fails with ImportError for an
@@ -55,16 +50,27 @@ export function isZip(firstBytes: Uint8Array): boolean {
   );
 }
 
+/** Where to go on reading an archive: an entry's `offset` (the input then starts there) and its `inflatedBefore`. */
+export interface ZipStart {
+  offset: number;
+  inflated: number;
+}
+
 /**
- * The entries of a zip archive in the order they are stored, directories left out.
+ * The entries of a zip archive in the order they are stored, directories left out. With `start`,
+ * `input` is the archive from the local header at `start.offset` on.
  *
  * @example for await (const entry of zipEntries(body)) if (entry.name === "users.json") await read(entry.open());
  */
-export async function* zipEntries(input: ReadableStream<Uint8Array>, limits: ZipLimits = ZIP_LIMITS): AsyncGenerator<ZipEntry> {
-  const bytes = new ByteReader(input.getReader());
-  const budget = { total: 0 };
+export async function* zipEntries(
+  input: ReadableStream<Uint8Array>,
+  limits: ZipLimits = ZIP_LIMITS,
+  start?: ZipStart,
+): AsyncGenerator<ZipEntry> {
+  const bytes = new ByteReader(input.getReader(), start?.offset ?? 0);
+  const budget = { total: start?.inflated ?? 0 };
   try {
-    for (let first = true; ; first = false) {
+    for (let first = start === undefined; ; first = false) {
       if (!(await bytes.fill(4))) {
         if (first) throw new ImportError("archive", bytes.available === 0 ? "the file is empty" : "not a zip archive");
         throw new ImportError("archive", "the archive ends without its central directory (truncated?)");
@@ -74,9 +80,11 @@ export async function* zipEntries(input: ReadableStream<Uint8Array>, limits: Zip
       if (signature !== LOCAL) {
         throw new ImportError("archive", first ? "not a zip archive" : `no zip entry header at byte ${bytes.offset} (corrupt archive?)`);
       }
+      const offset = bytes.offset;
+      const inflatedBefore = budget.total;
       const header = await readLocalHeader(bytes);
       const data = new EntryData(bytes, header);
-      if (!header.name.endsWith("/")) yield entry(header, data, limits, budget);
+      if (!header.name.endsWith("/")) yield entry(header, data, limits, budget, offset, inflatedBefore);
       await data.drain();
     }
   } finally {
@@ -84,29 +92,78 @@ export async function* zipEntries(input: ReadableStream<Uint8Array>, limits: Zip
   }
 }
 
+/** A member that is the first entry named one of `names`, at any depth. */
+export const namedMember = (names: readonly string[], others: string): ZipMember => ({
+  accepts: (path) => names.includes(path.slice(path.lastIndexOf("/") + 1)),
+  describe: names.join(" or "),
+  others,
+});
+
 /**
- * Runs `read` on the stream of a single-file format's JSON: the input itself, or the first entry
- * named one of `names` (at any depth) when the input is a zip archive of the export.
+ * Runs `read` on the one entry of a zip archive that `member` accepts, as its inflated bytes, and
+ * names every other entry to `other` (in archive order, without inflating it). Fails with
+ * ImportError when the archive has no such entry.
+ *
+ * @example await readZipMember(body, namedMember(["result.json"], "media"), (bytes, path) => parse(bytes, path), skip);
+ */
+export async function readZipMember<T>(
+  input: ReadableStream<Uint8Array>,
+  member: ZipMember,
+  read: (body: ReadableStream<Uint8Array>, path: string) => Promise<T>,
+  other: (path: string) => void,
+  limits: ZipLimits = ZIP_LIMITS,
+): Promise<T> {
+  let found: { value: T } | undefined;
+  for await (const entry of zipEntries(input, limits)) {
+    if (found === undefined && member.accepts(entry.name)) found = { value: await read(entry.open(), entry.name) };
+    else other(entry.name);
+  }
+  if (!found) throw new ImportError("archive", `no ${member.describe} in the zip archive`);
+  return found.value;
+}
+
+/**
+ * Runs `read` on a single-file format's input: the input itself, or the entry `member` accepts
+ * when the input is a zip archive of the export (the other entries named to `other`).
  */
 export async function readPlainOrZipped<T>(
   input: ReadableStream<Uint8Array>,
-  names: readonly string[],
-  read: (body: ReadableStream<Uint8Array>, file: string) => Promise<T>,
+  member: ZipMember,
+  read: (body: ReadableStream<Uint8Array>, file: string | undefined) => Promise<T>,
+  other: (path: string) => void,
   limits: ZipLimits = ZIP_LIMITS,
 ): Promise<T> {
   const [head, whole] = await peek(input, 4);
-  if (!isZip(head)) return read(whole, names[0] ?? "file");
-  const entries = zipEntries(whole, limits);
-  try {
-    for (;;) {
-      const next = await entries.next();
-      if (next.done) throw new ImportError("archive", `no ${names.join(" or ")} in the zip archive`);
-      const base = next.value.name.split("/").at(-1)!;
-      if (names.includes(base)) return await read(next.value.open(), next.value.name);
-    }
-  } finally {
-    await entries.return(undefined);
-  }
+  if (!isZip(head)) return read(whole, undefined);
+  return readZipMember(whole, member, read, other, limits);
+}
+
+/**
+ * Runs a single-file format's `parse` on its input: the file itself, or the entry `member`
+ * accepts when the input is a zip archive of the export, whose other entries are then reported as
+ * skipped (after the file's own report, in archive order). `parse` gets the file's name: the
+ * entry's path, else options.file, else `fallback`. A resumed parse is given the file as it is.
+ */
+export async function parseMember(
+  input: ReadableStream<Uint8Array>,
+  options: ImportOptions,
+  sink: ImportSink,
+  resume: Resume | undefined,
+  member: ZipMember,
+  fallback: string,
+  parse: (body: ReadableStream<Uint8Array>, file: string) => Promise<void>,
+): Promise<void> {
+  const file = options.file ?? fallback;
+  if (resume) return parse(input, file);
+  const others: string[] = [];
+  await readPlainOrZipped(
+    input,
+    member,
+    (body, path) => parse(body, path ?? file),
+    (path) => others.push(path),
+    options.zipLimits,
+  );
+  for (const path of others) sink.skipped(path, member.others);
 }
 
 /** The first `n` bytes of a stream (fewer if it is shorter) and a stream of all of it. */
@@ -186,10 +243,19 @@ function checkedName(name: string): string {
   return normal.replace(/^(\.\/)+/, "");
 }
 
-function entry(header: LocalHeader, data: EntryData, limits: ZipLimits, budget: { total: number }): ZipEntry {
+function entry(
+  header: LocalHeader,
+  data: EntryData,
+  limits: ZipLimits,
+  budget: { total: number },
+  offset: number,
+  inflatedBefore: number,
+): ZipEntry {
   let opened = false;
   return {
     name: header.name,
+    offset,
+    inflatedBefore,
     open() {
       if (opened) throw new Error(`zip entry ${header.name} opened twice`);
       opened = true;

@@ -11,7 +11,7 @@ export const importAccepted = z
 export const importStatus = z
   .object({
     id: z.uuid(),
-    status: z.enum(["queued", "running", "succeeded", "failed"]),
+    status: z.enum(["queued", "running", "succeeded", "failed", "cancelled"]),
     format: z.enum(IMPORT_FORMATS).nullable().meta({ description: "`null` until detected" }),
     progress: z.object({
       messages_parsed: count,

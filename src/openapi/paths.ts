@@ -187,6 +187,19 @@ export function paths(config: Config): ZodOpenApiPathsObject {
         responses: { 200: ok("The import", importStatus) },
       }),
     },
+    "/api/imports/{id}/cancel": {
+      post: operation({
+        id: "cancelImport",
+        tag: "Imports",
+        summary: "Cancel a queued or running import",
+        description:
+          "It stops at its next batch and stores nothing more; what it stored before stays. Its uploaded file and parsed batches are deleted. `409 import-finished` when it had already ended.",
+        access: "key",
+        path: z.object({ id: z.uuid().meta({ description: "The id `POST /api/imports` returned" }) }),
+        errors: [400, 404, 409],
+        responses: { 200: ok("The import, now `cancelled`", importStatus) },
+      }),
+    },
     "/api/rag/retrieve": {
       post: operation({
         id: "retrieve",

@@ -76,8 +76,8 @@ export const problems = {
   409: problemResponse(
     "Conflict",
     409,
-    ["idempotency-key-in-flight", "reembed-running", "model-in-use", "nothing-to-reembed"],
-    "`idempotency-key-in-flight`: an ask with this `Idempotency-Key` is still being answered; retry when it ends. `reembed-running`, `model-in-use`, `nothing-to-reembed` (re-embedding): the tenant has an unfinished job, already searches with the configured model, or has no chunks yet.",
+    ["idempotency-key-in-flight", "reembed-running", "model-in-use", "nothing-to-reembed", "import-finished"],
+    "`idempotency-key-in-flight`: an ask with this `Idempotency-Key` is still being answered; retry when it ends. `reembed-running`, `model-in-use`, `nothing-to-reembed` (re-embedding): the tenant has an unfinished job, already searches with the configured model, or has no chunks yet. `import-finished`: the import to cancel has already ended.",
     header.retryAfter,
   ),
   411: problemResponse(

@@ -1,10 +1,11 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../app-env.ts";
-import { getImport, type ImportRow, insertImport } from "../db/imports.ts";
+import { cancelImport, getImport, type ImportRow, insertImport } from "../db/imports.ts";
 import { ApiError, badRequest, notFound } from "../errors.ts";
 import { noQuery, parseBody } from "../http/validate.ts";
 import { IMPORT_FORMATS } from "../imports/format.ts";
+import { deleteImportObjects } from "../imports/import-objects.ts";
 import type { ImportJob } from "../imports/run.ts";
 import { timestamp } from "../text/timestamp.ts";
 
@@ -127,5 +128,25 @@ export const importRoutes = new Hono<AppEnv>()
     const id = c.req.param("id");
     const row = UUID.test(id) ? await getImport(c.var.sql(), c.var.auth.tenantId, id) : undefined;
     if (!row) throw notFound(`import '${id.slice(0, 100)}' does not exist`);
+    return c.json(present(row));
+  })
+  // Its running step learns of it at its next batch (every write of a step is conditional on
+  // 'running') and stops; the objects are deleted here and again by that step.
+  .post("/:id/cancel", async (c) => {
+    noQuery(c.req.query());
+    const id = c.req.param("id");
+    const tenantId = c.var.auth.tenantId;
+    const sql = c.var.sql();
+    const row = UUID.test(id) ? await cancelImport(sql, tenantId, id) : undefined;
+    if (!row) {
+      const ended = UUID.test(id) ? await getImport(sql, tenantId, id) : undefined;
+      if (!ended) throw notFound(`import '${id.slice(0, 100)}' does not exist`);
+      throw new ApiError(
+        409,
+        "import-finished",
+        `the import has already ${ended.status === "cancelled" ? "been cancelled" : ended.status}`,
+      );
+    }
+    c.executionCtx.waitUntil(deleteImportObjects(c.env.IMPORTS_BUCKET, tenantId, row.id, row.objectKey).catch(() => {}));
     return c.json(present(row));
   });

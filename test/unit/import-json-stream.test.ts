@@ -5,11 +5,41 @@ import { chunked, rejection } from "../helpers/importer-harness";
 
 async function values(input: string | Uint8Array, patterns: JsonPattern[], size = 3): Promise<JsonMatch[]> {
   const out: JsonMatch[] = [];
-  for await (const match of jsonValues(chunked(input, size), patterns, "f.json")) out.push(match);
+  for await (const { path, value } of jsonValues(chunked(input, size), patterns, "f.json")) out.push({ path, value });
   return out;
 }
 
 describe("jsonValues", () => {
+  it("goes on after any object or array it yielded, from that byte, inside the same containers", async () => {
+    const doc = JSON.stringify({
+      chats: {
+        list: [
+          { id: 1, messages: [{ t: "é" }, { t: "b" }] },
+          { id: 2, messages: [{ t: "c" }] },
+        ],
+      },
+    });
+    const bytes = new TextEncoder().encode(doc);
+    const patterns = [
+      ["chats", "list", "*", "id"],
+      ["chats", "list", "*", "messages", "*"],
+    ];
+    const all: JsonMatch[] = [];
+    for await (const { path, value } of jsonValues(chunked(bytes, 4), patterns, "f.json")) all.push({ path, value });
+    for (let k = 0; k < all.length; k++) {
+      const seen = jsonValues(chunked(bytes, 4), patterns, "f.json");
+      let resume: ReturnType<NonNullable<JsonMatch["resume"]>> | undefined;
+      let index = 0;
+      for await (const match of seen) if (index++ === k) resume = match.resume?.();
+      if (!resume) continue;
+      const rest: JsonMatch[] = [];
+      const state = JSON.parse(JSON.stringify(resume));
+      for await (const { path, value } of jsonValues(chunked(bytes.subarray(resume.at), 3), patterns, "f.json", state))
+        rest.push({ path, value });
+      expect(rest).toEqual(all.slice(k + 1));
+    }
+  });
+
   it("yields the values under the patterns in document order, each once complete", async () => {
     const doc = JSON.stringify({
       guild: { id: "1", name: "Gé 🎉" },

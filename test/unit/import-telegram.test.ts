@@ -106,7 +106,10 @@ describe("Telegram Desktop export", () => {
     ]);
     const run = await runImport(telegramImporter, chunked(zip));
     expect(run.messages("telegram-4815162342")).toEqual(SINGLE);
-    expect(run.skipped).toEqual([["ChatExport_2024-03-10/result.json#/messages/0", "phone_call"]]);
+    expect(run.skipped).toEqual([
+      ["ChatExport_2024-03-10/result.json#/messages/0", "phone_call"],
+      ["ChatExport_2024-03-10/photos/photo_1@10-03-2024_10-05-00.jpg", "not the chat history (media and other files of the export)"],
+    ]);
   });
 
   it("gives the same ids on every import, and a longer export only adds messages", async () => {

@@ -226,10 +226,36 @@ describe("WhatsApp import: zip archives", () => {
 
   it("fails on a zip without a chat, and on one cut short", async () => {
     const noChat = await importError(whatsappImporter, zipSync({ "photo.jpg": new Uint8Array(10) }));
-    expect([noChat.where, noChat.detail]).toEqual(["zip", "no _chat.txt (or 'WhatsApp Chat with ….txt') in the zip archive"]);
+    expect([noChat.where, noChat.detail]).toEqual(["archive", "no _chat.txt (or 'WhatsApp Chat with ….txt') in the zip archive"]);
     const whole = zipSync({ "_chat.txt": strToU8(text("whatsapp/ios-24h-dmy.txt")) });
     const cut = await importError(whatsappImporter, whole.subarray(0, 200));
     expect(cut.where).toBe("_chat.txt");
+  });
+});
+
+describe("WhatsApp import: hostile zip archives", () => {
+  it("refuses a chat entry whose path climbs out of the archive", async () => {
+    for (const name of ["../../_chat.txt", "/_chat.txt", "WhatsApp Chat - Ana/../../WhatsApp Chat with Ana.txt"]) {
+      const error = await importError(whatsappImporter, zipSync({ [name]: strToU8(text("whatsapp/ios-24h-dmy.txt")) }));
+      expect(error.detail).toBe("an entry path that leaves the archive (absolute or with '..'): refusing the archive");
+    }
+  });
+
+  it("stops a chat that inflates past the ratio, the entry and the total caps, whichever comes first", async () => {
+    const line = "15/01/2024, 10:00 - Ana: the same line again and again\n";
+    const chat = strToU8(line.repeat(60_000));
+    const bomb = zipSync({ "_chat.txt": chat }, { level: 9 });
+    expect(chat.length / bomb.length).toBeGreaterThan(200);
+    const ratio = await importError(whatsappImporter, bomb);
+    expect([ratio.where, ratio.detail]).toEqual([
+      "_chat.txt",
+      "the entry inflates to more than 200× its compressed size: refusing a likely zip bomb",
+    ]);
+    const generous = { maxRatio: 10_000, maxEntryBytes: 2 ** 30, maxTotalBytes: 2 ** 30 };
+    const entry = await importError(whatsappImporter, bomb, { zipLimits: { ...generous, maxEntryBytes: 1_000_000 } });
+    expect(entry.detail).toBe("the entry inflates to more than 1000000 bytes");
+    const total = await importError(whatsappImporter, bomb, { zipLimits: { ...generous, maxTotalBytes: 500_000 } });
+    expect(total.detail).toBe("the archive inflates to more than 500000 bytes");
   });
 });
 

@@ -1,7 +1,7 @@
 import { strToU8, Zip, ZipDeflate, ZipPassThrough } from "fflate";
 import { describe, expect, it } from "vitest";
 import { ImportError } from "../../src/imports/format";
-import { readPlainOrZipped, ZIP_LIMITS, zipEntries } from "../../src/imports/zip";
+import { namedMember, readPlainOrZipped, ZIP_LIMITS, zipEntries } from "../../src/imports/zip";
 import { chunked, rejection, zipOf } from "../helpers/importer-harness";
 
 async function read(zip: Uint8Array, size = 7, open = (_: string) => true): Promise<[string, string][]> {
@@ -189,20 +189,42 @@ describe("zipEntries", () => {
 });
 
 describe("readPlainOrZipped", () => {
-  const text = (body: ReadableStream<Uint8Array>, file: string) => new Response(body).text().then((t) => `${file}: ${t}`);
+  const text = (body: ReadableStream<Uint8Array>, file: string | undefined) => new Response(body).text().then((t) => `${file}: ${t}`);
+  const member = namedMember(["conversations.json"], "other file");
 
-  it("reads the input itself, or the named file anywhere in a zip of the export", async () => {
-    expect(await readPlainOrZipped(chunked("[1, 2]", 1), ["conversations.json"], text)).toBe("conversations.json: [1, 2]");
+  it("reads the input itself, or the named file anywhere in a zip of the export, naming the other entries", async () => {
+    const others: string[] = [];
+    expect(await readPlainOrZipped(chunked("[1, 2]", 1), member, text, (p) => others.push(p))).toBe("undefined: [1, 2]");
     const zip = zipOf([
       ["chat.html", "<html>"],
       ["Export/conversations.json", "[3]"],
       ["conversations.json", "[4]"],
     ]);
-    expect(await readPlainOrZipped(chunked(zip), ["conversations.json"], text)).toBe("Export/conversations.json: [3]");
+    expect(await readPlainOrZipped(chunked(zip), member, text, (p) => others.push(p))).toBe("Export/conversations.json: [3]");
+    expect(others).toEqual(["chat.html", "conversations.json"]);
   });
 
   it("says which file a zip lacks", async () => {
-    const error = await rejection(readPlainOrZipped(chunked(zipOf([["chat.html", "<html>"]])), ["result.json"], text));
+    const error = await rejection(
+      readPlainOrZipped(chunked(zipOf([["chat.html", "<html>"]])), namedMember(["result.json"], "x"), text, () => {}),
+    );
     expect([error.where, error.detail]).toEqual(["archive", "no result.json in the zip archive"]);
+  });
+
+  it("refuses an archive with an entry that climbs out, wherever it is, before or after the member", async () => {
+    for (const files of [
+      [["../../conversations.json", "[1]"]],
+      [
+        ["conversations.json", "[1]"],
+        ["../x.txt", "x"],
+      ],
+      [
+        ["a/../../b.txt", "x"],
+        ["conversations.json", "[1]"],
+      ],
+    ] as [string, string][][]) {
+      const error = await rejection(readPlainOrZipped(chunked(zipOf(files)), member, text, () => {}));
+      expect(error.detail).toBe("an entry path that leaves the archive (absolute or with '..'): refusing the archive");
+    }
   });
 });

@@ -21,6 +21,7 @@ describe("GET /health", () => {
           "0007_imports",
           "0008_import_spool",
           "0009_embedding_models",
+          "0010_import_resume_cancel",
         ],
         pending: [],
       },

@@ -30,7 +30,7 @@ export async function importFinished(key: string, id: string): Promise<ImportSta
     const res = await api("GET", `/api/imports/${id}`, { key });
     expect(res.status).toBe(200);
     const status = (await res.json()) as ImportStatus;
-    if (status.status === "succeeded" || status.status === "failed") return status;
+    if (["succeeded", "failed", "cancelled"].includes(status.status)) return status;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`import ${id} did not end`);
