@@ -213,3 +213,63 @@ describe("POST /api/imports/:id/cancel", () => {
     expect(await problem(done)).toMatchObject({ status: 409, detail: "the import has already succeeded" });
   });
 });
+
+describe("a file is checked against ingest's rules while it is parsed", () => {
+  it("cuts a title or metadata too long to store, says so, and stores everything else (ChatGPT, Slack)", async () => {
+    const conversation = (id: string, title: string) => ({
+      id,
+      title,
+      create_time: 1_709_200_000,
+      current_node: "b",
+      mapping: {
+        a: {
+          id: "a",
+          parent: null,
+          children: ["b"],
+          message: { author: { role: "user" }, content: { parts: [`question in ${id}`] }, create_time: 1_709_200_001 },
+        },
+        b: {
+          id: "b",
+          parent: "a",
+          children: [],
+          message: { author: { role: "assistant" }, content: { parts: ["an answer"] }, create_time: 1_709_200_002 },
+        },
+      },
+    });
+    const long = `A title that goes on ${"and on ".repeat(300)}`;
+    const bytes = new TextEncoder().encode(JSON.stringify([conversation("short-one", "Short"), conversation("long-one", long)]));
+    const id = await placed(bytes, {}, "chatgpt");
+    await runSteps(id, env);
+    const done = await status(id);
+    expect(done).toMatchObject({ status: "succeeded", progress: { messages_stored: 4 } });
+    expect(done.skipped).toContainEqual({ where: "conversation 'chatgpt-long-one'", reason: "title cut to its first 1000 characters" });
+    const [row] = await sql`SELECT title FROM conversations WHERE tenant_id = ${tenant.tenant} AND id = 'chatgpt-long-one'`;
+    expect(row!.title).toBe(long.trim().slice(0, 1000));
+
+    const slack = zipSync({
+      "users.json": new TextEncoder().encode(JSON.stringify([{ id: "U1", real_name: "Ana" }])),
+      "channels.json": new TextEncoder().encode(
+        JSON.stringify([
+          { id: "C1", name: "busy" },
+          { id: "C2", name: "wordy", purpose: { value: "p".repeat(70_000) } },
+        ]),
+      ),
+      "busy/2024-01-15.json": new TextEncoder().encode(
+        JSON.stringify(
+          Array.from({ length: 600 }, (_, i) => ({ type: "message", user: "U1", text: `busy ${i}`, ts: `${1_705_312_800 + i}.000100` })),
+        ),
+      ),
+      "wordy/2024-01-15.json": new TextEncoder().encode(
+        JSON.stringify([{ type: "message", user: "U1", text: "hello", ts: "1705312800.000100" }]),
+      ),
+    });
+    const slackId = await placed(slack, { conversation_id: "ws" }, "slack");
+    await runSteps(slackId, env);
+    const slackDone = await status(slackId);
+    expect(slackDone).toMatchObject({ status: "succeeded", progress: { messages_stored: 601 } });
+    expect(slackDone.skipped).toContainEqual({
+      where: "conversation 'ws-slack-wordy'",
+      reason: "metadata purpose cut to its first 2000 characters",
+    });
+  });
+});
