@@ -133,6 +133,9 @@ describe.skipIf(!installed)("the chat page", () => {
     const missing = await fetch(`${stack.url}/no-such-page`);
     expect(missing.status).toBe(404);
     expect(missing.headers.get("content-type")).toContain("application/problem+json");
+    // The Worker's own responses are not sniffed either (test/worker/nosniff.test.ts has the rest).
+    expect(unknown.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(missing.headers.get("x-content-type-options")).toBe("nosniff");
   });
 
   it("refuses a wrong key with a clear message, and keeps the right one in the tab's session storage only", async () => {
