@@ -118,6 +118,8 @@ describe.skipIf(!installed)("the chat page", () => {
     expect(csp).toContain("default-src 'none'");
     expect(csp).toContain("script-src 'self'");
     expect(csp).toContain("connect-src 'self'");
+    // The page submits no form itself (its script sends what a form holds): no form may navigate anywhere.
+    expect(csp).toContain("form-action 'none'");
     expect(csp).not.toContain("unsafe-inline");
     expect(page.headers.get("x-content-type-options")).toBe("nosniff");
     const html = await page.text();
@@ -160,6 +162,58 @@ describe.skipIf(!installed)("the chat page", () => {
     await page.getByLabel("API key").waitFor();
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
     expect(problems).toEqual([]);
+  });
+
+  it("sends the key nowhere when Enter is pressed before the page's script has run, then signs in once it has", async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    try {
+      const page = await context.newPage();
+      const problems: string[] = [];
+      page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+      page.on("console", (msg) => {
+        if (msg.type() === "error") problems.push(`console error: ${msg.text()}`);
+      });
+      const sent: string[] = [];
+      page.on("request", (req) => sent.push(`${req.method()} ${req.url()} ${req.postData() ?? ""}`));
+      const documents: string[] = [];
+      page.on("framenavigated", (frame) => {
+        if (frame === page.mainFrame()) documents.push(frame.url());
+      });
+      // A slow network: the page's script arrives only when the test lets it.
+      let release = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      await page.route("**/app/main.js", async (route) => {
+        await held;
+        await route.continue();
+      });
+      // Module scripts run before DOMContentLoaded, so the page is used before that.
+      await page.goto(stack.url, { waitUntil: "commit" });
+      await page.locator("#key").fill(USER_KEY);
+      await page.locator("#key").press("Enter");
+      await page.evaluate(() => {
+        (window as unknown as { firstDocument: boolean }).firstDocument = true;
+      });
+      expect(await page.locator("#key").inputValue()).toBe(USER_KEY);
+
+      release();
+      await page.waitForFunction(() => performance.getEntriesByName("convo-rag:ready").length > 0);
+      await page.locator("#key").press("Enter");
+      await expect.poll(() => page.locator("#workspace").isVisible()).toBe(true);
+      await page.locator("#conversation-list button").first().waitFor();
+      expect(await page.evaluate(() => Object.values(sessionStorage))).toEqual([USER_KEY]);
+      // The same document all along: the Enter before the script did not submit the form.
+      expect(await page.evaluate(() => (window as unknown as { firstDocument?: boolean }).firstDocument)).toBe(true);
+      expect(documents).toEqual([`${stack.url}/`]);
+      expect(page.url()).toBe(`${stack.url}/`);
+      // The key went only in the Authorization header of the page's own API calls.
+      expect(sent.filter((line) => line.includes(USER_KEY))).toEqual([]);
+      expect(sent.some((line) => line.startsWith(`GET ${stack.url}/api/me `))).toBe(true);
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
   });
 
   it("lists conversations with participants, searches them by title, and pages a conversation's messages by day", async () => {
