@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHROMIUM_PATH, hasChromium, launchChromium } from "../../scripts/lib/chromium.ts";
 import { type DevStack, startDevStack } from "../../scripts/lib/dev-stack.ts";
@@ -109,6 +109,34 @@ describe.skipIf(!installed)("the chat page", () => {
       .filter((v) => v.impact === "serious" || v.impact === "critical")
       .map((v) => `${v.impact} ${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
   }
+
+  /** The left edges of the first two letters of `word` where the element shows it: in reading order when the first is left of the second. */
+  const letterEdges = (where: Locator, word: string) =>
+    where.evaluate((el, word) => {
+      const texts = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+      for (let node = texts.nextNode() as Text | null; node; node = texts.nextNode() as Text | null) {
+        const at = node.data.indexOf(word);
+        if (at < 0) continue;
+        const left = (i: number) => {
+          const range = document.createRange();
+          range.setStart(node, at + i);
+          range.setEnd(node, at + i + 1);
+          return range.getBoundingClientRect().left;
+        };
+        return [left(0), left(1)];
+      }
+      throw new Error(`"${word}" is not shown here`);
+    }, word);
+
+  /** The computed unicode-bidi of the element that directly holds `text` (an isolate's is "isolate" or "plaintext"). */
+  const bidiOfHolder = (where: Locator, text: string) =>
+    where.evaluate((el, text) => {
+      const texts = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+      for (let node = texts.nextNode(); node; node = texts.nextNode()) {
+        if (node.textContent?.includes(text)) return getComputedStyle(node.parentElement!).unicodeBidi;
+      }
+      throw new Error(`no text node holds ${JSON.stringify(text)}`);
+    }, text);
 
   it("is served from the Worker's origin with a strict Content-Security-Policy, beside the API", async () => {
     const page = await fetch(`${stack.url}/`);
@@ -443,6 +471,57 @@ describe.skipIf(!installed)("the chat page", () => {
     );
     expect(await page.locator("#workspace img, #workspace script, #workspace b, #workspace i").count()).toBe(0);
     expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    expect(problems).toEqual([]);
+  });
+
+  it("isolates right-to-left text and bidi controls from the archive: they reorder only themselves, and stay as stored", async () => {
+    const id = `bidi-${Date.now()}`;
+    // U+202E (right-to-left override) makes "report<RLO>gpj.exe" show as "reportexe.jpg".
+    const title = `Scan ${id} report\u202Egpj.exe`;
+    const text = "The scan is in report\u202Egpj.exe, open it.";
+    const messages = [
+      { id: "b1", author_name: "דנה", text, timestamp: "2025-05-02T09:30:00Z" },
+      { id: "b2", author_name: "Omar", text: "Thanks, I will look at it.", timestamp: "2025-05-02T09:31:00Z" },
+    ];
+    expect((await api("/api/conversations", { method: "POST", body: JSON.stringify({ id, title, messages }) })).status).toBe(201);
+    // The answer quotes the override, then waits (ten minutes) until the test stops it: the page adds "Stopped." after it.
+    await control({ chat: { text: "It is report\u202Egpj.exe as Dana wrote [1].", wordsPerPiece: 3, tokenDelayMs: 600_000 } });
+    const { page, problems } = await openPage();
+    await signIn(page);
+    await page.getByLabel("Search by title").fill(id);
+    await page.locator("#conversation-list button", { hasText: id }).click();
+    await expect.poll(() => page.locator("#reader-h").textContent()).toBe(title);
+    await expect.poll(() => page.locator("#messages li.message .text").allTextContents()).toEqual([text, messages[1]!.text]);
+
+    // Shown exactly as stored (nothing stripped), each in its own bidi isolate.
+    const isolating = ["isolate", "plaintext"];
+    expect(isolating).toContain(await bidiOfHolder(page.locator("#reader-h"), title));
+    expect(isolating).toContain(await bidiOfHolder(page.locator("#conversation-list"), title));
+    expect(isolating).toContain(await bidiOfHolder(page.locator("#messages li.message .text").first(), text));
+    expect(isolating).toContain(await bidiOfHolder(page.locator("#messages li.message").first(), "דנה"));
+    // A right-to-left name does not carry the page's time label over to its left.
+    const [nameRight, timeLeft] = await page
+      .locator("#messages li.message .who")
+      .first()
+      .evaluate((who) => {
+        const name = who.querySelector("strong")!;
+        const time = document.createRange();
+        time.selectNode(name.nextSibling!);
+        return [name.getBoundingClientRect().right, time.getBoundingClientRect().left];
+      });
+    expect(timeLeft).toBeGreaterThanOrEqual(nameRight - 0.5);
+
+    await page.locator("input[name=scope][value=open]").check();
+    await page.getByLabel("Question", { exact: true }).fill(`Where is the scan? (${Date.now()})`);
+    await page.getByRole("button", { name: "Ask", exact: true }).click();
+    const answer = page.locator("#turns > li .answer").last();
+    await expect.poll(() => answer.textContent(), { timeout: 30_000 }).toContain("gpj.exe");
+    await page.getByRole("button", { name: "Stop" }).click();
+    await expect.poll(() => answer.textContent()).toContain("Stopped.");
+    expect(isolating).toContain(await bidiOfHolder(answer, "It is report\u202Egpj.exe"));
+    // The override in the answer ends with the answer: the page's own note reads left to right.
+    const [s, t] = await letterEdges(answer.locator(".note"), "Stopped");
+    expect(s).toBeLessThan(t!);
     expect(problems).toEqual([]);
   });
 
