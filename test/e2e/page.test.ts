@@ -525,6 +525,28 @@ describe.skipIf(!installed)("the chat page", () => {
     expect(problems).toEqual([]);
   });
 
+  it("wraps a 5,000-character word in a message, an answer, a long title, name and id instead of widening the page", async () => {
+    const word = "w".repeat(5000);
+    // Titles hold up to 1,000 characters, names and ids 256.
+    const id = `long-${Date.now()}-${"i".repeat(200)}`;
+    const title = `Long words ${"t".repeat(980)}`;
+    const messages = [{ id: "l1", author_name: "N".repeat(256), text: `A long word: ${word}`, timestamp: "2025-05-03T10:00:00Z" }];
+    expect((await api("/api/conversations", { method: "POST", body: JSON.stringify({ id, title, messages }) })).status).toBe(201);
+    await control({ chat: { text: `It says ${word} [1].`, wordsPerPiece: 3 } });
+    const { page, problems } = await openPage({ viewport: { width: 800, height: 900 } });
+    await signIn(page);
+    await page.getByLabel("Search by title").fill("Long words");
+    await page.locator("#conversation-list button", { hasText: "Long words" }).first().click();
+    await expect.poll(() => page.locator("#messages li.message .text").allTextContents()).toEqual([`A long word: ${word}`]);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(800);
+
+    await page.locator("input[name=scope][value=open]").check();
+    const turn = await ask(page, `What does the long message say? ${"q".repeat(300)}`);
+    expect(await turn.locator(".answer").textContent()).toContain(word);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(800);
+    expect(problems).toEqual([]);
+  });
+
   it("can be used with the keyboard alone: sign in, ask, and open the cited message", async () => {
     await control({ chat: { text: "The fix is a connection-pool leak [1].", wordsPerPiece: 3 } });
     const { page } = await openPage();
