@@ -6,6 +6,7 @@ import { apiKeyAuth, requireAdmin, requireOperator } from "./middleware/auth.ts"
 import { requestContext } from "./middleware/context.ts";
 import { cors } from "./middleware/cors.ts";
 import { onError } from "./middleware/errors.ts";
+import { noSniff } from "./middleware/nosniff.ts";
 import { observe } from "./middleware/observe.ts";
 import { schemaReady } from "./middleware/schema-ready.ts";
 import { openApiRoutes } from "./openapi/route.ts";
@@ -22,6 +23,7 @@ import { ragRoutes } from "./routes/retrieve.ts";
 /** Builds the Hono app: shared middleware, then one route group per file. */
 export function createApp() {
   const app = new Hono<AppEnv>();
+  app.use(noSniff());
   app.use(requestId({ headerName: "x-request-id" }));
   app.use(requestContext());
   app.use(observe());

@@ -3,7 +3,7 @@
 // its [n] citations become buttons that open the cited message, and what the API reports (cache,
 // time to first token, tokens, fallbacks, limits) is shown under it.
 import { ApiError, call, explain } from "./api.js";
-import { byId, dateTime, h, plural } from "./dom.js";
+import { byId, dateTime, h, isolated, isolatedList, plural } from "./dom.js";
 import { serverEvents } from "./sse.js";
 
 /**
@@ -121,13 +121,15 @@ class Turn {
     /** @type {string | undefined} */
     this.cache = undefined;
     this.rewrite = h("p", { class: "muted small" });
-    this.answer = h("p", { class: "answer", "aria-live": "polite", "aria-busy": "true" });
+    // The model's words (which may quote the archive) in their own isolate; notes of the page after it.
+    this.said = h("bdi", {});
+    this.answer = h("p", { class: "answer", "aria-live": "polite", "aria-busy": "true" }, this.said);
     this.facts = h("p", { class: "facts muted small" });
     this.sourceList = h("div", { class: "sources" });
     this.element = h(
       "li",
       { class: "turn" },
-      h("p", { class: "question" }, h("span", { class: "visually-hidden" }, "You asked: "), question),
+      h("p", { class: "question" }, h("span", { class: "visually-hidden" }, "You asked: "), isolated(question)),
       this.rewrite,
       this.answer,
       this.facts,
@@ -140,7 +142,7 @@ class Turn {
     if (event === "meta") {
       this.sources = data.sources ?? [];
       if (data.query?.rewritten_by && data.query.standalone !== data.query.text) {
-        this.rewrite.textContent = `Searched for: ${data.query.standalone}`;
+        this.rewrite.replaceChildren("Searched for: ", isolated(data.query.standalone));
       }
       this.facts.textContent = this.cache ? `cache ${this.cache}` : "";
     } else if (event === "delta") {
@@ -178,11 +180,11 @@ class Turn {
     if (!text) return;
     let last = 0;
     for (const m of text.matchAll(CITATION)) {
-      if (m.index > last) this.answer.append(text.slice(last, m.index));
-      this.answer.append(this.citationButton(Number(m[1])));
+      if (m.index > last) this.said.append(text.slice(last, m.index));
+      this.said.append(this.citationButton(Number(m[1])));
       last = m.index + m[0].length;
     }
-    if (last < text.length) this.answer.append(text.slice(last));
+    if (last < text.length) this.said.append(text.slice(last));
   }
 
   /** @param {number} n */
@@ -204,9 +206,9 @@ class Turn {
     const cited = this.sources.filter((s) => s.cited);
     const others = this.sources.filter((s) => !s.cited);
     const item = (/** @type {Source} */ s) => {
-      const open = h("button", { type: "button", class: "link" }, `[${s.n}] ${s.conversation_title || s.conversation_id}`);
+      const open = h("button", { type: "button", class: "link" }, `[${s.n}] `, isolated(s.conversation_title || s.conversation_id));
       open.addEventListener("click", () => this.open(s.n));
-      return h("li", { class: "source" }, open, " ", h("span", { class: "muted" }, `${s.speakers.join(", ")} · ${dateTime(s.start)}`));
+      return h("li", { class: "source" }, open, " ", h("span", { class: "muted" }, ...isolatedList(s.speakers), ` · ${dateTime(s.start)}`));
     };
     const list = h("ul", { class: "plain" }, ...cited.map(item));
     const rest =

@@ -1,6 +1,9 @@
 // @ts-check
 // DOM helpers. Everything the page shows from the server goes in as text nodes: a message or an
 // answer that contains "<script>" or "</excerpts>" shows exactly that, it is never parsed as HTML.
+// Text from the archive (titles, names, messages, answers) also goes in its own bidi isolate
+// (isolated(), or dir="auto" on an element that holds nothing else): right-to-left text or a
+// U+202E inside it reorders only itself, never the page's own words beside it.
 
 /**
  * An element with attributes and children; string children become text nodes.
@@ -22,6 +25,24 @@ export function h(tag, attrs = {}, ...children) {
     el.append(typeof child === "string" ? document.createTextNode(child) : child);
   }
   return el;
+}
+
+/**
+ * Text from the archive as a <bdi>: isolated, its direction taken from its own first letters.
+ * @param {string} text
+ * @example h("p", {}, isolated(name), " 10:32") // "10:32" stays after a right-to-left name
+ */
+export function isolated(text) {
+  return h("bdi", {}, text);
+}
+
+/**
+ * Texts from the archive, each isolated, between separators of the page's own.
+ * @param {string[]} texts @param {string} [separator]
+ * @returns {(Node | string)[]}
+ */
+export function isolatedList(texts, separator = ", ") {
+  return texts.flatMap((t, i) => (i === 0 ? [isolated(t)] : [separator, isolated(t)]));
 }
 
 /**

@@ -2,7 +2,7 @@
 // Importing an export: the file goes to POST /api/imports as it is; GET /api/imports/:id is read
 // every half second for the progress bar until the import ends, then the summary is shown.
 import { call, explain, getJson } from "./api.js";
-import { byId, h, plural } from "./dom.js";
+import { byId, h, isolated, plural } from "./dom.js";
 
 const POLL_MS = 500;
 
@@ -33,7 +33,7 @@ export function setUpImports(deps) {
     notes.replaceChildren();
     progress.hidden = false;
     progress.removeAttribute("value");
-    status.textContent = `Uploading ${file.name}…`;
+    status.replaceChildren("Uploading ", isolated(file.name), "…");
     try {
       const params = new URLSearchParams();
       if (format.value) params.set("format", format.value);
@@ -84,9 +84,9 @@ export function setUpImports(deps) {
         ? `Imported ${plural(stored, "message")} into ${plural(conversations.length, "conversation")}${s.skipped_count > 0 ? `; ${plural(s.skipped_count, "part")} skipped` : ""}.`
         : `Import failed${stored > 0 ? ` after storing ${plural(stored, "message")}` : ""}.`;
     notes.replaceChildren(
-      ...s.errors.map((e) => h("li", { class: "error" }, `${e.where}: ${e.detail}`)),
-      ...conversations.slice(0, 10).map((c) => h("li", {}, `Conversation ${c}`)),
-      ...s.skipped.slice(0, 5).map((k) => h("li", { class: "muted" }, `Skipped ${k.where}: ${k.reason}`)),
+      ...s.errors.map((e) => h("li", { class: "error" }, isolated(e.where), ": ", isolated(e.detail))),
+      ...conversations.slice(0, 10).map((c) => h("li", {}, "Conversation ", isolated(c))),
+      ...s.skipped.slice(0, 5).map((k) => h("li", { class: "muted" }, "Skipped ", isolated(k.where), ": ", isolated(k.reason))),
     );
   };
 

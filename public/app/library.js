@@ -1,7 +1,7 @@
 // @ts-check
 // The conversation list: pages of GET /api/conversations, searched by title.
 import { explain, getJson } from "./api.js";
-import { byId, dateTime, h, plural } from "./dom.js";
+import { byId, dateTime, h, isolated, isolatedList, plural } from "./dom.js";
 
 /**
  * @typedef {{ id: string, title: string | null, message_count: number, participants: string[],
@@ -33,8 +33,9 @@ export function setUpLibrary(deps) {
       list.append(...page.conversations.map((c) => item(c, deps.open)));
       cursor = page.next_cursor;
       more.hidden = cursor === null;
-      const shown = list.childElementCount;
-      status.textContent = shown === 0 ? (q ? `No conversation matches “${q}”.` : "No conversations yet: import an export below.") : "";
+      if (list.childElementCount > 0) status.textContent = "";
+      else if (q) status.replaceChildren("No conversation matches “", isolated(q), "”.");
+      else status.textContent = "No conversations yet: import an export below.";
     } catch (err) {
       if (mine === generation) status.textContent = explain(err);
     }
@@ -56,13 +57,12 @@ export function setUpLibrary(deps) {
 
 /** @param {ConversationSummary} c @param {(id: string) => void} open */
 function item(c, open) {
-  const people =
-    c.participants.length > 4 ? `${c.participants.slice(0, 4).join(", ")} +${c.participants.length - 4}` : c.participants.join(", ");
+  const more = c.participants.length - 4;
   const button = h(
     "button",
     { type: "button", class: "conversation", "data-id": c.id },
-    h("span", { class: "title" }, c.title || c.id),
-    h("span", { class: "muted small" }, people),
+    h("span", { class: "title", dir: "auto" }, c.title || c.id),
+    h("span", { class: "muted small" }, ...isolatedList(c.participants.slice(0, 4)), more > 0 ? ` +${more}` : ""),
     h("span", { class: "muted small" }, `${plural(c.message_count, "message")}${c.end ? ` · last ${dateTime(c.end)}` : ""}`),
   );
   button.addEventListener("click", () => open(c.id));

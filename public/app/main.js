@@ -4,7 +4,7 @@
 import { loadAdmin } from "./admin.js";
 import { ApiError, credentials, explain, getJson } from "./api.js";
 import { setUpAsking } from "./ask.js";
-import { byId } from "./dom.js";
+import { byId, isolated } from "./dom.js";
 import { setUpImports } from "./imports.js";
 import { setUpLibrary } from "./library.js";
 import { setUpReader } from "./reader.js";
@@ -21,7 +21,9 @@ setUpImports({ imported: () => void library.reload() });
 reader.onOpen((id) => {
   const open = /** @type {HTMLInputElement} */ (document.querySelector("input[name=scope][value=open]"));
   open.disabled = id === undefined;
-  byId("scope-open").textContent = id === undefined ? "the open conversation" : `this conversation (${id})`;
+  const label = byId("scope-open");
+  if (id === undefined) label.textContent = "the open conversation";
+  else label.replaceChildren("this conversation (", isolated(id), ")");
   for (const b of document.querySelectorAll("#conversation-list button")) {
     if (b instanceof HTMLElement) b.setAttribute("aria-current", String(b.dataset.id === id));
   }
@@ -53,7 +55,7 @@ async function enter(key) {
   byId("views").hidden = false;
   const who = byId("who");
   who.hidden = false;
-  who.textContent = `Tenant ${owner.tenant} · ${owner.role}`;
+  who.replaceChildren("Tenant ", isolated(owner.tenant), ` · ${owner.role}`);
   byId("show-admin").hidden = owner.role === "user";
   await library.reload();
   /** @type {HTMLElement} */ (byId("question")).focus();

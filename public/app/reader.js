@@ -2,7 +2,7 @@
 // Reading a conversation: its messages by day, in pages (GET /api/conversations/:id/messages), or
 // the window around a cited message with that message highlighted.
 import { explain, getJson } from "./api.js";
-import { byId, dateTime, day, h, plural, time } from "./dom.js";
+import { byId, dateTime, day, h, isolated, isolatedList, plural, time } from "./dom.js";
 
 /**
  * @typedef {{ id: string, author_name: string, author_type: string, text: string, timestamp: string }} Message
@@ -58,12 +58,12 @@ export function setUpReader() {
           h(
             "p",
             { class: "who small" },
-            h("strong", {}, m.author_name),
+            h("strong", { dir: "auto" }, m.author_name),
             ` ${time(m.timestamp)}`,
             m.author_type !== "human" ? ` · ${m.author_type}` : "",
             hit ? " · cited" : "",
           ),
-          h("p", { class: "text" }, m.text),
+          h("p", { class: "text", dir: "auto" }, m.text),
         ),
       );
     }
@@ -99,7 +99,7 @@ export function setUpReader() {
     state.id = id;
     state.highlight = new Set(highlight);
     state.messages = [];
-    heading.textContent = id;
+    heading.replaceChildren(isolated(id));
     meta.textContent = "";
     box.replaceChildren();
     onOpen(id);
@@ -107,8 +107,12 @@ export function setUpReader() {
     getJson(`/api/conversations/${encodeURIComponent(id)}`)
       .then((/** @type {any} */ c) => {
         if (mine !== state.generation) return;
-        heading.textContent = c.title || c.id;
-        meta.textContent = `${plural(c.message_count, "message")} · ${c.participants.join(", ")} · ${dateTime(c.start)} – ${dateTime(c.end)}`;
+        heading.replaceChildren(isolated(c.title || c.id));
+        meta.replaceChildren(
+          `${plural(c.message_count, "message")} · `,
+          ...isolatedList(c.participants),
+          ` · ${dateTime(c.start)} – ${dateTime(c.end)}`,
+        );
       })
       .catch((err) => {
         if (mine === state.generation) meta.textContent = explain(err);

@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHROMIUM_PATH, hasChromium, launchChromium } from "../../scripts/lib/chromium.ts";
 import { type DevStack, startDevStack } from "../../scripts/lib/dev-stack.ts";
@@ -110,6 +110,34 @@ describe.skipIf(!installed)("the chat page", () => {
       .map((v) => `${v.impact} ${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
   }
 
+  /** The left edges of the first two letters of `word` where the element shows it: in reading order when the first is left of the second. */
+  const letterEdges = (where: Locator, word: string) =>
+    where.evaluate((el, word) => {
+      const texts = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+      for (let node = texts.nextNode() as Text | null; node; node = texts.nextNode() as Text | null) {
+        const at = node.data.indexOf(word);
+        if (at < 0) continue;
+        const left = (i: number) => {
+          const range = document.createRange();
+          range.setStart(node, at + i);
+          range.setEnd(node, at + i + 1);
+          return range.getBoundingClientRect().left;
+        };
+        return [left(0), left(1)];
+      }
+      throw new Error(`"${word}" is not shown here`);
+    }, word);
+
+  /** The computed unicode-bidi of the element that directly holds `text` (an isolate's is "isolate" or "plaintext"). */
+  const bidiOfHolder = (where: Locator, text: string) =>
+    where.evaluate((el, text) => {
+      const texts = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+      for (let node = texts.nextNode(); node; node = texts.nextNode()) {
+        if (node.textContent?.includes(text)) return getComputedStyle(node.parentElement!).unicodeBidi;
+      }
+      throw new Error(`no text node holds ${JSON.stringify(text)}`);
+    }, text);
+
   it("is served from the Worker's origin with a strict Content-Security-Policy, beside the API", async () => {
     const page = await fetch(`${stack.url}/`);
     expect(page.status).toBe(200);
@@ -118,6 +146,8 @@ describe.skipIf(!installed)("the chat page", () => {
     expect(csp).toContain("default-src 'none'");
     expect(csp).toContain("script-src 'self'");
     expect(csp).toContain("connect-src 'self'");
+    // The page submits no form itself (its script sends what a form holds): no form may navigate anywhere.
+    expect(csp).toContain("form-action 'none'");
     expect(csp).not.toContain("unsafe-inline");
     expect(page.headers.get("x-content-type-options")).toBe("nosniff");
     const html = await page.text();
@@ -133,6 +163,9 @@ describe.skipIf(!installed)("the chat page", () => {
     const missing = await fetch(`${stack.url}/no-such-page`);
     expect(missing.status).toBe(404);
     expect(missing.headers.get("content-type")).toContain("application/problem+json");
+    // The Worker's own responses are not sniffed either (test/worker/nosniff.test.ts has the rest).
+    expect(unknown.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(missing.headers.get("x-content-type-options")).toBe("nosniff");
   });
 
   it("refuses a wrong key with a clear message, and keeps the right one in the tab's session storage only", async () => {
@@ -157,6 +190,58 @@ describe.skipIf(!installed)("the chat page", () => {
     await page.getByLabel("API key").waitFor();
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
     expect(problems).toEqual([]);
+  });
+
+  it("sends the key nowhere when Enter is pressed before the page's script has run, then signs in once it has", async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    try {
+      const page = await context.newPage();
+      const problems: string[] = [];
+      page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+      page.on("console", (msg) => {
+        if (msg.type() === "error") problems.push(`console error: ${msg.text()}`);
+      });
+      const sent: string[] = [];
+      page.on("request", (req) => sent.push(`${req.method()} ${req.url()} ${req.postData() ?? ""}`));
+      const documents: string[] = [];
+      page.on("framenavigated", (frame) => {
+        if (frame === page.mainFrame()) documents.push(frame.url());
+      });
+      // A slow network: the page's script arrives only when the test lets it.
+      let release = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      await page.route("**/app/main.js", async (route) => {
+        await held;
+        await route.continue();
+      });
+      // Module scripts run before DOMContentLoaded, so the page is used before that.
+      await page.goto(stack.url, { waitUntil: "commit" });
+      await page.locator("#key").fill(USER_KEY);
+      await page.locator("#key").press("Enter");
+      await page.evaluate(() => {
+        (window as unknown as { firstDocument: boolean }).firstDocument = true;
+      });
+      expect(await page.locator("#key").inputValue()).toBe(USER_KEY);
+
+      release();
+      await page.waitForFunction(() => performance.getEntriesByName("convo-rag:ready").length > 0);
+      await page.locator("#key").press("Enter");
+      await expect.poll(() => page.locator("#workspace").isVisible()).toBe(true);
+      await page.locator("#conversation-list button").first().waitFor();
+      expect(await page.evaluate(() => Object.values(sessionStorage))).toEqual([USER_KEY]);
+      // The same document all along: the Enter before the script did not submit the form.
+      expect(await page.evaluate(() => (window as unknown as { firstDocument?: boolean }).firstDocument)).toBe(true);
+      expect(documents).toEqual([`${stack.url}/`]);
+      expect(page.url()).toBe(`${stack.url}/`);
+      // The key went only in the Authorization header of the page's own API calls.
+      expect(sent.filter((line) => line.includes(USER_KEY))).toEqual([]);
+      expect(sent.some((line) => line.startsWith(`GET ${stack.url}/api/me `))).toBe(true);
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
   });
 
   it("lists conversations with participants, searches them by title, and pages a conversation's messages by day", async () => {
@@ -386,6 +471,79 @@ describe.skipIf(!installed)("the chat page", () => {
     );
     expect(await page.locator("#workspace img, #workspace script, #workspace b, #workspace i").count()).toBe(0);
     expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    expect(problems).toEqual([]);
+  });
+
+  it("isolates right-to-left text and bidi controls from the archive: they reorder only themselves, and stay as stored", async () => {
+    const id = `bidi-${Date.now()}`;
+    // U+202E (right-to-left override) makes "report<RLO>gpj.exe" show as "reportexe.jpg".
+    const title = `Scan ${id} report\u202Egpj.exe`;
+    const text = "The scan is in report\u202Egpj.exe, open it.";
+    const messages = [
+      { id: "b1", author_name: "דנה", text, timestamp: "2025-05-02T09:30:00Z" },
+      { id: "b2", author_name: "Omar", text: "Thanks, I will look at it.", timestamp: "2025-05-02T09:31:00Z" },
+    ];
+    expect((await api("/api/conversations", { method: "POST", body: JSON.stringify({ id, title, messages }) })).status).toBe(201);
+    // The answer quotes the override, then waits (ten minutes) until the test stops it: the page adds "Stopped." after it.
+    await control({ chat: { text: "It is report\u202Egpj.exe as Dana wrote [1].", wordsPerPiece: 3, tokenDelayMs: 600_000 } });
+    const { page, problems } = await openPage();
+    await signIn(page);
+    await page.getByLabel("Search by title").fill(id);
+    await page.locator("#conversation-list button", { hasText: id }).click();
+    await expect.poll(() => page.locator("#reader-h").textContent()).toBe(title);
+    await expect.poll(() => page.locator("#messages li.message .text").allTextContents()).toEqual([text, messages[1]!.text]);
+
+    // Shown exactly as stored (nothing stripped), each in its own bidi isolate.
+    const isolating = ["isolate", "plaintext"];
+    expect(isolating).toContain(await bidiOfHolder(page.locator("#reader-h"), title));
+    expect(isolating).toContain(await bidiOfHolder(page.locator("#conversation-list"), title));
+    expect(isolating).toContain(await bidiOfHolder(page.locator("#messages li.message .text").first(), text));
+    expect(isolating).toContain(await bidiOfHolder(page.locator("#messages li.message").first(), "דנה"));
+    // A right-to-left name does not carry the page's time label over to its left.
+    const [nameRight, timeLeft] = await page
+      .locator("#messages li.message .who")
+      .first()
+      .evaluate((who) => {
+        const name = who.querySelector("strong")!;
+        const time = document.createRange();
+        time.selectNode(name.nextSibling!);
+        return [name.getBoundingClientRect().right, time.getBoundingClientRect().left];
+      });
+    expect(timeLeft).toBeGreaterThanOrEqual(nameRight - 0.5);
+
+    await page.locator("input[name=scope][value=open]").check();
+    await page.getByLabel("Question", { exact: true }).fill(`Where is the scan? (${Date.now()})`);
+    await page.getByRole("button", { name: "Ask", exact: true }).click();
+    const answer = page.locator("#turns > li .answer").last();
+    await expect.poll(() => answer.textContent(), { timeout: 30_000 }).toContain("gpj.exe");
+    await page.getByRole("button", { name: "Stop" }).click();
+    await expect.poll(() => answer.textContent()).toContain("Stopped.");
+    expect(isolating).toContain(await bidiOfHolder(answer, "It is report\u202Egpj.exe"));
+    // The override in the answer ends with the answer: the page's own note reads left to right.
+    const [s, t] = await letterEdges(answer.locator(".note"), "Stopped");
+    expect(s).toBeLessThan(t!);
+    expect(problems).toEqual([]);
+  });
+
+  it("wraps a 5,000-character word in a message, an answer, a long title, name and id instead of widening the page", async () => {
+    const word = "w".repeat(5000);
+    // Titles hold up to 1,000 characters, names and ids 256.
+    const id = `long-${Date.now()}-${"i".repeat(200)}`;
+    const title = `Long words ${"t".repeat(980)}`;
+    const messages = [{ id: "l1", author_name: "N".repeat(256), text: `A long word: ${word}`, timestamp: "2025-05-03T10:00:00Z" }];
+    expect((await api("/api/conversations", { method: "POST", body: JSON.stringify({ id, title, messages }) })).status).toBe(201);
+    await control({ chat: { text: `It says ${word} [1].`, wordsPerPiece: 3 } });
+    const { page, problems } = await openPage({ viewport: { width: 800, height: 900 } });
+    await signIn(page);
+    await page.getByLabel("Search by title").fill("Long words");
+    await page.locator("#conversation-list button", { hasText: "Long words" }).first().click();
+    await expect.poll(() => page.locator("#messages li.message .text").allTextContents()).toEqual([`A long word: ${word}`]);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(800);
+
+    await page.locator("input[name=scope][value=open]").check();
+    const turn = await ask(page, `What does the long message say? ${"q".repeat(300)}`);
+    expect(await turn.locator(".answer").textContent()).toContain(word);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(800);
     expect(problems).toEqual([]);
   });
 
