@@ -9,6 +9,7 @@ import { onError } from "./middleware/errors.ts";
 import { noSniff } from "./middleware/nosniff.ts";
 import { observe } from "./middleware/observe.ts";
 import { schemaReady } from "./middleware/schema-ready.ts";
+import { utf8Url } from "./middleware/url-encoding.ts";
 import { openApiRoutes } from "./openapi/route.ts";
 import { adminCacheRoutes } from "./routes/admin-cache.ts";
 import { adminEmbeddingRoutes } from "./routes/admin-embeddings.ts";
@@ -28,6 +29,7 @@ export function createApp() {
   app.use(requestContext());
   app.use(observe());
   app.use(cors());
+  app.use(utf8Url());
   app.onError(onError);
   app.notFound((c) => {
     throw notFound(`no route for ${c.req.method} ${c.req.path}`);

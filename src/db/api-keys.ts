@@ -31,21 +31,25 @@ export async function insertApiKey(db: Db, tenantId: string, role: Role, keyHash
   return row!;
 }
 
-export async function listApiKeys(db: Db, tenantId: string): Promise<KeyRecord[]> {
+/** A tenant's keys; operator keys only when `withOperators` (an admin key never sees them). */
+export async function listApiKeys(db: Db, tenantId: string, withOperators: boolean): Promise<KeyRecord[]> {
   return db<KeyRecord[]>`
     SELECT id, tenant_id AS tenant, role, key_prefix AS prefix, created_at, revoked_at
-    FROM api_keys WHERE tenant_id = ${tenantId} ORDER BY created_at`;
+    FROM api_keys WHERE tenant_id = ${tenantId} AND (${withOperators} OR role <> 'operator') ORDER BY created_at`;
 }
 
-/** Revokes a key (of `tenantId` only, when given); returns its digest, or undefined when there was no such active key. */
-export async function revokeApiKey(db: Db, id: string, tenantId?: string): Promise<string | undefined> {
+/**
+ * Revokes a key; returns its digest, or undefined when there was no such active key. With
+ * `adminTenant`, only that tenant's user and admin keys count (what an admin key manages).
+ */
+export async function revokeApiKey(db: Db, id: string, adminTenant?: string): Promise<string | undefined> {
   const [row] =
-    tenantId === undefined
+    adminTenant === undefined
       ? await db<
           { key_hash: string }[]
         >`UPDATE api_keys SET revoked_at = now() WHERE id = ${id}::uuid AND revoked_at IS NULL RETURNING key_hash`
-      : await db<
-          { key_hash: string }[]
-        >`UPDATE api_keys SET revoked_at = now() WHERE id = ${id}::uuid AND tenant_id = ${tenantId} AND revoked_at IS NULL RETURNING key_hash`;
+      : await db<{ key_hash: string }[]>`
+          UPDATE api_keys SET revoked_at = now()
+          WHERE id = ${id}::uuid AND tenant_id = ${adminTenant} AND role <> 'operator' AND revoked_at IS NULL RETURNING key_hash`;
   return row?.key_hash;
 }

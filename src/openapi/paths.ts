@@ -249,6 +249,7 @@ export function paths(config: Config): ZodOpenApiPathsObject {
         id: "listKeys",
         tag: "Admin",
         summary: "List a tenant's keys, without secrets",
+        description: "An admin key lists its own tenant's user and admin keys; an operator key also sees operator keys.",
         access: "admin",
         query: listKeysQuery,
         errors: [400],
@@ -260,7 +261,8 @@ export function paths(config: Config): ZodOpenApiPathsObject {
         id: "revokeKey",
         tag: "Admin",
         summary: "Revoke an API key",
-        description: "An admin key revokes its own tenant's keys only; another tenant's key is a `404`, as for an unknown id.",
+        description:
+          "An admin key revokes its own tenant's user and admin keys only; another tenant's key, or an operator key, is a `404`, as for an unknown id.",
         access: "admin",
         path: z.object({ id: z.string().meta({ description: "The key's id (a UUID)", example: "8a6e0804-2bd0-4672-b79d-d97027f9071a" }) }),
         errors: [400, 404],

@@ -28,7 +28,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * /api/admin/keys (admin or operator): create a key (the secret is shown once), list, revoke. An
- * admin key acts on its own tenant; an operator key on any (`tenant`, default the key's own).
+ * admin key acts on its own tenant's user and admin keys and never sees an operator key; an
+ * operator key on every key of any tenant (`tenant`, default the key's own).
  */
 export const adminKeyRoutes = new Hono<AppEnv>()
   .post("/", async (c) => {
@@ -41,12 +42,14 @@ export const adminKeyRoutes = new Hono<AppEnv>()
   })
   .get("/", async (c) => {
     const query = parseBody(listKeysQuery, c.req.query(), "query string");
-    return c.json({ keys: await listApiKeys(c.var.sql(), actingTenant(c.var.auth, query.tenant)) });
+    const operator = c.var.auth.role === "operator";
+    return c.json({ keys: await listApiKeys(c.var.sql(), actingTenant(c.var.auth, query.tenant), operator) });
   })
   .delete("/:id", async (c) => {
     noQuery(c.req.query());
     const id = c.req.param("id");
-    // An admin can revoke only its own tenant's keys; another tenant's is "does not exist", as for any unknown id.
+    // An admin can revoke only its own tenant's user and admin keys; another tenant's key, or an
+    // operator key, is "does not exist", as for any unknown id.
     const keyHash = UUID.test(id)
       ? await revokeApiKey(c.var.sql(), id, c.var.auth.role === "operator" ? undefined : c.var.auth.tenantId)
       : undefined;

@@ -147,6 +147,51 @@ describe("admin routes by role and tenant", () => {
     });
   }
 
+  /** A tenant with two admin keys, a user key and an operator key (as npm start's dev tenant has). */
+  async function tenantWithOperator() {
+    const tenant = uid("opkeys");
+    const admin = await keyFor(tenant, "admin");
+    const otherAdmin = await keyFor(tenant, "admin");
+    const user = await keyFor(tenant, "user");
+    const operator = await keyFor(tenant, "operator");
+    return { tenant, admin, otherAdmin, user, operator };
+  }
+
+  it("an admin key's key list leaves out its tenant's operator keys (no id, no prefix); an operator key's lists them", async () => {
+    const { tenant, admin, otherAdmin, user, operator } = await tenantWithOperator();
+    const [row] = await sql<{ key_prefix: string }[]>`SELECT key_prefix FROM api_keys WHERE id = ${operator.id}`;
+
+    const text = await (await api("GET", "/api/admin/keys", { key: admin.key })).text();
+    const listed = (JSON.parse(text) as { keys: { id: string }[] }).keys.map((k) => k.id);
+    expect(listed.sort()).toEqual([admin.id, otherAdmin.id, user.id].sort());
+    expect(text).not.toContain(operator.id);
+    expect(text).not.toContain(row!.key_prefix);
+
+    const all = await (await api("GET", `/api/admin/keys?tenant=${tenant}`, { key: keys.operator })).json();
+    expect((all as { keys: { id: string }[] }).keys.map((k) => k.id).sort()).toEqual(
+      [admin.id, otherAdmin.id, user.id, operator.id].sort(),
+    );
+  });
+
+  it("an admin key revoking its tenant's operator key hears what it would for an unknown id, and the key keeps working; an operator key revokes it", async () => {
+    const { admin, otherAdmin, operator } = await tenantWithOperator();
+    const refused = await api("DELETE", `/api/admin/keys/${operator.id}`, { key: admin.key });
+    const unknownId = crypto.randomUUID();
+    const unknown = await api("DELETE", `/api/admin/keys/${unknownId}`, { key: admin.key });
+    expect(refused.status).toBe(404);
+    const [refusedProblem, unknownProblem] = [await problem(refused), await problem(unknown)];
+    expect(refusedProblem.type).toBe(unknownProblem.type);
+    expect(refusedProblem.detail.replace(operator.id, "ID")).toBe(unknownProblem.detail.replace(unknownId, "ID"));
+    expect((await api("GET", "/api/me", { key: operator.key })).status).toBe(200);
+
+    // Its tenant's admin keys stay the admin's to revoke.
+    expect((await api("DELETE", `/api/admin/keys/${otherAdmin.id}`, { key: admin.key })).status).toBe(204);
+    expect((await api("GET", "/api/me", { key: otherAdmin.key })).status).toBe(401);
+
+    expect((await api("DELETE", `/api/admin/keys/${operator.id}`, { key: keys.operator })).status).toBe(204);
+    expect((await api("GET", "/api/me", { key: operator.key })).status).toBe(401);
+  });
+
   it("an operator key cannot be created over HTTP", async () => {
     const res = await api("POST", "/api/admin/keys", { key: ADMIN_KEY, body: { tenant: own, role: "operator" } });
     expect(res.status).toBe(400);

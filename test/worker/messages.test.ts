@@ -302,8 +302,9 @@ describe("GET /api/conversations/:id/messages?around=", () => {
       expect(res.status).toBe(404);
       expect((await problem(res)).detail).toBe(`message '${around}' does not exist in conversation '${id}'`);
     }
-    // Ids no ingest could store are 404s too, not database errors or 400s.
-    for (const around of ["%00", "a%00b", "%ED%A0%80", "x".repeat(300)]) {
+    // Ids no ingest could store are 404s too, not database errors or 400s. (An encoded lone
+    // surrogate, %ED%A0%80, is not UTF-8: a 400 for every query parameter, percent-encoding.test.ts.)
+    for (const around of ["%00", "a%00b", "x".repeat(300)]) {
       const res = await get(key, id, `around=${around}`);
       expect(res.status).toBe(404);
       expect((await problem(res)).detail).toMatch(/^message '.*' does not exist/);
