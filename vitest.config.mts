@@ -38,7 +38,8 @@ export default defineConfig({
           cloudflareTest(({ inject }) => ({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
-              hyperdrives: { HYPERDRIVE: inject("databaseUrl") },
+              // STOPPABLE_HYPERDRIVE: a real Hyperdrive binding (as wrangler dev makes it) to the database the fault tests kill.
+              hyperdrives: { HYPERDRIVE: inject("databaseUrl"), STOPPABLE_HYPERDRIVE: inject("stoppableDatabaseUrl") },
               ratelimits: {
                 // The suite sends thousands of requests with one key in a minute; the limit itself is
                 // tested through TIGHT_RATE_LIMITER, passed in place of the real one.

@@ -15,11 +15,12 @@ const CONNECTION_CODES = new Set([
   "ECONNRESET",
 ]);
 /**
- * workerd's socket errors carry no code: a database that cannot be reached or drops the
- * connection surfaces as one of these (provider and cache failures are wrapped before they get here).
+ * Whether an error came from a database query: postgres.js gives every error a query rejects with
+ * (the server's, its own, or the runtime's socket error it was handed) the query's text as a
+ * non-enumerable own `query`. The runtime's socket errors carry nothing else to tell them by, and
+ * their words differ between runtimes ("connection attempt failed", "Network connection lost").
  */
-const SOCKET_MESSAGES =
-  /cannot connect to the specified address|Network connection lost|connection (?:refused|reset)|socket (?:closed|hang up)/i;
+const fromQuery = (err: unknown): boolean => err instanceof Error && Object.hasOwn(err, "query");
 
 /** Maps anything thrown to an ApiError; unknown errors become a 500 that reveals nothing internal. */
 export function toApiError(err: unknown): ApiError {
@@ -31,8 +32,9 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof ChatError)
     return new ApiError(502, "generation-failed", "the chat provider failed while answering; nothing was stored");
   const code = (err as { code?: unknown } | null)?.code;
-  const socketFailure = err instanceof Error && code === undefined && SOCKET_MESSAGES.test(err.message);
-  if (socketFailure || (typeof code === "string" && (TRANSIENT_SQLSTATE.has(code) || CONNECTION_CODES.has(code)))) {
+  // A query that failed without a code failed before the server answered: the connection did.
+  const connectionLost = fromQuery(err) && code === undefined;
+  if (connectionLost || (typeof code === "string" && (TRANSIENT_SQLSTATE.has(code) || CONNECTION_CODES.has(code)))) {
     return new ApiError(503, "database-unavailable", "the database is unavailable or timed out; nothing was stored", [], {
       "retry-after": "5",
     });

@@ -10,6 +10,8 @@ declare namespace Cloudflare {
     CUT_PROXY_CONTROL_URL: string;
     STOPPABLE_DATABASE_URL: string;
     STOPPABLE_CONTROL_URL: string;
+    /** A Hyperdrive binding to STOPPABLE_DATABASE_URL's database, through Miniflare's Hyperdrive proxy. */
+    STOPPABLE_HYPERDRIVE: Hyperdrive;
     /** A real PostgreSQL server (test/helpers/real-postgres.ts); empty when none is installed outside CI. */
     REAL_POSTGRES_URL: string;
   }

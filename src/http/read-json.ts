@@ -25,7 +25,11 @@ export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
   let size = 0;
   const reader = body.getReader();
   for (;;) {
-    const { done, value } = await reader.read();
+    const { done, value } = await reader.read().catch((err: unknown) => {
+      // The client stopped sending (a body shorter than its Content-Length, a dropped connection):
+      // the request's fault, whatever words the runtime has for it.
+      throw bodyBroken(err);
+    });
     if (done) break;
     size += value.byteLength;
     if (size > maxBytes) {
@@ -53,6 +57,12 @@ export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
   } catch (err) {
     throw badRequest(`malformed JSON: ${err instanceof Error ? err.message.slice(0, 200) : "parse error"}`);
   }
+}
+
+/** 400 for a request body that broke off before its end. */
+export function bodyBroken(err: unknown): ApiError {
+  const why = err instanceof Error ? err.message : String(err);
+  return new ApiError(400, "body-incomplete", `the request body broke off before its end (${why.slice(0, 100)}); send it again whole`);
 }
 
 function tooLarge(maxBytes: number) {

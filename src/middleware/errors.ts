@@ -12,10 +12,10 @@ export function problemResponse(c: Context, err: ApiError): Response {
   return res;
 }
 
-/** The one error handler: everything thrown becomes problem+json; 5xx are logged with the request id. */
+/** The one error handler: everything thrown becomes problem+json, counted by its code (4xx and 5xx apart); 5xx are logged with the request id. */
 export const onError: ErrorHandler<AppEnv> = (err, c) => {
   const apiError = toApiError(err);
-  if (apiError.status >= 500) counters.inc("rag_errors_total", { kind: apiError.code });
+  counters.inc(apiError.status >= 500 ? "rag_errors_total" : "rag_client_errors_total", { kind: apiError.code });
   // Unexpected errors keep their stack for debugging; expected unavailability (503) is one line.
   if (apiError.status === 500) {
     logLine("error", { request_id: c.var.requestId, code: apiError.code, error: String(err), stack: (err as Error).stack });

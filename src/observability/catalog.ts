@@ -147,6 +147,14 @@ export const METRICS: Record<string, MetricSpec> = {
       ],
     }),
   },
+  rag_client_errors_total: {
+    type: "counter",
+    help: "Requests refused as the client's error, by kind (problem code of 4xx responses).",
+    // The common kinds; another appears when it is first counted.
+    zero: product({
+      kind: ["invalid-request", "body-incomplete", "body-too-large", "unauthorized", "forbidden", "not-found", "rate-limited"],
+    }),
+  },
   rag_semantic_guard_rejections_total: {
     type: "counter",
     help: "Semantic cache candidates rejected by a guard, by reason.",

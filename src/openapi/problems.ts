@@ -51,8 +51,8 @@ export const problems = {
   400: problemResponse(
     "BadRequest",
     400,
-    ["invalid-request"],
-    "`invalid-request`: malformed JSON, invalid UTF-8, a missing, unknown or invalid field (each listed in `errors` with a JSON Pointer), an unparsable timestamp, duplicate message ids, a NUL character or lone surrogate in a string, nesting deeper than 32, or a bad or unknown query parameter.",
+    ["invalid-request", "body-incomplete"],
+    "`invalid-request`: malformed JSON, invalid UTF-8, a missing, unknown or invalid field (each listed in `errors` with a JSON Pointer), an unparsable timestamp, duplicate message ids, a NUL character or lone surrogate in a string, nesting deeper than 32, or a bad or unknown query parameter. `body-incomplete`: the request body broke off before its end (shorter than its `Content-Length`, the connection dropped); nothing was stored.",
   ),
   401: problemResponse(
     "Unauthorized",

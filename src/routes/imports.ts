@@ -95,11 +95,16 @@ export const importRoutes = new Hono<AppEnv>()
     // as long as it said.
     const { readable, writable } = new FixedLengthStream(length);
     const piped = c.req.raw.body.pipeTo(writable);
-    try {
-      await Promise.all([c.env.IMPORTS_BUCKET.put(objectKey, readable), piped]);
-    } catch (err) {
+    const [stored, sent] = await Promise.allSettled([c.env.IMPORTS_BUCKET.put(objectKey, readable), piped]);
+    if (stored.status === "rejected" || sent.status === "rejected") {
       await c.env.IMPORTS_BUCKET.delete(objectKey).catch(() => {});
-      throw badRequest(`the upload broke off before its Content-Length of ${length} bytes (${String(err).slice(0, 100)})`);
+      // A body shorter than its Content-Length fails the piping: the client's doing. R2 failing alone is ours.
+      if (sent.status === "fulfilled") throw (stored as PromiseRejectedResult).reason;
+      throw new ApiError(
+        400,
+        "body-incomplete",
+        `the upload broke off before its Content-Length of ${length} bytes (${String(sent.reason).slice(0, 100)}); send the file again`,
+      );
     }
     const { format, author_column, text_column, timestamp_column, id_column, author_type_column, started_at, ...options } = query;
     const columns = {

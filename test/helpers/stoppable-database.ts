@@ -1,6 +1,7 @@
 // An embedded Postgres in a child process on a data directory, behind the cut proxy: tripping the
 // proxy (POST /arm?on=…) kills the database process with SIGKILL, as when its host dies in the
-// middle of a transaction, and refuses new connections; POST /start starts it again on the same files.
+// middle of a transaction, and refuses new connections; POST /kill does it at once; POST /start
+// starts it again on the same files.
 // Tests check what survived.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -66,6 +67,11 @@ export async function startStoppableDatabase(): Promise<{ databaseUrl: string; c
       await kill();
     },
     routes: {
+      "/kill": async () => {
+        await proxy.refuse();
+        await kill();
+        return { running: false };
+      },
       "/start": async () => {
         const began = Date.now();
         if (!child) await start();
