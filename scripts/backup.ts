@@ -1,11 +1,12 @@
 // npm run backup: writes a backup of the local database (a gzip'd logical dump, scripts/lib/backup.ts).
 // Works while `npm start` runs (through its database server, consistent in one transaction) and
 // when it does not (it opens the data directory itself). DATABASE_URL backs up another Postgres.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { backupFileName, writeBackup } from "./lib/backup.ts";
 import { parseCli } from "./lib/cli.ts";
 import { dataDirOwner, startEmbeddedPostgres } from "./lib/embedded-postgres.ts";
+import { readRunRecord, runRecordFile } from "./lib/run-record.ts";
 
 const USAGE = `usage: npm run backup [-- --out FILE]
   Backs up the local database (RAG_DATA_DIR, default .data) to FILE
@@ -25,7 +26,11 @@ try {
     if (!existsSync(join(dataDir, "PG_VERSION"))) throw new Error(`no database in ${dataDir} (run npm start first, or set RAG_DATA_DIR)`);
     if (dataDirOwner(dataDir) !== undefined) {
       // npm start is running: back up through its server.
-      url = (JSON.parse(readFileSync(join(root, "server.json"), "utf8")) as { database: string }).database;
+      url = readRunRecord(root)?.database;
+      if (!url)
+        throw new Error(
+          `npm start holds ${dataDir} but has not recorded its database in ${runRecordFile(root)} yet: try again in a moment`,
+        );
     } else {
       const pg = await startEmbeddedPostgres({ dataDir });
       url = pg.url;

@@ -2,16 +2,25 @@
 // demo data on first run, then `wrangler dev` on 127.0.0.1:$PORT, and the database's upkeep
 // (checkpoints, hourly housekeeping and VACUUM: lib/maintenance.ts). Ctrl-C stops everything.
 // Arguments after `--` go to `wrangler dev` (e.g. `npm start -- --var CACHE_ENABLED:false`).
+//
+// This process supervises two children, each in a process group of its own: the database
+// (lib/database-server.ts) and wrangler dev with its workerd and esbuild (under
+// lib/process-guard.ts). Whichever of them ends, npm start stops the rest and exits; when this
+// process dies, each child notices its IPC channel close and stops its group. A run killed before
+// its children could stop leaves <data dir>/server.json behind: the next npm start stops the
+// processes that carry that run's id (lib/run-record.ts) before it opens the database.
 
-import { rmSync, writeFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import postgres from "postgres";
 import { backupFileName, listBackups, pruneBackups, writeBackup } from "./lib/backup.ts";
+import { type DatabaseChild, startDatabaseChild } from "./lib/database-child.ts";
 import { demoConversations, ingestAll } from "./lib/demo-data.ts";
 import { ensureDevKeys } from "./lib/dev-keys.ts";
-import { type EmbeddedPostgres, startEmbeddedPostgres } from "./lib/embedded-postgres.ts";
+import { portIsFree } from "./lib/free-port.ts";
 import { startMaintenance } from "./lib/maintenance.ts";
 import { migrate } from "./lib/migrations.ts";
+import { claimDataFolder, RUN_ENV, type Run } from "./lib/run-record.ts";
 import { startWranglerDev, waitForHealthy } from "./lib/wrangler-dev.ts";
 
 const started = performance.now();
@@ -21,15 +30,34 @@ const dbPort = Number(process.env.PGLITE_PORT ?? 0);
 const keys = { userKey: process.env.DEV_API_KEY ?? "dev-local-key", adminKey: process.env.DEV_ADMIN_KEY ?? "dev-admin-key", tenant: "dev" };
 const log = (line: string) => console.log(`[start] ${line}`);
 
-let pg: EmbeddedPostgres;
-try {
-  pg = await startEmbeddedPostgres({ dataDir: `${dataDir}/pglite`, port: dbPort });
-} catch (err) {
-  // In use by another npm start, or a directory PGlite cannot open: say so, change nothing.
+function fail(err: unknown): never {
   console.error(`[start] ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 }
-log(`embedded Postgres (PGlite + pgvector) on ${pg.url} with data in ${dataDir}/pglite`);
+
+// Every process this run starts carries its id: what a killed run left is found by it.
+const runId = randomUUID();
+process.env[RUN_ENV] = runId;
+let run: Run;
+let pg: DatabaseChild;
+try {
+  run = await claimDataFolder(dataDir, runId, log);
+} catch (err) {
+  // Another npm start runs on this folder: say which, change nothing.
+  fail(err);
+}
+try {
+  if (!(await portIsFree(port))) {
+    throw new Error(`port ${port} on 127.0.0.1 is in use by another program: stop it, or choose another port (PORT=${port + 1} npm start)`);
+  }
+  pg = await startDatabaseChild({ dataDir: `${dataDir}/pglite`, port: dbPort });
+} catch (err) {
+  // In use by another process, or a directory PGlite cannot open: say so, change nothing.
+  run.remove();
+  fail(err);
+}
+run.update({ database: pg.url });
+log(`embedded Postgres (PGlite + pgvector) on ${pg.url} with data in ${dataDir}/pglite (process ${pg.pid})`);
 
 const sql = postgres(pg.url, { max: 1, onnotice: () => {} });
 let conversations = 0;
@@ -39,8 +67,12 @@ try {
   await ensureDevKeys(sql, keys);
   const [row] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM conversations`;
   conversations = row!.n;
+} catch (err) {
+  await pg.stop();
+  run.remove();
+  fail(err);
 } finally {
-  await sql.end();
+  await sql.end({ timeout: 5 });
 }
 
 // Locally the Cache API is a disk store that drops an expired entry only when the same key is read
@@ -64,9 +96,7 @@ const maintenance = startMaintenance({
   importWatchdogMs: every("IMPORT_WATCHDOG_INTERVAL_MINUTES", 10, MINUTE),
   log,
 });
-// Where npm run backup finds the running database.
-const serverFile = `${dataDir}/server.json`;
-writeFileSync(serverFile, `${JSON.stringify({ pid: process.pid, api: wrangler.url, database: pg.url })}\n`);
+run.update({ api: wrangler.url });
 
 // Automatic backups: at start when the newest is older than the interval, then every interval;
 // the newest BACKUP_KEEP are kept. They are what a database directory that no longer opens
@@ -105,12 +135,22 @@ const shutdown = async (code: number) => {
   await wrangler.stop();
   await backingUp;
   await pg.stop();
-  rmSync(serverFile, { force: true });
+  run.remove();
   process.exit(code);
 };
-process.on("SIGINT", () => void shutdown(0));
-process.on("SIGTERM", () => void shutdown(0));
-void wrangler.exited.then((code) => shutdown(code));
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void shutdown(0));
+// A child that ends by itself (it crashed, or was killed) ends the run: nothing of it is left
+// running half-working, and the next npm start starts afresh.
+void pg.exited.then((how) => {
+  if (stopping) return;
+  console.error(`[start] the database process ended (${how}); stopping npm start. Committed data is on disk: start it again.`);
+  void shutdown(1);
+});
+void wrangler.exited.then((code) => {
+  if (stopping) return;
+  console.error(`[start] wrangler dev ended (code ${code}); stopping npm start.`);
+  void shutdown(1);
+});
 
 try {
   await waitForHealthy(wrangler.url, 90_000, wrangler.exited);

@@ -164,7 +164,6 @@ async function main() {
     env: { HOUSEKEEPING_INTERVAL_MINUTES: String(TTL / 60) },
   });
   const { url, dataDir, logFile, stop } = stack;
-  const child = stack.process;
 
   let heap: IsolateHeap | undefined;
   try {
@@ -229,7 +228,7 @@ async function main() {
       const wranglerDisk = diskBytes(join(dataDir, "wrangler"));
       const row = {
         requests: done,
-        dbRssMb: rssMb(child.pid!),
+        dbRssMb: rssMb(stack.databasePid),
         heapMb,
         diskMb: mb(dbDisk + wranglerDisk),
         dbDiskMb: mb(dbDisk),

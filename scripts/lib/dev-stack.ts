@@ -1,9 +1,10 @@
 // A throwaway `npm start` stack for benchmarks and soaks: scripts/dev.ts on a temp data folder and
 // free ports, the Worker's DevTools inspector on, its output in a log file beside the folder.
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { lockFileOf } from "./embedded-postgres.ts";
 import { freePort } from "./free-port.ts";
 
 export interface DevStack {
@@ -11,8 +12,10 @@ export interface DevStack {
   inspectorUrl: string;
   dataDir: string;
   logFile: string;
-  /** dev.ts, which hosts the embedded database. */
+  /** dev.ts, npm start's own process. */
   process: ChildProcess;
+  /** The process of the embedded database (npm start runs it as a child of its own). */
+  databasePid: number;
   /** Ctrl-C to the whole process group (SIGKILL after 30 s), then the data folder is removed. */
   stop(): Promise<void>;
 }
@@ -69,5 +72,15 @@ export async function startDevStack(
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { url: `http://127.0.0.1:${port}`, inspectorUrl: `http://127.0.0.1:${inspectorPort}`, dataDir, logFile, process: child, stop };
+  // The database's data directory lock names its process.
+  const databasePid = Number(readFileSync(lockFileOf(join(dataDir, "pglite")), "utf8"));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    inspectorUrl: `http://127.0.0.1:${inspectorPort}`,
+    dataDir,
+    logFile,
+    process: child,
+    databasePid,
+    stop,
+  };
 }

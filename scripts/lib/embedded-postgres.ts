@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSyn
 import { PGlite } from "@electric-sql/pglite";
 import { vector } from "@electric-sql/pglite-pgvector";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import { processRunning } from "./processes.ts";
 
 export interface EmbeddedPostgres {
   url: string;
@@ -83,13 +84,8 @@ export function dataDirOwner(dataDir: string): number | undefined {
     return undefined;
   }
   if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch (err) {
-    // EPERM: alive, another user's. ESRCH: gone (a crash left the file).
-    return (err as NodeJS.ErrnoException).code === "EPERM" ? pid : undefined;
-  }
+  // Gone (a crash left the file), or killed and not yet collected by its parent.
+  return processRunning(pid) ? pid : undefined;
 }
 
 /** Data directories this process has open (the lock file cannot tell this process from itself). */

@@ -56,7 +56,8 @@ export function reserve(port: number): boolean {
   return false;
 }
 
-const bindable = (port: number) =>
+/** Whether a server can listen on `port` on 127.0.0.1 now. */
+export const portIsFree = (port: number) =>
   new Promise<boolean>((resolve) => {
     const server = createServer();
     server.once("error", () => resolve(false));
@@ -68,7 +69,7 @@ export async function freePort(): Promise<number> {
   for (let tries = 0; tries < 200; tries++) {
     const port = FIRST + Math.floor(Math.random() * COUNT);
     if (!reserve(port)) continue;
-    if (await bindable(port)) return port;
+    if (await portIsFree(port)) return port;
   }
   throw new Error("no free port found in 200 tries");
 }

@@ -47,7 +47,7 @@ export async function startLocalStack(vars: Record<string, string> = {}, options
   return {
     url: wrangler.url,
     databaseUrl: pg.url,
-    processGroup: wrangler.child.pid,
+    processGroup: await wrangler.group,
     inspectorUrl: inspectorPort ? `http://127.0.0.1:${inspectorPort}` : undefined,
     stop,
   };

@@ -1,9 +1,14 @@
 // Runs `wrangler dev` as a child process with the Hyperdrive binding pointed at a local Postgres.
+// It runs under process-guard.ts, in a process group of its own with the workerd and esbuild it
+// starts: the group ends when wrangler ends, when stop() is called, and when this process dies.
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { stopGroup } from "./processes.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const WRANGLER = join(ROOT, "node_modules/wrangler/bin/wrangler.js");
+const GUARD = join(import.meta.dirname, "process-guard.ts");
 
 /**
  * The environment every local `wrangler dev` of the project runs with. Miniflare fetches a real
@@ -17,8 +22,12 @@ export const localWranglerEnv = (): Record<string, string> => ({
 });
 
 export interface WranglerDev {
+  /** The guard: its exit is wrangler's (with wrangler's exit code). */
   child: ChildProcess;
+  /** The process group of wrangler, workerd and esbuild, once wrangler runs. */
+  group: Promise<number>;
   url: string;
+  /** Stops the whole group; resolves once none of it runs. */
   stop(): Promise<void>;
   exited: Promise<number>;
 }
@@ -33,6 +42,8 @@ export function startWranglerDev(options: {
   extraArgs?: string[];
 }): WranglerDev {
   const args = [
+    GUARD,
+    process.execPath,
     WRANGLER,
     "dev",
     "--ip",
@@ -49,11 +60,15 @@ export function startWranglerDev(options: {
   args.push(...(options.extraArgs ?? []));
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    // Own process group, so stop() can end wrangler and the workerd it starts together.
+    // Out of the terminal's process group: Ctrl-C reaches only the caller, which stops wrangler
+    // after the work that still needs it.
     detached: true,
-    stdio: options.quiet ? ["ignore", "ignore", "inherit"] : ["ignore", "inherit", "inherit"],
+    // Its output passes through this process, which watches it for RUNTIME_CRASHED.
+    stdio: ["ignore", options.quiet ? "ignore" : "pipe", "pipe", "ipc"],
     env: {
       ...process.env,
+      // Colours as if wrangler wrote to the terminal itself.
+      ...(process.stdout.isTTY && process.env.FORCE_COLOR === undefined ? { FORCE_COLOR: "1" } : {}),
       ...localWranglerEnv(),
       // wrangler dev's local trace store (for its local explorer) keeps every request's logs and
       // spans on disk with no limit (≈ 5 MB per 1,000 requests) and costs CPU per request: off,
@@ -69,26 +84,46 @@ export function startWranglerDev(options: {
     },
   });
   const exited = new Promise<number>((resolve) => child.once("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0))));
-  return {
-    child,
-    url: `http://127.0.0.1:${options.port}`,
-    exited,
-    async stop() {
-      if (child.exitCode !== null || child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, "SIGTERM");
-      } catch {
-        return;
-      }
-      const timer = setTimeout(() => {
-        try {
-          process.kill(-child.pid!, "SIGKILL");
-        } catch {}
-      }, 5000);
+  const group = new Promise<number>((resolve) => child.once("message", (m: { group?: number }) => m.group && resolve(m.group)));
+  let known: number | undefined;
+  void group.then((g) => (known = g));
+  const stop = async () => {
+    // The guard stops the group (SIGTERM, SIGKILL after 5 s) and exits; one that is gone already
+    // (killed) left the group to this process.
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGTERM");
       await exited;
-      clearTimeout(timer);
-    },
+    }
+    if (known !== undefined) await stopGroup(known);
   };
+  let crashed = false;
+  const onCrash = () => {
+    if (crashed) return;
+    crashed = true;
+    console.error("[wrangler-dev] workerd ended unexpectedly, and wrangler dev does not recover from that (requests hang): stopping it");
+    void stop();
+  };
+  if (child.stdout) forward(child.stdout, process.stdout, onCrash);
+  forward(child.stderr!, process.stderr, onCrash);
+  return { child, group, url: `http://127.0.0.1:${options.port}`, exited, stop };
+}
+
+/**
+ * What Miniflare logs when workerd died and it starts a new one. wrangler dev 4.156 does not
+ * recover from that: the new workerd listens, but every request hangs (cloudflare/workers-sdk
+ * #14926 describes the same restart going wrong), so a crashed runtime ends wrangler dev instead.
+ */
+const RUNTIME_CRASHED = "The Workers runtime crashed unexpectedly";
+
+/** Copies `from` to `to`, calling `onCrash` when RUNTIME_CRASHED passes (also split across chunks). */
+function forward(from: Readable, to: NodeJS.WritableStream, onCrash: () => void): void {
+  let tail = "";
+  from.on("data", (chunk: Buffer) => {
+    to.write(chunk);
+    const text = tail + chunk.toString("latin1");
+    if (text.includes(RUNTIME_CRASHED)) onCrash();
+    tail = text.slice(-RUNTIME_CRASHED.length);
+  });
 }
 
 /** Polls GET /health until it answers 200, or throws after `timeoutMs`. */
