@@ -5,8 +5,10 @@
 //
 // This process supervises two children, each in a process group of its own: the database
 // (lib/database-server.ts) and wrangler dev with its workerd and esbuild (under
-// lib/process-guard.ts). Whichever of them ends, npm start stops the rest and exits; when this
-// process dies, each child notices its IPC channel close and stops its group. A run killed before
+// lib/process-guard.ts). A database that dies is started again on the same files and port after
+// DATABASE_RESTART_SECONDS (meanwhile the API serves cached answers and 503 for the rest), at most
+// DATABASE_RESTARTS times in 10 minutes; past that, or when wrangler dev ends, npm start stops the
+// rest and exits. When this process dies, each child notices its IPC channel close and stops its group. A run killed before
 // its children could stop leaves <data dir>/server.json behind: the next npm start stops the
 // processes that carry that run's id (lib/run-record.ts) before it opens the database.
 
@@ -121,9 +123,11 @@ const backupTimer = backupEveryMs > 0 ? setInterval(() => void backup(), backupE
 backupTimer?.unref();
 
 let stopping = false;
+let restartTimer: ReturnType<typeof setTimeout> | undefined;
 const shutdown = async (code: number) => {
   if (stopping) return;
   stopping = true;
+  clearTimeout(restartTimer);
   // A database that no longer answers must not keep Ctrl-C from working: what was committed is
   // on disk already (PGlite writes before it acknowledges), so a forced exit loses nothing.
   setTimeout(() => {
@@ -139,13 +143,39 @@ const shutdown = async (code: number) => {
   process.exit(code);
 };
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void shutdown(0));
-// A child that ends by itself (it crashed, or was killed) ends the run: nothing of it is left
-// running half-working, and the next npm start starts afresh.
-void pg.exited.then((how) => {
-  if (stopping) return;
-  console.error(`[start] the database process ended (${how}); stopping npm start. Committed data is on disk: start it again.`);
-  void shutdown(1);
-});
+// A database that dies is started again, as a service manager would: the API keeps serving what
+// needs no database. One that keeps dying, and a wrangler dev that ends, end the run: nothing of
+// it is left running half-working, and the next npm start starts afresh.
+const restartMs = Number(process.env.DATABASE_RESTART_SECONDS ?? 1) * 1000;
+const maxRestarts = Number(process.env.DATABASE_RESTARTS ?? 3);
+const restarts: number[] = [];
+const superviseDatabase = (database: DatabaseChild) =>
+  void database.exited.then(async (how) => {
+    if (stopping) return;
+    const now = Date.now();
+    while (restarts.length > 0 && now - restarts[0]! > 10 * MINUTE) restarts.shift();
+    if (restarts.length >= maxRestarts) {
+      console.error(
+        `[start] the database process ended (${how}), ${restarts.length + 1} times in 10 minutes; stopping npm start. Committed data is on disk: start it again.`,
+      );
+      return shutdown(1);
+    }
+    restarts.push(now);
+    console.error(
+      `[start] the database process ended (${how}); the API serves cached answers and 503 for the rest until it is back, in ${restartMs / 1000} s`,
+    );
+    await new Promise((r) => (restartTimer = setTimeout(r, restartMs)));
+    if (stopping) return;
+    try {
+      pg = await startDatabaseChild({ dataDir: `${dataDir}/pglite`, port: Number(new URL(pg.url).port) });
+    } catch (err) {
+      console.error(`[start] the database did not start again (${err instanceof Error ? err.message : String(err)}); stopping npm start.`);
+      return shutdown(1);
+    }
+    log(`the database is back (process ${pg.pid})`);
+    superviseDatabase(pg);
+  });
+superviseDatabase(pg);
 void wrangler.exited.then((code) => {
   if (stopping) return;
   console.error(`[start] wrangler dev ended (code ${code}); stopping npm start.`);

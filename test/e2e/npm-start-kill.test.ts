@@ -1,6 +1,7 @@
-// Whatever process of `npm start` dies, by kill -9 too (the database, wrangler dev, the workerd
-// that serves the API, npm start's own process), nothing of that npm start keeps running: no
-// orphan holds the port and answers 500. Then npm start starts again on the same data folder and
+// Whatever process of `npm start` dies, by kill -9 too (wrangler dev, the workerd that serves the
+// API, npm start's own process, a database that keeps dying), nothing of that npm start keeps
+// running: no orphan holds the port and answers 500. A database that dies once is started again,
+// and while it is down the API answers what needs no database. Then npm start starts again on the same data folder and
 // port, with every acknowledged write there. A restart right after a kill that did leave processes
 // running stops them, and only them. Every process is found through an environment variable the
 // test gives each run (test/helpers/npm-start-run.ts), so the checks do not depend on how npm
@@ -22,8 +23,8 @@ let decoy: ChildProcess | undefined;
 let written = 0;
 
 /** npm start on the test's data folder and port, once ready. */
-async function start(): Promise<NpmStartRun> {
-  const run = startNpmStart(dataDir, port);
+async function start(env: Record<string, string> = {}): Promise<NpmStartRun> {
+  const run = startNpmStart(dataDir, port, env);
   runs.push(run);
   await run.ready;
   current = run;
@@ -39,6 +40,15 @@ const api = (path: string, init: RequestInit = {}) =>
     headers: { authorization: "Bearer dev-local-key", "content-type": "application/json" },
     signal: AbortSignal.timeout(30_000),
   });
+
+/** The run's database process (pglite.lock holds its pid); 0 while there is none. */
+function databasePid(): number {
+  try {
+    return Number(readFileSync(join(dataDir, "pglite.lock"), "utf8"));
+  } catch {
+    return 0;
+  }
+}
 
 /** Ingests a conversation of its own; resolves once the API acknowledged it. */
 async function write(): Promise<void> {
@@ -92,10 +102,62 @@ describe("npm start when one of its processes dies", () => {
     expect((await api("/health")).status).toBe(200);
   }, 200_000);
 
-  it("ends entirely when its database process is killed (-9), and starts again with every acknowledged write", async () => {
+  it("while its database is down, answers cached questions and a verified key, and 503 with Retry-After to the rest", async () => {
+    // The database stays down for the checks: it would start again only after an hour.
+    await killAll();
+    const run = await start({ DATABASE_RESTART_SECONDS: "3600" });
+    const question = JSON.stringify({ query: "What did John say about the project timeline?", stream: false });
+    expect((await api("/api/rag/ask", { method: "POST", body: question })).status).toBe(200);
+    expect((await api("/api/me")).status).toBe(200);
+    const database = databasePid();
+    signal(database, "SIGKILL");
+    expect(await until(() => run.output().includes("the database process ended"), 30_000)).toBe(true);
+    expect(run.output()).toContain("the database process ended (SIGKILL); the API serves cached answers and 503 for the rest");
+
+    expect((await api("/api/me")).status).toBe(200);
+    const cached = await api("/api/rag/ask", { method: "POST", body: question });
+    expect(cached.status).toBe(200);
+    expect(cached.headers.get("x-cache")).toMatch(/^HIT/);
+    const message = { id: "m1", author_name: "Ann", text: "Never stored.", timestamp: "2025-01-01T10:00:00Z" };
+    for (const [path, init] of [
+      ["/api/conversations", {}],
+      ["/api/conversations/team-sync-42/messages", {}],
+      ["/api/conversations", { method: "POST", body: JSON.stringify({ id: "during-outage", messages: [message] }) }],
+      ["/api/rag/ask", { method: "POST", body: JSON.stringify({ query: "Who is on call this weekend?", stream: false }) }],
+    ] as [string, RequestInit][]) {
+      const res = await api(path, init);
+      expect([path, res.status]).toEqual([path, 503]);
+      expect(res.headers.get("retry-after")).toBeTruthy();
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+    }
+    await killAll();
+  }, 330_000);
+
+  it("starts its database again when it is killed (-9), with every acknowledged write", async () => {
     const run = await running();
     await write();
-    const database = Number(readFileSync(join(dataDir, "pglite.lock"), "utf8"));
+    const database = databasePid();
+    expect(run.processes().map((p) => p.pid)).toContain(database);
+    signal(database, "SIGKILL");
+    await until(
+      async () =>
+        databasePid() !== database &&
+        (await api("/health").then(
+          (r) => r.status === 200,
+          () => false,
+        )),
+      60_000,
+    );
+    expect(run.output()).toContain("the database is back");
+    await expectIntact();
+    await write();
+  }, 330_000);
+
+  it("ends entirely when its database keeps dying (DATABASE_RESTARTS=0), and starts again with every acknowledged write", async () => {
+    await killAll();
+    const run = await start({ DATABASE_RESTARTS: "0" });
+    await write();
+    const database = databasePid();
     expect(run.processes().map((p) => p.pid)).toContain(database);
     signal(database, "SIGKILL");
     await expectGone(run);

@@ -31,14 +31,15 @@ export interface NpmStartRun {
   kill(): Promise<void>;
 }
 
-export function startNpmStart(dataDir: string, port: number): NpmStartRun {
+/** npm start on `dataDir` and `port`, with `env` added to its environment. */
+export function startNpmStart(dataDir: string, port: number, env: Record<string, string> = {}): NpmStartRun {
   const id = randomUUID();
   const child = spawn(process.execPath, ["scripts/dev.ts"], {
     cwd: ROOT,
     // Out of the test runner's process group: nothing sent to the run reaches the runner.
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, PORT: String(port), RAG_DATA_DIR: dataDir, WRANGLER_SEND_METRICS: "false", [MARK]: id },
+    env: { ...process.env, PORT: String(port), RAG_DATA_DIR: dataDir, WRANGLER_SEND_METRICS: "false", ...env, [MARK]: id },
   });
   let output = "";
   child.stdout!.on("data", (d) => (output += d));
