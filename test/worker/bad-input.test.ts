@@ -94,6 +94,28 @@ describe("ingest rejects bad input with problem+json and stores nothing", () => 
     await problem(res);
   });
 
+  it("a declared Content-Length over the limit → 413 before a byte of the body is read, for JSON bodies and uploads", async () => {
+    const { key } = await newTenantKey("bad");
+    for (const [path, length] of [
+      ["/api/conversations", 209_715_200],
+      ["/api/rag/ask", 209_715_200],
+      ["/api/imports?format=jsonl", 209_715_200],
+    ] as const) {
+      let pulled = 0;
+      // A body that never arrives: the answer cannot wait for it.
+      const withheld = new ReadableStream<Uint8Array>({
+        pull: () => {
+          pulled++;
+          return new Promise(() => {});
+        },
+      });
+      const res = await api("POST", path, { key, body: withheld, headers: { "content-length": String(length) } });
+      expect([path, res.status]).toEqual([path, 413]);
+      expect((await problem(res)).type).toBe("urn:convo-rag:problem:body-too-large");
+      expect(pulled).toBeLessThanOrEqual(1);
+    }
+  });
+
   it("invalid UTF-8 → 400", async () => {
     const bytes = new TextEncoder().encode(JSON.stringify(valid()));
     const broken = new Uint8Array([...bytes.slice(0, 20), 0xff, 0xfe, ...bytes.slice(20)]);
