@@ -1,13 +1,14 @@
 // @ts-check
 // Importing an export: the file goes to POST /api/imports as it is; GET /api/imports/:id is read
-// every half second for the progress bar until the import ends, then the summary is shown.
+// every half second for the progress bar until the import ends, then the summary is shown. While
+// it runs, Cancel import asks POST /api/imports/:id/cancel to stop it.
 import { call, explain, getJson } from "./api.js";
 import { byId, h, isolated, plural } from "./dom.js";
 
 const POLL_MS = 500;
 
 /**
- * @typedef {{ id: string, status: "queued" | "running" | "succeeded" | "failed",
+ * @typedef {{ id: string, status: "queued" | "running" | "succeeded" | "failed" | "cancelled",
  *   progress: { messages_parsed: number, messages_stored: number, conversations: string[] },
  *   skipped: { where: string, reason: string }[], skipped_count: number,
  *   errors: { where: string, detail: string }[] }} ImportStatus
@@ -22,6 +23,19 @@ export function setUpImports(deps) {
   const progress = /** @type {HTMLProgressElement} */ (byId("import-progress"));
   const status = byId("import-status");
   const notes = byId("import-notes");
+  const cancel = /** @type {HTMLButtonElement} */ (byId("import-cancel"));
+  /** The import being followed, for Cancel import. */
+  let running = "";
+  cancel.addEventListener("click", async () => {
+    if (!running) return;
+    cancel.disabled = true;
+    status.textContent = "Cancelling…";
+    try {
+      await call(`/api/imports/${encodeURIComponent(running)}/cancel`, { method: "POST" });
+    } catch {
+      // An import that ended meanwhile answers 409: following it shows how it ended.
+    }
+  });
   zone.value = Intl.DateTimeFormat().resolvedOptions().timeZone ?? "UTC";
   let busy = false;
 
@@ -45,7 +59,12 @@ export function setUpImports(deps) {
       });
       /** @type {{ id: string }} */
       const accepted = await res.json();
-      const final = await follow(accepted.id, (s) => show(s));
+      running = accepted.id;
+      cancel.disabled = false;
+      cancel.hidden = false;
+      const final = await follow(accepted.id, (s) => {
+        if (!cancel.disabled) show(s);
+      });
       summarise(final);
       if (final.progress.messages_stored > 0) deps.imported();
     } catch (err) {
@@ -53,6 +72,8 @@ export function setUpImports(deps) {
       status.textContent = `Import failed: ${explain(err)}`;
     } finally {
       busy = false;
+      running = "";
+      cancel.hidden = true;
       input.disabled = false;
       input.value = "";
     }
@@ -79,10 +100,13 @@ export function setUpImports(deps) {
       progress.max = 1;
       progress.value = 1;
     }
+    const landed = stored > 0 ? ` after storing ${plural(stored, "message")}` : "";
     status.textContent =
       s.status === "succeeded"
         ? `Imported ${plural(stored, "message")} into ${plural(conversations.length, "conversation")}${s.skipped_count > 0 ? `; ${plural(s.skipped_count, "part")} skipped` : ""}.`
-        : `Import failed${stored > 0 ? ` after storing ${plural(stored, "message")}` : ""}.`;
+        : s.status === "cancelled"
+          ? `Import cancelled${landed || "; nothing was stored"}.`
+          : `Import failed${landed}.`;
     notes.replaceChildren(
       ...s.errors.map((e) => h("li", { class: "error" }, isolated(e.where), ": ", isolated(e.detail))),
       ...conversations.slice(0, 10).map((c) => h("li", {}, "Conversation ", isolated(c))),
@@ -116,7 +140,7 @@ async function follow(id, progress) {
   for (;;) {
     /** @type {ImportStatus} */
     const s = await getJson(`/api/imports/${encodeURIComponent(id)}`);
-    if (s.status === "succeeded" || s.status === "failed") return s;
+    if (s.status === "succeeded" || s.status === "failed" || s.status === "cancelled") return s;
     progress(s);
     await new Promise((r) => setTimeout(r, POLL_MS));
   }

@@ -442,6 +442,39 @@ describe.skipIf(!installed)("the chat page", () => {
     expect(problems).toEqual([]);
   });
 
+  it("cancels an import from the page: it stops, the page says what was stored, and the button goes away", async () => {
+    // 50,000 messages take the stack tens of seconds to store; the click comes as soon as the upload is accepted.
+    const lines = Array.from({ length: 50_000 }, (_, i) => {
+      const at = new Date(Date.UTC(2024, 0, 13, 0, i));
+      const dd = String(at.getUTCDate()).padStart(2, "0");
+      const mm = String(at.getUTCMonth() + 1).padStart(2, "0");
+      const time = `${String(at.getUTCHours()).padStart(2, "0")}:${String(at.getUTCMinutes()).padStart(2, "0")}`;
+      return `${dd}/${mm}/${at.getUTCFullYear()}, ${time} - ${i % 2 ? "Ana" : "Rui"}: long import line ${i}`;
+    });
+    const { page, problems } = await openPage();
+    await signIn(page);
+    const uploaded = page.waitForResponse((res) => res.request().method() === "POST" && /\/api\/imports(\?|$)/.test(res.url()));
+    await page
+      .locator("#import-file")
+      .setInputFiles({ name: "WhatsApp Chat with Long.txt", mimeType: "text/plain", buffer: Buffer.from(`${lines.join("\n")}\n`) });
+    const { id } = (await (await uploaded).json()) as { id: string };
+    const cancel = page.getByRole("button", { name: "Cancel import" });
+    await cancel.waitFor();
+    await page.locator("#import").screenshot({ path: join(SHOTS, "import-running.png") });
+    await cancel.click();
+    await expect.poll(() => page.locator("#import-status").textContent(), { timeout: 60_000 }).toMatch(/^Import cancelled/);
+    const final = (await (await api(`/api/imports/${id}`)).json()) as { status: string; progress: { messages_stored: number } };
+    expect(final.status).toBe("cancelled");
+    const stored = final.progress.messages_stored;
+    expect(await page.locator("#import-status").textContent()).toBe(
+      stored > 0 ? `Import cancelled after storing ${stored.toLocaleString("en")} messages.` : "Import cancelled; nothing was stored.",
+    );
+    expect(stored).toBeLessThan(50_000);
+    expect(await page.locator("#import-cancel").isHidden()).toBe(true);
+    await page.locator("#import").screenshot({ path: join(SHOTS, "import-cancelled.png") });
+    expect(problems).toEqual([]);
+  });
+
   it("shows stored text and answers as typed, never as HTML", async () => {
     const id = `xss-${Date.now()}`;
     const texts = [
